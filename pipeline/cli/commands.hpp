@@ -1,0 +1,13 @@
+#pragma once
+// One function per csweep subcommand; each lives in pipeline/cli/cmd_<name>.cpp, registers its
+// options on the given app and sets the callback that runs it. Callbacks throw csweep::Error
+// subclasses; main() maps them to exit codes (core/error.hpp).
+#include <CLI/CLI.hpp>
+
+namespace csweep::cli {
+
+void add_inspect_command(CLI::App& app);   // config + parameter count of a model
+void add_dump_command(CLI::App& app);      // run prompts, write logits + hooks to HDF5
+void add_tokenize_command(CLI::App& app);  // JSONL text -> ids
+
+}  // namespace csweep::cli

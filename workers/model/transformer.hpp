@@ -1,0 +1,92 @@
+#pragma once
+// HookedTransformer: GPT-2 and Llama-family forward pass in LibTorch with TransformerLens hook
+// points. Dimension names used throughout: batch, pos, head (head_index), d_head, d_model, d_mlp,
+// d_vocab.
+//
+// The forward pass is exposed in stages so the intervention engine can start from a cached
+// residual stream at any layer (prefix reuse) and unembed only the answer position:
+//   embed(tokens) -> resid_pre[0]; run_blocks(resid, l0, l1, hooks) -> resid_pre[l1];
+//   final_norm(resid) -> normalized; unembed(normalized, cols) -> logits.
+// Thread-safety: a const model may be used from several threads; hooks are per call.
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "workers/model/config.hpp"
+#include "workers/model/weights.hpp"
+
+namespace csweep::model {
+
+// A hook sees the activation and may replace it (assign to `act`); shapes must be preserved.
+using HookFn = std::function<void(torch::Tensor& act, const std::string& hook_name)>;
+
+class Hooks {
+ public:
+  void add(const std::string& hook_name, HookFn fn);
+  // Stores a detached copy of every activation whose name matches `glob` in cache().
+  void cache_matching(const std::string& glob);
+  bool empty() const { return fns_.empty() && cache_globs_.empty(); }
+  // Called by the model at each hook point; cheap when no hook is registered.
+  void apply(const std::string& hook_name, torch::Tensor& act);
+  std::unordered_map<std::string, torch::Tensor>& cache() { return cache_; }
+
+ private:
+  std::unordered_map<std::string, std::vector<HookFn>> fns_;
+  std::vector<std::string> cache_globs_;
+  std::unordered_map<std::string, torch::Tensor> cache_;
+};
+
+struct ForwardOptions {
+  // [batch, pos] with 1 for real tokens, 0 for padding (keys masked out); undefined = no padding.
+  torch::Tensor attention_mask;
+};
+
+class HookedTransformer {
+ public:
+  // Moves the weights to `device` in `dtype` (float32 default; bf16/fp16 allowed).
+  HookedTransformer(const LoadedModel& model, torch::Device device = torch::kCPU,
+                    torch::ScalarType dtype = torch::kFloat32);
+
+  const ModelConfig& cfg() const { return cfg_; }
+  torch::Device device() const { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
+
+  // tokens [batch, pos] int64 -> logits [batch, pos, d_vocab] (float32 regardless of dtype).
+  torch::Tensor forward(const torch::Tensor& tokens, Hooks* hooks = nullptr,
+                        const ForwardOptions& opt = {}) const;
+
+  // Stages (see header comment). resid tensors are [batch, pos, d_model].
+  torch::Tensor embed(const torch::Tensor& tokens, Hooks* hooks = nullptr) const;
+  torch::Tensor run_blocks(torch::Tensor resid, int first_layer, int end_layer,
+                           Hooks* hooks = nullptr, const ForwardOptions& opt = {}) const;
+  torch::Tensor final_norm(const torch::Tensor& resid, Hooks* hooks = nullptr) const;
+  // normalized [..., d_model] -> [..., n_cols]; cols undefined = the whole vocabulary.
+  torch::Tensor unembed(const torch::Tensor& normalized, const torch::Tensor& cols = {}) const;
+
+  // Per-layer weights in compute layout, for engines that fuse their own kernels.
+  struct Block {
+    torch::Tensor ln1_w, ln1_b, ln2_w, ln2_b;  // [d_model] (b undefined for RMSNorm)
+    torch::Tensor W_Q, W_K, W_V;               // [d_model, n_heads*d_head] / [d_model, n_kv*d_head]
+    torch::Tensor b_Q, b_K, b_V;               // [n_heads*d_head] / [n_kv*d_head] or undefined
+    torch::Tensor W_O, b_O;                    // [n_heads*d_head, d_model], [d_model]
+    torch::Tensor W_in, b_in, W_gate, W_out, b_out;  // [d_model, d_mlp] ..., [d_mlp, d_model]
+  };
+  const std::vector<Block>& blocks() const { return blocks_; }
+  const std::vector<std::string>& hook_names() const { return hook_names_; }
+
+ private:
+  ModelConfig cfg_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  torch::Tensor W_E_, W_pos_, W_U_, b_U_, lnf_w_, lnf_b_;
+  torch::Tensor rope_cos_, rope_sin_;  // [n_ctx, rotary_dim] when rotary
+  std::vector<Block> blocks_;
+  std::vector<std::string> hook_names_;
+  struct LayerNames;  // precomputed hook-name strings per layer (no allocation per forward)
+  std::vector<std::vector<std::string>> layer_hook_names_;
+};
+
+}  // namespace csweep::model
