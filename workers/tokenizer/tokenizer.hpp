@@ -1,0 +1,53 @@
+#pragma once
+// Byte-level BPE tokenizer (GPT-2 family and byte-level BPEs such as SmolLM2's).
+// Ordinary-text encoding: special-token strings inside the text are NOT parsed as specials.
+// Thread-safety: a const Tokenizer may be shared between threads (the merge cache is guarded).
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace csweep::tok {
+
+// How text is split before BPE. kGPT2: the GPT-2 regex. kDigitsThenGPT2: every digit is its own
+// piece, then the GPT-2 regex (SmolLM2 / llama.cpp "smollm" pre-tokenizer).
+enum class PreTokenizer { kGPT2, kDigitsThenGPT2 };
+
+class Tokenizer {
+ public:
+  // Loads from a directory holding tokenizer.json, or vocab.json + merges.txt, or
+  // encoder.json + vocab.bpe (tried in that order), or from a tokenizer.json file path.
+  // Throws InputError naming the file and field on malformed input.
+  static Tokenizer load(const std::string& path);
+
+  // From in-memory tables (GGUF metadata): id_to_token in byte-level unicode form ("Ġthe"),
+  // merges in rank order, special tokens (name -> id, e.g. "<|endoftext|>").
+  static Tokenizer from_tables(std::vector<std::string> id_to_token,
+                               std::vector<std::pair<std::string, std::string>> merges,
+                               PreTokenizer pre, std::map<std::string, int> special_tokens,
+                               const std::string& source);
+
+  std::vector<int> encode(std::string_view text) const;
+  std::string decode(const std::vector<int>& ids) const;
+  std::string decode_token(int id) const;  // one token as UTF-8 bytes (may be a partial char)
+  int vocab_size() const;
+  // The id if `text` encodes to exactly one token, else nullopt (single-token checks of tasks).
+  std::optional<int> single_token_id(std::string_view text) const;
+  std::optional<int> bos_id() const;
+  std::optional<int> eos_id() const;
+  const std::string& source() const;  // the file(s) it was loaded from, for provenance and errors
+
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+  ~Tokenizer();
+
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace csweep::tok
