@@ -1,0 +1,60 @@
+#pragma once
+// Interventions as data (torch-free): which components, at which positions, ablated or patched
+// how. The pipeline enumerates these from grid families; the engine evaluates them in batches.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace csweep::interv {
+
+enum class ComponentKind : std::uint8_t { kHead, kMlp, kNeuron };
+
+struct Component {
+  ComponentKind kind = ComponentKind::kHead;
+  int layer = 0;
+  int index = 0;  // head index for kHead, neuron index for kNeuron, 0 for kMlp
+  bool operator==(const Component& o) const {
+    return kind == o.kind && layer == o.layer && index == o.index;
+  }
+  bool operator<(const Component& o) const {
+    return layer != o.layer ? layer < o.layer : kind != o.kind ? kind < o.kind : index < o.index;
+  }
+};
+
+// "9.1" -> head (9, 1); "mlp3" / "m3" -> MLP of layer 3; "n3.117" -> neuron 117 of layer 3.
+Component parse_component(const std::string& text);
+std::string to_string(const Component& c);
+
+enum class AblationKind : std::uint8_t {
+  kZero,           // activation := 0
+  kMean,           // activation := per-position (per template group) mean over the mean dataset
+  kResample,       // activation := the corrupted run's activation of the same prompt
+  kPatchCorruptIntoClean,  // clean run, component takes its corrupted activation (denoising = same)
+  kPatchCleanIntoCorrupt,  // corrupted run, component takes its clean activation
+  kPathPatch,      // sender -> receiver path patching (ARCHITECTURE §3)
+};
+AblationKind parse_ablation_kind(const std::string& text);  // "zero", "mean", "resample", ...
+const char* to_string(AblationKind k);
+
+// Position selection: all positions, explicit indices, or named positions of the task ("end", "S1").
+struct Positions {
+  std::vector<int> indices;      // empty + names empty => all positions
+  std::vector<std::string> names;
+  bool all() const { return indices.empty() && names.empty(); }
+};
+
+// Path patching receivers.
+enum class ReceiverKind : std::uint8_t { kHeadQ, kHeadK, kHeadV, kMlpIn, kResidFinal };
+struct Receiver {
+  ReceiverKind kind = ReceiverKind::kResidFinal;
+  int layer = 0;
+  int head = 0;
+};
+
+struct Intervention {
+  std::vector<Component> components;  // senders for path patching
+  Positions positions;
+  std::vector<Receiver> receivers;    // path patching only
+};
+
+}  // namespace csweep::interv
