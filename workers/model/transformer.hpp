@@ -21,22 +21,32 @@
 namespace csweep::model {
 
 // A hook sees the activation and may replace it (assign to `act`); shapes must be preserved.
+// Activations handed to hooks are never modified in place by the model afterwards, so a hook may
+// keep a reference instead of a copy.
 using HookFn = std::function<void(torch::Tensor& act, const std::string& hook_name)>;
 
+// Per-call hook registry. Not thread-safe: give every concurrent forward pass its own Hooks.
 class Hooks {
  public:
   void add(const std::string& hook_name, HookFn fn);
-  // Stores a detached copy of every activation whose name matches `glob` in cache().
+  // Stores every activation whose name matches `glob` in cache() (after this name's functions
+  // ran, i.e. the value the model continues with).
   void cache_matching(const std::string& glob);
   bool empty() const { return fns_.empty() && cache_globs_.empty(); }
-  // Called by the model at each hook point; cheap when no hook is registered.
+  // True when apply(hook_name, ...) would call a function or cache: the model skips optional
+  // work (hook_result, the unfused LayerNorm) unless some hook wants it. Memoized per name.
+  bool wants(const std::string& hook_name) const;
+  // Called by the model at each hook point; cheap when no hook is registered for the name.
   void apply(const std::string& hook_name, torch::Tensor& act);
   std::unordered_map<std::string, torch::Tensor>& cache() { return cache_; }
+  void clear_cache() { cache_.clear(); }
 
  private:
+  bool cached(const std::string& hook_name) const;
   std::unordered_map<std::string, std::vector<HookFn>> fns_;
   std::vector<std::string> cache_globs_;
   std::unordered_map<std::string, torch::Tensor> cache_;
+  mutable std::unordered_map<std::string, bool> cache_match_memo_;
 };
 
 struct ForwardOptions {
@@ -63,16 +73,23 @@ class HookedTransformer {
   torch::Tensor run_blocks(torch::Tensor resid, int first_layer, int end_layer,
                            Hooks* hooks = nullptr, const ForwardOptions& opt = {}) const;
   torch::Tensor final_norm(const torch::Tensor& resid, Hooks* hooks = nullptr) const;
-  // normalized [..., d_model] -> [..., n_cols]; cols undefined = the whole vocabulary.
+  // normalized [..., d_model] -> [..., n_cols] float32; cols (int64 ids) undefined = the whole
+  // vocabulary.
   torch::Tensor unembed(const torch::Tensor& normalized, const torch::Tensor& cols = {}) const;
 
-  // Per-layer weights in compute layout, for engines that fuse their own kernels.
+  // Per-layer weights in compute layout (x @ W), prepared once at construction on the model's
+  // device and dtype, for engines that fuse their own kernels. Fused tensors are what the forward
+  // pass uses; the per-projection tensors are column views into them (no extra memory).
   struct Block {
     torch::Tensor ln1_w, ln1_b, ln2_w, ln2_b;  // [d_model] (b undefined for RMSNorm)
-    torch::Tensor W_Q, W_K, W_V;               // [d_model, n_heads*d_head] / [d_model, n_kv*d_head]
-    torch::Tensor b_Q, b_K, b_V;               // [n_heads*d_head] / [n_kv*d_head] or undefined
-    torch::Tensor W_O, b_O;                    // [n_heads*d_head, d_model], [d_model]
-    torch::Tensor W_in, b_in, W_gate, W_out, b_out;  // [d_model, d_mlp] ..., [d_mlp, d_model]
+    torch::Tensor W_QKV;                       // [d_model, (n_heads + 2*n_kv)*d_head]
+    torch::Tensor b_QKV;                       // [(n_heads + 2*n_kv)*d_head] or undefined
+    torch::Tensor W_Q, W_K, W_V;               // views: [d_model, n_heads*d_head] / [d_model, n_kv*d_head]
+    torch::Tensor b_Q, b_K, b_V;               // views or undefined
+    torch::Tensor W_O, b_O;                    // [n_heads*d_head, d_model], [d_model] or undefined
+    torch::Tensor W_gate_in;                   // gated MLP: [d_model, 2*d_mlp] = [W_gate | W_in]
+    torch::Tensor W_in, b_in, W_gate;          // [d_model, d_mlp] (views when gated), [d_mlp]
+    torch::Tensor W_out, b_out;                // [d_mlp, d_model], [d_model] or undefined
   };
   const std::vector<Block>& blocks() const { return blocks_; }
   const std::vector<std::string>& hook_names() const { return hook_names_; }
@@ -85,8 +102,16 @@ class HookedTransformer {
   torch::Tensor rope_cos_, rope_sin_;  // [n_ctx, rotary_dim] when rotary
   std::vector<Block> blocks_;
   std::vector<std::string> hook_names_;
-  struct LayerNames;  // precomputed hook-name strings per layer (no allocation per forward)
+  // Hook-name strings per layer, indexed by the LayerHook enum of transformer.cpp, built once so
+  // a forward pass never formats strings.
   std::vector<std::vector<std::string>> layer_hook_names_;
+
+  torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                     const std::string& scale_name, const std::string& normalized_name,
+                     Hooks* hooks) const;
+  torch::Tensor block_forward(int layer, torch::Tensor resid, const torch::Tensor& masked_out,
+                              const torch::Tensor& cos, const torch::Tensor& sin,
+                              Hooks* hooks) const;
 };
 
 }  // namespace csweep::model

@@ -1,6 +1,11 @@
 #pragma once
 // Byte-level BPE tokenizer (GPT-2 family and byte-level BPEs such as SmolLM2's).
-// Ordinary-text encoding: special-token strings inside the text are NOT parsed as specials.
+// Ordinary-text encoding: special-token strings inside the text are NOT parsed as specials, and
+// no BOS/EOS is added (tiktoken's encode_ordinary; HF with add_special_tokens=False and specials
+// left unmatched).
+// Invalid UTF-8 in the text is not an error: every byte that is not part of a valid UTF-8
+// sequence becomes its own pre-token and is encoded as its byte token (byte fallback), so
+// decode(encode(bytes)) == bytes for any byte string. Valid runs are split by the regex as usual.
 // Thread-safety: a const Tokenizer may be shared between threads (the merge cache is guarded).
 #include <map>
 #include <memory>
@@ -24,11 +29,14 @@ class Tokenizer {
   static Tokenizer load(const std::string& path);
 
   // From in-memory tables (GGUF metadata): id_to_token in byte-level unicode form ("Ġthe"),
-  // merges in rank order, special tokens (name -> id, e.g. "<|endoftext|>").
+  // merges in rank order, special tokens (token text -> id, e.g. "<|endoftext|>"; decoded
+  // verbatim). bos/eos: the ids from the metadata; when absent, "<|endoftext|>" (GPT-2 style,
+  // both), "<s>"/"</s>", "<|begin_of_text|>"/"<|end_of_text|>" among the specials are used.
   static Tokenizer from_tables(std::vector<std::string> id_to_token,
                                std::vector<std::pair<std::string, std::string>> merges,
                                PreTokenizer pre, std::map<std::string, int> special_tokens,
-                               const std::string& source);
+                               const std::string& source, std::optional<int> bos = std::nullopt,
+                               std::optional<int> eos = std::nullopt);
 
   std::vector<int> encode(std::string_view text) const;
   std::string decode(const std::vector<int>& ids) const;
@@ -38,6 +46,9 @@ class Tokenizer {
   std::optional<int> single_token_id(std::string_view text) const;
   std::optional<int> bos_id() const;
   std::optional<int> eos_id() const;
+  // Id of a special token by its text ("<|endoftext|>"), else nullopt.
+  std::optional<int> special_id(std::string_view text) const;
+  PreTokenizer pre_tokenizer() const;
   const std::string& source() const;  // the file(s) it was loaded from, for provenance and errors
 
   Tokenizer(Tokenizer&&) noexcept;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh Debian 12 machine: dependencies, build, the real-model fetch,
+# a short fuzz run, then every ctest (unit, CLI end-to-end, HDF5 via h5py, MPI under mpirun,
+# Slurm on a local slurmctld/slurmd, the real SmolLM2 model).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${CSWEEP_BUILD_DIR:-$root/build}
+
+step() { printf '\n==== %s (%s)\n' "$1" "$(date +%T)"; }
+
+step "dependencies";   scripts/install_deps.sh
+step "build";          scripts/build.sh
+if [[ -x scripts/fetch_smollm2.sh ]]; then
+  step "real model";   scripts/fetch_smollm2.sh
+fi
+if [[ -x scripts/fuzz_smoke.sh ]]; then
+  step "fuzz smoke";   scripts/fuzz_smoke.sh
+fi
+step "ctest"
+ctest --test-dir "$build" --output-on-failure -j "${CSWEEP_TEST_JOBS:-2}" --timeout 900

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Starts (or stops) a real single-node Slurm cluster on localhost: munged, slurmctld, slurmd.
+#   tests/slurm/local_cluster.sh start   -> prints "export SLURM_CONF=..." to eval
+#   tests/slurm/local_cluster.sh stop
+# Needs root (slurmd runs jobs as the submitting user; SlurmUser=root keeps the setup small).
+# State lives under ${CSWEEP_SLURM_DIR:-/tmp/csweep-slurm}; nothing outside it is written except
+# munge's key and run directory when they are missing.
+set -euo pipefail
+dir=${CSWEEP_SLURM_DIR:-/tmp/csweep-slurm}
+conf=$dir/slurm.conf
+host=$(hostname -s)
+
+log() { echo "local_cluster: $*" >&2; }
+
+stop() {
+  for d in slurmd slurmctld; do
+    if [[ -f $dir/$d.pid ]]; then kill "$(cat "$dir/$d.pid")" 2>/dev/null || true; fi
+  done
+  pkill -f "slurmctld -f $conf" 2>/dev/null || true
+  pkill -f "slurmd -f $conf" 2>/dev/null || true
+  sleep 0.5
+}
+
+start_munge() {
+  if pgrep -x munged >/dev/null && munge -n </dev/null | unmunge >/dev/null 2>&1; then return; fi
+  mkdir -p /run/munge /var/lib/munge /var/log/munge /etc/munge
+  chown munge:munge /run/munge /var/lib/munge /var/log/munge /etc/munge
+  if [[ ! -s /etc/munge/munge.key ]]; then
+    dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
+  fi
+  chown munge:munge /etc/munge/munge.key
+  chmod 0400 /etc/munge/munge.key
+  su -s /bin/sh munge -c /usr/sbin/munged
+  for _ in $(seq 50); do munge -n </dev/null | unmunge >/dev/null 2>&1 && return; sleep 0.1; done
+  log "munged did not come up"; exit 1
+}
+
+start() {
+  [[ $(id -u) -eq 0 ]] || { log "must run as root"; exit 1; }
+  stop
+  mkdir -p "$dir"/{state,spool,log}
+  local cpus mem
+  cpus=$(nproc)
+  mem=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)
+  cat >"$conf" <<CONF
+ClusterName=csweep-local
+SlurmctldHost=${host}(127.0.0.1)
+SlurmUser=root
+SlurmctldPort=${CSWEEP_SLURMCTLD_PORT:-16817}
+SlurmdPort=${CSWEEP_SLURMD_PORT:-16818}
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+AuthType=auth/munge
+AuthInfo=cred_expire=10
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+ReturnToService=2
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+JobAcctGatherType=jobacct_gather/none
+MpiDefault=none
+MailProg=/bin/true
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+MinJobAge=300
+NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem} State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
+CONF
+  start_munge
+  /usr/sbin/slurmctld -f "$conf"
+  /usr/sbin/slurmd -f "$conf" -N "$host"
+  export SLURM_CONF=$conf
+  for _ in $(seq 100); do
+    if sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then
+      echo "export SLURM_CONF=$conf"
+      return
+    fi
+    sleep 0.2
+  done
+  log "node did not become idle; see $dir/log"; sinfo >&2 || true; exit 1
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 64 ;;
+esac

@@ -1,0 +1,144 @@
+// TransformerLens hook-point names. The order of hook_names() follows TransformerLens's
+// `hook_dict`, which is the module-registration order of HookedTransformer (pinned by a test
+// against a list written by TransformerLens itself).
+#include "workers/model/hooks.hpp"
+
+#include <array>
+#include <utility>
+
+#include "core/error.hpp"
+
+namespace csweep::model {
+
+namespace {
+
+// get_act_name shorthand -> name relative to "blocks.{l}.".
+constexpr std::array<std::pair<const char*, const char*>, 26> kActNames{{
+    {"resid_pre", "hook_resid_pre"},
+    {"resid_mid", "hook_resid_mid"},
+    {"resid_post", "hook_resid_post"},
+    {"attn_out", "hook_attn_out"},
+    {"mlp_out", "hook_mlp_out"},
+    {"attn_in", "hook_attn_in"},
+    {"q_input", "hook_q_input"},
+    {"k_input", "hook_k_input"},
+    {"v_input", "hook_v_input"},
+    {"mlp_in", "hook_mlp_in"},
+    {"q", "attn.hook_q"},
+    {"k", "attn.hook_k"},
+    {"v", "attn.hook_v"},
+    {"rot_q", "attn.hook_rot_q"},
+    {"rot_k", "attn.hook_rot_k"},
+    {"z", "attn.hook_z"},
+    {"pattern", "attn.hook_pattern"},
+    {"attn_scores", "attn.hook_attn_scores"},
+    {"result", "attn.hook_result"},
+    {"pre", "mlp.hook_pre"},
+    {"pre_linear", "mlp.hook_pre_linear"},
+    {"post", "mlp.hook_post"},
+    {"scale1", "ln1.hook_scale"},
+    {"normalized1", "ln1.hook_normalized"},
+    {"scale2", "ln2.hook_scale"},
+    {"normalized2", "ln2.hook_normalized"},
+}};
+
+bool ends_with(const std::string& s, const char* suffix) {
+  const std::string suf(suffix);
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+}  // namespace
+
+std::string act_name(const std::string& kind, int layer) {
+  CSWEEP_CHECK_INPUT(layer >= 0, "hook name: layer {} for '{}' is negative", layer, kind);
+  for (const auto& [short_name, rel] : kActNames) {
+    if (kind == short_name) return "blocks." + std::to_string(layer) + "." + rel;
+  }
+  std::string known;
+  for (const auto& entry : kActNames) known += std::string(known.empty() ? "" : ", ") + entry.first;
+  throw input_error("hook name", "unknown activation kind", "'" + kind + "'", "one of " + known);
+}
+
+std::vector<std::string> hook_names(const ModelConfig& cfg) {
+  const bool rotary = cfg.positional == PosKind::kRotary;
+  std::vector<std::string> names;
+  names.emplace_back("hook_embed");
+  if (!rotary) names.emplace_back("hook_pos_embed");
+  for (int l = 0; l < cfg.n_layers; ++l) {
+    const std::string b = "blocks." + std::to_string(l) + ".";
+    // TransformerBlock registers ln1, ln2, attn, mlp, then its own hook points.
+    names.push_back(b + "ln1.hook_scale");
+    names.push_back(b + "ln1.hook_normalized");
+    names.push_back(b + "ln2.hook_scale");
+    names.push_back(b + "ln2.hook_normalized");
+    for (const char* h : {"hook_k", "hook_q", "hook_v", "hook_z", "hook_attn_scores",
+                          "hook_pattern", "hook_result"}) {
+      names.push_back(b + "attn." + h);
+    }
+    if (rotary) {
+      names.push_back(b + "attn.hook_rot_k");
+      names.push_back(b + "attn.hook_rot_q");
+    }
+    names.push_back(b + "mlp.hook_pre");
+    if (cfg.gated_mlp) names.push_back(b + "mlp.hook_pre_linear");
+    names.push_back(b + "mlp.hook_post");
+    for (const char* h : {"hook_attn_in", "hook_q_input", "hook_k_input", "hook_v_input",
+                          "hook_mlp_in", "hook_attn_out", "hook_mlp_out", "hook_resid_pre",
+                          "hook_resid_mid", "hook_resid_post"}) {
+      names.push_back(b + h);
+    }
+  }
+  names.emplace_back("ln_final.hook_scale");
+  names.emplace_back("ln_final.hook_normalized");
+  return names;
+}
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  // Iterative matcher with single-star backtracking: linear in practice, no recursion.
+  std::size_t p = 0, n = 0, star = std::string::npos, mark = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = n;
+    } else if (star != std::string::npos) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+std::string hook_dims(const std::string& hook_name) {
+  if (hook_name == "logits") return "batch pos d_vocab";
+  if (ends_with(hook_name, ".hook_scale")) return "batch pos 1";
+  if (ends_with(hook_name, "attn.hook_attn_scores") || ends_with(hook_name, "attn.hook_pattern")) {
+    return "batch head_index query_pos key_pos";
+  }
+  if (ends_with(hook_name, "attn.hook_result") || ends_with(hook_name, "hook_attn_in") ||
+      ends_with(hook_name, "hook_q_input") || ends_with(hook_name, "hook_k_input") ||
+      ends_with(hook_name, "hook_v_input")) {
+    return "batch pos head_index d_model";
+  }
+  for (const char* h : {"attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z",
+                        "attn.hook_rot_q", "attn.hook_rot_k"}) {
+    if (ends_with(hook_name, h)) return "batch pos head_index d_head";
+  }
+  for (const char* h : {"mlp.hook_pre", "mlp.hook_pre_linear", "mlp.hook_post"}) {
+    if (ends_with(hook_name, h)) return "batch pos d_mlp";
+  }
+  for (const char* h : {"hook_embed", "hook_pos_embed", "hook_resid_pre", "hook_resid_mid",
+                        "hook_resid_post", "hook_attn_out", "hook_mlp_out", "hook_mlp_in",
+                        ".hook_normalized"}) {
+    if (ends_with(hook_name, h)) return "batch pos d_model";
+  }
+  throw input_error("hook name", "unknown hook point", "'" + hook_name + "'",
+                    "a TransformerLens hook name such as blocks.0.attn.hook_z");
+}
+
+}  // namespace csweep::model
