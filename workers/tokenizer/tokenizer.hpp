@@ -25,7 +25,10 @@ class Tokenizer {
  public:
   // Loads from a directory holding tokenizer.json, or vocab.json + merges.txt, or
   // encoder.json + vocab.bpe (tried in that order), or from a tokenizer.json file path.
-  // Throws InputError naming the file and field on malformed input.
+  // Throws InputError naming the file and field on malformed input. tokenizer.json: the
+  // pre_tokenizer must be ByteLevel (kGPT2) or Sequence[Digits(individual_digits), ByteLevel]
+  // (kDigitsThenGPT2); added_tokens with "special": true become the specials; bos/eos come from
+  // tokenizer_config.json next to it when present, else as in from_tables.
   static Tokenizer load(const std::string& path);
 
   // From in-memory tables (GGUF metadata): id_to_token in byte-level unicode form ("Ġthe"),
