@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Writes tests/fixtures/ggml_quants/quant_vectors.gguf: random ggml blocks and their values as
+decoded by the PyPI `gguf` package (gguf.quants.dequantize), the independent reference for
+workers/io/ggml_quants.cpp, plus one metadata value of every GGUF type for the reader's tests.
+
+For every type T in F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 the file holds
+  "<T>.raw"       the packed bytes, stored with ggml type T, shape [3, 64] (6 blocks of 32)
+  "<T>.expected"  float32 [3, 64] = gguf.quants.dequantize(raw bytes, T)
+Block scales are random fp16 values (normal, subnormal, negative, zero); quant bytes are uniform
+random, so every nibble/bit pattern occurs. Float types use random bit patterns without NaN
+(NaN != NaN would make an equality test meaningless) but with infinities and subnormals.
+
+Usage: python3 tests/reference/generate_gguf_quant_vectors.py   (needs numpy + gguf from PyPI)
+"""
+from pathlib import Path
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as Q
+from gguf.constants import GGML_QUANT_SIZES
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "fixtures" / "ggml_quants" / "quant_vectors.gguf"
+ROWS, COLS = 3, 64
+SEED = 20240611
+
+
+def random_scales(rng: np.random.Generator, n: int) -> np.ndarray:
+    """fp16 block scales: mostly ordinary magnitudes, with a few edge cases mixed in."""
+    d = (rng.standard_normal(n) * 0.05).astype(np.float16)
+    d[0] = np.float16(0.0)
+    d[1] = np.float16(-0.0375)
+    if n > 2:
+        d[2] = np.frombuffer(np.uint16(0x0003).tobytes(), dtype=np.float16)[0]  # subnormal
+    return d
+
+
+def packed_blocks(rng: np.random.Generator, qtype: Q) -> np.ndarray:
+    block_size, type_size = GGML_QUANT_SIZES[qtype]
+    n_blocks = ROWS * COLS // block_size
+    raw = rng.integers(0, 256, size=(n_blocks, type_size), dtype=np.uint8)
+    n_scales = {Q.Q8_0: 1, Q.Q4_0: 1, Q.Q5_0: 1, Q.Q4_1: 2, Q.Q5_1: 2}[qtype]
+    for s in range(n_scales):  # d (and m) are the leading fp16 fields of every block
+        raw[:, 2 * s:2 * s + 2] = random_scales(rng, n_blocks).view(np.uint8).reshape(n_blocks, 2)
+    return raw.reshape(ROWS, COLS // block_size * type_size)
+
+
+def float_bits(rng: np.random.Generator, qtype: Q) -> np.ndarray:
+    if qtype == Q.F32:
+        x = (rng.standard_normal(ROWS * COLS) * 3).astype(np.float32)
+        x[:4] = [np.inf, -np.inf, 1e-42, -0.0]  # subnormal float32 too
+        return x.reshape(ROWS, COLS)
+    bits = rng.integers(0, 1 << 16, size=ROWS * COLS, dtype=np.uint32).astype(np.uint16)
+    if qtype == Q.F16:
+        nan = (bits & 0x7C00) == 0x7C00
+        nan &= (bits & 0x03FF) != 0
+        bits[nan] &= 0x83FF  # exponent 0: becomes a subnormal
+        bits[:3] = [0x7C00, 0xFC00, 0x0001]
+    else:  # BF16
+        nan = ((bits & 0x7F80) == 0x7F80) & ((bits & 0x007F) != 0)
+        bits[nan] &= 0x807F
+        bits[:3] = [0x7F80, 0xFF80, 0x0001]
+    return bits.reshape(ROWS, COLS)
+
+
+def main() -> None:
+    rng = np.random.default_rng(SEED)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(str(OUT), arch="quanttest")
+    # One value of every metadata type (the reader test checks these literals).
+    w.add_uint8("test.u8", 200)
+    w.add_int8("test.i8", -100)
+    w.add_uint16("test.u16", 60000)
+    w.add_int16("test.i16", -30000)
+    w.add_uint32("test.u32", 4000000000)
+    w.add_int32("test.i32", -2000000000)
+    w.add_float32("test.f32", 0.15625)
+    w.add_bool("test.bool", True)
+    w.add_string("test.string", "héllo, GGUF")
+    w.add_uint64("test.u64", 1 << 40)
+    w.add_int64("test.i64", -(1 << 40))
+    w.add_float64("test.f64", -2.5e-300)
+    w.add_array("test.strings", ["a", "", "Ġthe"])
+    w.add_array("test.ints", [1, -2, 3])
+    w.add_array("test.floats", [0.5, -1.25])
+    w.add_array("test.nested", [[1, 2], [3]])
+
+    for qtype in (Q.F32, Q.F16, Q.BF16, Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1):
+        if qtype in (Q.F32, Q.F16, Q.BF16):
+            data = float_bits(rng, qtype)
+            raw = data.view(np.uint8).reshape(ROWS, -1) if qtype != Q.F32 else data
+        else:
+            raw = packed_blocks(rng, qtype)
+        expected = gguf.quants.dequantize(raw.view(np.uint8) if qtype != Q.F32 else raw, qtype)
+        expected = np.asarray(expected, dtype=np.float32).reshape(ROWS, COLS)
+        assert not np.isnan(expected).any(), qtype.name
+        if qtype == Q.F32:
+            w.add_tensor(f"{qtype.name}.raw", raw)
+        else:
+            w.add_tensor(f"{qtype.name}.raw", raw.view(np.uint8), raw_dtype=qtype)
+        w.add_tensor(f"{qtype.name}.expected", expected)
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"wrote {OUT} ({OUT.stat().st_size} bytes) with gguf {gguf.__name__} "
+          f"{__import__('importlib.metadata').metadata.version('gguf')}")
+
+
+if __name__ == "__main__":
+    main()
