@@ -269,6 +269,7 @@ float bfloat16_to_float(std::uint16_t b) {
 void decode_f32(const TensorView& t, float* out, const std::string& source) {
   const std::int64_t n = t.numel();
   const std::uint8_t* p = t.data;
+  if (n == 0 && is_float(t.dtype)) return;  // out/p may be null for empty tensors
   switch (t.dtype) {
     case DType::kF32:
       std::memcpy(out, p, static_cast<std::size_t>(n) * 4);

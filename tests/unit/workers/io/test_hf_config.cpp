@@ -1,0 +1,199 @@
+#include "workers/io/hf_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/error.hpp"
+
+namespace csweep::io {
+namespace {
+
+namespace fs = std::filesystem;
+using model::ActFn;
+using model::Family;
+using model::NormKind;
+using model::PosKind;
+
+// The config.json of the Hugging Face "gpt2" checkpoint (GPT-2 small), fields that matter.
+const char* kGpt2Small = R"({
+  "activation_function": "gelu_new", "architectures": ["GPT2LMHeadModel"],
+  "attn_pdrop": 0.1, "bos_token_id": 50256, "embd_pdrop": 0.1, "eos_token_id": 50256,
+  "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "gpt2",
+  "n_ctx": 1024, "n_embd": 768, "n_head": 12, "n_layer": 12, "n_positions": 1024,
+  "resid_pdrop": 0.1, "vocab_size": 50257
+})";
+
+// SmolLM2-135M's config.json (transformers 4.x spelling: top-level rope_theta).
+const char* kSmolLM2 = R"({
+  "architectures": ["LlamaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "bos_token_id": 0, "eos_token_id": 0, "hidden_act": "silu", "hidden_size": 576,
+  "initializer_range": 0.041666666666666664, "intermediate_size": 1536,
+  "max_position_embeddings": 8192, "mlp_bias": false, "model_type": "llama",
+  "num_attention_heads": 9, "num_hidden_layers": 30, "num_key_value_heads": 3,
+  "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 100000,
+  "tie_word_embeddings": true, "torch_dtype": "bfloat16", "use_cache": true, "vocab_size": 49152
+})";
+
+void expect_error(const std::string& json, std::initializer_list<std::string> needles) {
+  try {
+    parse_hf_config(json, "dir/config.json");
+    ADD_FAILURE() << "no InputError for " << json;
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("dir/config.json"), std::string::npos) << msg;
+    for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << n << " not in: " << msg;
+  }
+}
+
+TEST(HfConfig, Gpt2Small) {
+  const auto c = parse_hf_config(kGpt2Small, "gpt2/config.json");
+  EXPECT_EQ(c.family, Family::kGPT2);
+  EXPECT_EQ(c.n_layers, 12);
+  EXPECT_EQ(c.n_heads, 12);
+  EXPECT_EQ(c.n_kv_heads, 12);
+  EXPECT_EQ(c.d_model, 768);
+  EXPECT_EQ(c.d_head, 64);
+  EXPECT_EQ(c.d_mlp, 3072);  // n_inner absent -> 4 * n_embd
+  EXPECT_EQ(c.n_ctx, 1024);
+  EXPECT_EQ(c.d_vocab, 50257);
+  EXPECT_EQ(c.act_fn, ActFn::kGeluNew);
+  EXPECT_FALSE(c.gated_mlp);
+  EXPECT_EQ(c.norm, NormKind::kLayerNorm);
+  EXPECT_DOUBLE_EQ(c.norm_eps, 1e-5);
+  EXPECT_EQ(c.positional, PosKind::kLearned);
+  EXPECT_TRUE(c.tied_embeddings);
+  EXPECT_TRUE(c.attn_bias);
+  EXPECT_TRUE(c.mlp_bias);
+  EXPECT_FALSE(c.unembed_bias);
+  // transformers reports 124,439,808 parameters for "gpt2" (tied embeddings counted once).
+  EXPECT_EQ(c.n_params_total(), 124439808);
+}
+
+TEST(HfConfig, Gpt2NInnerNullAndExplicit) {
+  auto c = parse_hf_config(
+      R"({"model_type":"gpt2","n_layer":2,"n_head":4,"n_embd":64,"n_positions":64,"vocab_size":512,"n_inner":null,"tie_word_embeddings":false,"activation_function":"gelu"})",
+      "x");
+  EXPECT_EQ(c.d_mlp, 256);
+  EXPECT_FALSE(c.tied_embeddings);
+  EXPECT_EQ(c.act_fn, ActFn::kGelu);
+  c = parse_hf_config(
+      R"({"model_type":"gpt2","n_layer":2,"n_head":4,"n_embd":64,"n_positions":64,"vocab_size":512,"n_inner":100})",
+      "x");
+  EXPECT_EQ(c.d_mlp, 100);
+}
+
+TEST(HfConfig, SmolLM2Llama) {
+  const auto c = parse_hf_config(kSmolLM2, "smol/config.json");
+  EXPECT_EQ(c.family, Family::kLlama);
+  EXPECT_EQ(c.n_layers, 30);
+  EXPECT_EQ(c.n_heads, 9);
+  EXPECT_EQ(c.n_kv_heads, 3);
+  EXPECT_EQ(c.d_model, 576);
+  EXPECT_EQ(c.d_head, 64);
+  EXPECT_EQ(c.d_mlp, 1536);
+  EXPECT_EQ(c.n_ctx, 8192);
+  EXPECT_EQ(c.d_vocab, 49152);
+  EXPECT_EQ(c.act_fn, ActFn::kSilu);
+  EXPECT_TRUE(c.gated_mlp);
+  EXPECT_EQ(c.norm, NormKind::kRMSNorm);
+  EXPECT_DOUBLE_EQ(c.norm_eps, 1e-5);
+  EXPECT_EQ(c.positional, PosKind::kRotary);
+  EXPECT_EQ(c.rotary_dim, 64);
+  EXPECT_DOUBLE_EQ(c.rotary_base, 100000.0);
+  EXPECT_TRUE(c.tied_embeddings);
+  EXPECT_FALSE(c.attn_bias);
+  EXPECT_FALSE(c.mlp_bias);
+  // SmolLM2-135M has 134,515,008 parameters (its model card / transformers num_parameters()).
+  EXPECT_EQ(c.n_params_total(), 134515008);
+}
+
+TEST(HfConfig, LlamaDefaultsAndNewerRopeParameters) {
+  // transformers 5.x writes rope_theta inside rope_parameters; kv heads default to query heads,
+  // tie_word_embeddings defaults to false for Llama.
+  const auto c = parse_hf_config(
+      R"({"model_type":"llama","num_hidden_layers":3,"num_attention_heads":6,"hidden_size":96,
+          "intermediate_size":160,"vocab_size":512,"max_position_embeddings":64,
+          "rope_parameters":{"rope_type":"default","rope_theta":500000.0},"head_dim":null})",
+      "x");
+  EXPECT_EQ(c.n_kv_heads, 6);
+  EXPECT_EQ(c.d_head, 16);
+  EXPECT_DOUBLE_EQ(c.rotary_base, 500000.0);
+  EXPECT_DOUBLE_EQ(c.norm_eps, 1e-6);
+  EXPECT_FALSE(c.tied_embeddings);
+  // Explicit head_dim that differs from hidden/heads (as in Gemma-style configs).
+  const auto h = parse_hf_config(
+      R"({"model_type":"llama","num_hidden_layers":1,"num_attention_heads":4,"hidden_size":64,
+          "intermediate_size":128,"vocab_size":100,"head_dim":32,"attention_bias":true})",
+      "x");
+  EXPECT_EQ(h.d_head, 32);
+  EXPECT_EQ(h.rotary_dim, 32);
+  EXPECT_TRUE(h.attn_bias);
+}
+
+TEST(HfConfigMalformed, BadJson) { expect_error("{\"model_type\": \"gpt2\",", {"JSON"}); }
+TEST(HfConfigMalformed, NotAnObject) { expect_error("[]", {"object"}); }
+TEST(HfConfigMalformed, MissingModelType) { expect_error(R"({"n_layer": 2})", {"model_type"}); }
+TEST(HfConfigMalformed, UnknownModelType) {
+  expect_error(R"({"model_type": "mamba"})", {"model_type", "mamba"});
+}
+TEST(HfConfigMalformed, MissingField) {
+  expect_error(R"({"model_type":"gpt2","n_layer":2,"n_head":4,"n_positions":64,"vocab_size":512})",
+               {"n_embd"});
+}
+TEST(HfConfigMalformed, WrongFieldType) {
+  expect_error(
+      R"({"model_type":"gpt2","n_layer":"2","n_head":4,"n_embd":64,"n_positions":64,"vocab_size":512})",
+      {"n_layer", "not an integer"});
+  expect_error(
+      R"({"model_type":"gpt2","n_layer":2,"n_head":4,"n_embd":64,"n_positions":64,"vocab_size":512,"tie_word_embeddings":1})",
+      {"tie_word_embeddings", "boolean"});
+}
+TEST(HfConfigMalformed, InconsistentValues) {
+  expect_error(
+      R"({"model_type":"gpt2","n_layer":2,"n_head":5,"n_embd":64,"n_positions":64,"vocab_size":512})",
+      {"multiple"});
+  expect_error(
+      R"({"model_type":"gpt2","n_layer":0,"n_head":4,"n_embd":64,"n_positions":64,"vocab_size":512})",
+      {"n_layers"});
+  expect_error(
+      R"({"model_type":"llama","num_hidden_layers":1,"num_attention_heads":4,"num_key_value_heads":3,
+          "hidden_size":64,"intermediate_size":128,"vocab_size":100})",
+      {"n_kv_heads"});
+}
+TEST(HfConfigMalformed, UnsupportedFeatures) {
+  expect_error(
+      R"({"model_type":"llama","num_hidden_layers":1,"num_attention_heads":4,"hidden_size":64,
+          "intermediate_size":128,"vocab_size":100,"rope_scaling":{"rope_type":"llama3","factor":8.0}})",
+      {"rope_scaling", "llama3"});
+  expect_error(
+      R"({"model_type":"gpt2","n_layer":2,"n_head":4,"n_embd":64,"n_positions":64,"vocab_size":512,"activation_function":"mish"})",
+      {"activation_function", "mish"});
+  expect_error(
+      R"({"model_type":"gpt2","n_layer":2,"n_head":4,"n_embd":64,"n_positions":64,"vocab_size":512,"scale_attn_by_inverse_layer_idx":true})",
+      {"scale_attn_by_inverse_layer_idx"});
+}
+
+// Every fixture model's config.json parses (written by transformers' save_pretrained).
+TEST(HfConfigFixtures, FixtureConfigsParse) {
+  const fs::path models = fs::path(CSWEEP_FIXTURES_DIR) / "models";
+  if (!fs::exists(models)) GTEST_SKIP() << "fixtures not generated";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(models)) {
+    const fs::path cfg = e.path() / "config.json";
+    if (!fs::exists(cfg)) continue;
+    EXPECT_NO_THROW(read_hf_config(cfg.string())) << cfg;
+    ++n;
+  }
+  EXPECT_GT(n, 0);
+  const fs::path l3 = models / "llama_l3" / "config.json";
+  if (fs::exists(l3)) {
+    const auto c = read_hf_config(l3.string());
+    EXPECT_DOUBLE_EQ(c.rotary_base, 500000.0);
+    EXPECT_EQ(c.n_heads, 6);
+    EXPECT_TRUE(c.tied_embeddings);
+  }
+}
+
+}  // namespace
+}  // namespace csweep::io
