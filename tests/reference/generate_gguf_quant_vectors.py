@@ -10,6 +10,10 @@ Block scales are random fp16 values (normal, subnormal, negative, zero); quant b
 random, so every nibble/bit pattern occurs. Float types use random bit patterns without NaN
 (NaN != NaN would make an equality test meaningless) but with infinities and subnormals.
 
+It also writes the seed corpus of the GGUF fuzz target, tests/fuzz/corpus/gguf/: a copy of that
+file, a small llama-like file (tokenizer arrays, F32/F16/Q8_0/Q4_1 tensors, alignment 64) and a
+version-2 file without tensors.
+
 Usage: python3 tests/reference/generate_gguf_quant_vectors.py   (needs numpy + gguf from PyPI)
 """
 from pathlib import Path
@@ -21,6 +25,7 @@ from gguf.constants import GGML_QUANT_SIZES
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "fixtures" / "ggml_quants" / "quant_vectors.gguf"
+CORPUS = ROOT / "tests" / "fuzz" / "corpus" / "gguf"
 ROWS, COLS = 3, 64
 SEED = 20240611
 
@@ -108,5 +113,54 @@ def main() -> None:
           f"{__import__('importlib.metadata').metadata.version('gguf')}")
 
 
+def write_fuzz_corpus() -> None:
+    CORPUS.mkdir(parents=True, exist_ok=True)
+    (CORPUS / "quant_vectors.gguf").write_bytes(OUT.read_bytes())
+
+    rng = np.random.default_rng(SEED + 1)
+    path = CORPUS / "llama_small.gguf"
+    w = gguf.GGUFWriter(str(path), arch="llama")
+    w.add_custom_alignment(64)
+    w.add_block_count(1)
+    w.add_context_length(16)
+    w.add_embedding_length(32)
+    w.add_feed_forward_length(64)
+    w.add_head_count(2)
+    w.add_head_count_kv(1)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(10000.0)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(["a", "b", "ab", "<|endoftext|>"])
+    w.add_token_types([1, 1, 1, 3])
+    w.add_token_merges(["a b"])
+    w.add_bos_token_id(3)
+    w.add_eos_token_id(3)
+    w.add_tensor("output_norm.weight", np.ones(32, dtype=np.float32))
+    w.add_tensor("blk.0.attn_q.weight", rng.standard_normal((32, 32)).astype(np.float16))
+    for name, qt in (("blk.0.attn_k.weight", Q.Q8_0), ("blk.0.attn_v.weight", Q.Q4_1)):
+        data = rng.standard_normal((16, 32)).astype(np.float32)
+        w.add_tensor(name, gguf.quants.quantize(data, qt), raw_dtype=qt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    path = CORPUS / "v2_metadata_only.gguf"
+    w = gguf.GGUFWriter(str(path), arch="gpt2")
+    w.add_block_count(2)
+    w.add_array("test.nested", [[1, 2], [3]])
+    w.add_array("test.floats", [0.5, -1.25])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    b = bytearray(path.read_bytes())
+    b[4:8] = (2).to_bytes(4, "little")  # v2 and v3 share the layout (v3 added big-endian files)
+    path.write_bytes(bytes(b))
+    print(f"wrote {len(list(CORPUS.iterdir()))} seeds to {CORPUS}")
+
+
 if __name__ == "__main__":
     main()
+    write_fuzz_corpus()

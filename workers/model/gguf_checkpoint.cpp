@@ -1,0 +1,454 @@
+#include "workers/model/gguf_checkpoint.hpp"
+
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "workers/io/gguf.hpp"
+#include "workers/io/safetensors.hpp"
+
+namespace csweep::model {
+
+namespace {
+
+using Shape = std::vector<std::int64_t>;
+
+// How a GGUF tensor (in row-major shape, i.e. dims reversed) becomes canonical tensor(s).
+enum class Xform {
+  kCopy,               // same layout
+  kTranspose,          // [out, in] -> [in, out]
+  kLinearHeadsIn,      // [n*d_head, d_model] -> [n, d_model, d_head]             (attn_v)
+  kRopeHeadsIn,        // un-permute rows per head, then as kLinearHeadsIn     (attn_q, attn_k)
+  kLinearHeadsOut,     // [d_model, n*d_head] -> [n, d_head, d_model]          (attn_output)
+  kMergedHeads,        // [n*d_head] -> [n, d_head]                            (attn_v.bias)
+  kRopeMergedHeads,    // un-permute per head, then [n, d_head]       (attn_q.bias, attn_k.bias)
+  kQKVRows,            // [(nq+nk+nv)*d_head, d_model] -> 3 x [n, d_model, d_head] (attn_qkv)
+  kQKVBias,            // [(nq+nk+nv)*d_head] -> 3 x [n, d_head]                (attn_qkv.bias)
+};
+
+struct NameRow {
+  const char* gguf;                    // "{l}" = layer index
+  Xform xform;
+  std::vector<const char*> canonical;  // "{l}" = layer index
+};
+
+// Hyperparameter keys, relative to "<arch>."; nullptr where the architecture has none.
+struct ArchSpec {
+  const char* arch;  // general.architecture
+  Family family;
+  const char* norm_eps_key;
+  std::vector<NameRow> rows;
+};
+
+const std::vector<ArchSpec>& arch_specs() {
+  static const std::vector<ArchSpec> t = {
+      {"llama",
+       Family::kLlama,
+       "attention.layer_norm_rms_epsilon",
+       {
+           {"token_embd.weight", Xform::kCopy, {"embed.W_E"}},
+           {"blk.{l}.attn_norm.weight", Xform::kCopy, {"blocks.{l}.ln1.w"}},
+           {"blk.{l}.attn_q.weight", Xform::kRopeHeadsIn, {"blocks.{l}.attn.W_Q"}},
+           {"blk.{l}.attn_k.weight", Xform::kRopeHeadsIn, {"blocks.{l}.attn.W_K"}},
+           {"blk.{l}.attn_v.weight", Xform::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
+           {"blk.{l}.attn_output.weight", Xform::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+           {"blk.{l}.attn_q.bias", Xform::kRopeMergedHeads, {"blocks.{l}.attn.b_Q"}},
+           {"blk.{l}.attn_k.bias", Xform::kRopeMergedHeads, {"blocks.{l}.attn.b_K"}},
+           {"blk.{l}.attn_v.bias", Xform::kMergedHeads, {"blocks.{l}.attn.b_V"}},
+           {"blk.{l}.attn_output.bias", Xform::kCopy, {"blocks.{l}.attn.b_O"}},
+           {"blk.{l}.ffn_norm.weight", Xform::kCopy, {"blocks.{l}.ln2.w"}},
+           {"blk.{l}.ffn_gate.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_gate"}},
+           {"blk.{l}.ffn_up.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_in"}},
+           {"blk.{l}.ffn_down.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_out"}},
+           {"blk.{l}.ffn_gate.bias", Xform::kCopy, {"blocks.{l}.mlp.b_gate"}},
+           {"blk.{l}.ffn_up.bias", Xform::kCopy, {"blocks.{l}.mlp.b_in"}},
+           {"blk.{l}.ffn_down.bias", Xform::kCopy, {"blocks.{l}.mlp.b_out"}},
+           {"output_norm.weight", Xform::kCopy, {"ln_final.w"}},
+           {"output.weight", Xform::kTranspose, {"unembed.W_U"}},
+           {"output.bias", Xform::kCopy, {"unembed.b_U"}},
+       }},
+      {"gpt2",
+       Family::kGPT2,
+       "attention.layer_norm_epsilon",
+       {
+           {"token_embd.weight", Xform::kCopy, {"embed.W_E"}},
+           {"position_embd.weight", Xform::kCopy, {"pos_embed.W_pos"}},
+           {"blk.{l}.attn_norm.weight", Xform::kCopy, {"blocks.{l}.ln1.w"}},
+           {"blk.{l}.attn_norm.bias", Xform::kCopy, {"blocks.{l}.ln1.b"}},
+           {"blk.{l}.attn_qkv.weight", Xform::kQKVRows,
+            {"blocks.{l}.attn.W_Q", "blocks.{l}.attn.W_K", "blocks.{l}.attn.W_V"}},
+           {"blk.{l}.attn_qkv.bias", Xform::kQKVBias,
+            {"blocks.{l}.attn.b_Q", "blocks.{l}.attn.b_K", "blocks.{l}.attn.b_V"}},
+           {"blk.{l}.attn_output.weight", Xform::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+           {"blk.{l}.attn_output.bias", Xform::kCopy, {"blocks.{l}.attn.b_O"}},
+           {"blk.{l}.ffn_norm.weight", Xform::kCopy, {"blocks.{l}.ln2.w"}},
+           {"blk.{l}.ffn_norm.bias", Xform::kCopy, {"blocks.{l}.ln2.b"}},
+           {"blk.{l}.ffn_up.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_in"}},
+           {"blk.{l}.ffn_up.bias", Xform::kCopy, {"blocks.{l}.mlp.b_in"}},
+           {"blk.{l}.ffn_down.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_out"}},
+           {"blk.{l}.ffn_down.bias", Xform::kCopy, {"blocks.{l}.mlp.b_out"}},
+           {"output_norm.weight", Xform::kCopy, {"ln_final.w"}},
+           {"output_norm.bias", Xform::kCopy, {"ln_final.b"}},
+           {"output.weight", Xform::kTranspose, {"unembed.W_U"}},
+           {"output.bias", Xform::kCopy, {"unembed.b_U"}},
+       }},
+  };
+  return t;
+}
+
+const ArchSpec& arch_spec(const io::GgufFile& f) {
+  const std::string arch = f.get_string("general.architecture");
+  for (const auto& a : arch_specs())
+    if (arch == a.arch) return a;
+  throw InputError(fmt::format("{}: metadata 'general.architecture': got \"{}\", expected one of "
+                               "\"llama\", \"gpt2\"",
+                               f.source(), arch));
+}
+
+std::string expand(const std::string& tmpl, int layer) {
+  const auto pos = tmpl.find("{l}");
+  if (pos == std::string::npos) return tmpl;
+  return tmpl.substr(0, pos) + std::to_string(layer) + tmpl.substr(pos + 3);
+}
+
+// The row-major GGUF shape a row must have, given the canonical shapes of its targets.
+Shape gguf_shape(Xform x, const std::vector<Shape>& c) {
+  switch (x) {
+    case Xform::kCopy: return c[0];
+    case Xform::kTranspose: return {c[0][1], c[0][0]};
+    case Xform::kLinearHeadsIn:
+    case Xform::kRopeHeadsIn: return {c[0][0] * c[0][2], c[0][1]};
+    case Xform::kLinearHeadsOut: return {c[0][2], c[0][0] * c[0][1]};
+    case Xform::kMergedHeads:
+    case Xform::kRopeMergedHeads: return {c[0][0] * c[0][1]};
+    case Xform::kQKVRows: {
+      std::int64_t rows = 0;
+      for (const auto& s : c) rows += s[0] * s[2];
+      return {rows, c[0][1]};
+    }
+    case Xform::kQKVBias: {
+      std::int64_t n = 0;
+      for (const auto& s : c) n += s[0] * s[1];
+      return {n};
+    }
+  }
+  CSWEEP_ASSERT(false, "unknown transform");
+}
+
+// Inverse of llama.cpp's permute(): rows of each head go from interleaved pairs (GGUF row 2i+j)
+// back to halves (HF row j*d_head/2 + i). `t` is [n_heads*d_head, ...].
+torch::Tensor unpermute_rope_rows(const torch::Tensor& t, std::int64_t n_heads) {
+  const std::int64_t rows = t.size(0);
+  const std::int64_t half = rows / n_heads / 2;
+  std::vector<std::int64_t> view{n_heads, half, 2};
+  for (std::int64_t d = 1; d < t.dim(); ++d) view.push_back(t.size(d));
+  return t.reshape(view).transpose(1, 2).reshape(t.sizes()).contiguous();
+}
+
+std::vector<torch::Tensor> apply_xform(Xform x, const torch::Tensor& t, const std::vector<Shape>& c) {
+  switch (x) {
+    case Xform::kCopy: return {t};
+    case Xform::kTranspose: return {t.t().contiguous()};
+    case Xform::kLinearHeadsIn:  // [n*e, d] -> [n, e, d] -> [n, d, e]
+      return {t.view({c[0][0], c[0][2], c[0][1]}).permute({0, 2, 1}).contiguous()};
+    case Xform::kRopeHeadsIn:
+      return {unpermute_rope_rows(t, c[0][0])
+                  .view({c[0][0], c[0][2], c[0][1]})
+                  .permute({0, 2, 1})
+                  .contiguous()};
+    case Xform::kLinearHeadsOut:  // [d, n*e] -> [n*e, d] -> [n, e, d]
+      return {t.t().reshape(c[0]).contiguous()};
+    case Xform::kMergedHeads: return {t.reshape(c[0]).contiguous()};
+    case Xform::kRopeMergedHeads: return {unpermute_rope_rows(t, c[0][0]).reshape(c[0])};
+    case Xform::kQKVRows: {  // row blocks Q|K|V, head-major within each block
+      std::vector<torch::Tensor> out;
+      std::int64_t row = 0;
+      for (const auto& s : c) {
+        const std::int64_t h = s[0] * s[2];
+        out.push_back(t.narrow(0, row, h).reshape({s[0], s[2], s[1]}).permute({0, 2, 1}).contiguous());
+        row += h;
+      }
+      return out;
+    }
+    case Xform::kQKVBias: {
+      std::vector<torch::Tensor> out;
+      std::int64_t off = 0;
+      for (const auto& s : c) {
+        out.push_back(t.narrow(0, off, s[0] * s[1]).reshape(s).contiguous());
+        off += s[0] * s[1];
+      }
+      return out;
+    }
+  }
+  CSWEEP_ASSERT(false, "unknown transform");
+}
+
+// An integer hyperparameter that must fit an int; `fallback` when absent (nullopt = required).
+int hparam(const io::GgufFile& f, const std::string& key, std::optional<int> fallback) {
+  const auto v = f.get_int_opt(key);
+  if (!v) {
+    if (fallback) return *fallback;
+    throw InputError(fmt::format("{}: metadata '{}': missing (required hyperparameter)",
+                                 f.source(), key));
+  }
+  if (*v <= 0 || *v > INT_MAX)
+    throw InputError(fmt::format("{}: metadata '{}': got {}, expected 1..{}", f.source(), key, *v,
+                                 INT_MAX));
+  return static_cast<int>(*v);
+}
+
+bool same_bytes(const io::GgufFile& f, const io::GgufTensorInfo& a, const io::GgufTensorInfo& b) {
+  return a.type_id == b.type_id && a.dims == b.dims && a.n_bytes == b.n_bytes &&
+         std::memcmp(f.tensor_data(a), f.tensor_data(b), a.n_bytes) == 0;
+}
+
+// output.weight absent, or a byte-identical copy of token_embd (GPT-2 converters write one).
+bool tied_output(const io::GgufFile& f) {
+  const io::GgufTensorInfo* out = f.find_tensor("output.weight");
+  if (!out) return true;
+  const io::GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
+  return emb && same_bytes(f, *out, *emb);
+}
+
+}  // namespace
+
+ModelConfig gguf_config(const io::GgufFile& f) {
+  const ArchSpec& spec = arch_spec(f);
+  const std::string a = std::string(spec.arch) + ".";
+  ModelConfig c;
+  c.family = spec.family;
+  c.name = std::filesystem::path(f.source()).stem().string();
+  c.n_layers = hparam(f, a + "block_count", std::nullopt);
+  c.d_model = hparam(f, a + "embedding_length", std::nullopt);
+  c.n_heads = hparam(f, a + "attention.head_count", std::nullopt);
+  c.n_ctx = hparam(f, a + "context_length", std::nullopt);
+  c.d_mlp = hparam(f, a + "feed_forward_length", 4 * c.d_model);
+
+  // d_vocab: the embedding's rows (vocab_size is optional metadata and may differ from the
+  // tokenizer's list when the embedding is padded).
+  const io::GgufTensorInfo* emb = f.find_tensor("token_embd.weight");
+  if (!emb)
+    throw InputError(fmt::format("{}: tensor 'token_embd.weight': missing (needed for the "
+                                 "vocabulary size)",
+                                 f.source()));
+  if (emb->dims.size() != 2 || emb->dims[1] > static_cast<std::uint64_t>(INT_MAX) ||
+      emb->dims[0] != static_cast<std::uint64_t>(c.d_model))
+    throw InputError(fmt::format("{}: tensor 'token_embd.weight': dims [{}], expected "
+                                 "[{}, d_vocab]",
+                                 f.source(), fmt::join(emb->dims, ", "), c.d_model));
+  c.d_vocab = static_cast<int>(emb->dims[1]);
+  if (const auto vs = f.get_int_opt(a + "vocab_size"); vs && *vs != c.d_vocab)
+    throw InputError(fmt::format("{}: metadata '{}vocab_size': got {}, but token_embd.weight has "
+                                 "{} rows",
+                                 f.source(), a, *vs, c.d_vocab));
+
+  if (c.n_heads > 0 && c.d_model % c.n_heads != 0 && !f.has(a + "attention.key_length"))
+    throw InputError(fmt::format("{}: metadata '{}attention.head_count': {} does not divide "
+                                 "embedding_length {}",
+                                 f.source(), a, c.n_heads, c.d_model));
+  const int default_head = c.n_heads > 0 ? c.d_model / c.n_heads : 0;
+  c.d_head = hparam(f, a + "attention.key_length", default_head);
+  if (const auto vl = f.get_int_opt(a + "attention.value_length"); vl && *vl != c.d_head)
+    throw InputError(fmt::format("{}: metadata '{}attention.value_length': got {}, expected "
+                                 "key_length {} (different q/k and v head sizes are unsupported)",
+                                 f.source(), a, *vl, c.d_head));
+  c.norm_eps = f.get_float_opt(a + spec.norm_eps_key).value_or(1e-5);
+  c.tied_embeddings = tied_output(f);
+  c.unembed_bias = f.find_tensor("output.bias") != nullptr;
+
+  if (spec.family == Family::kLlama) {
+    c.n_kv_heads = hparam(f, a + "attention.head_count_kv", c.n_heads);
+    c.norm = NormKind::kRMSNorm;
+    c.positional = PosKind::kRotary;
+    c.act_fn = ActFn::kSilu;
+    c.gated_mlp = true;
+    c.rotary_dim = hparam(f, a + "rope.dimension_count", c.d_head);
+    c.rotary_base = f.get_float_opt(a + "rope.freq_base").value_or(10000.0);
+    c.attn_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
+    c.mlp_bias = f.find_tensor("blk.0.ffn_up.bias") != nullptr;
+    // RoPE scaling changes the frequencies; computing plain RoPE instead would be silently wrong.
+    if (const auto st = f.get_string_opt(a + "rope.scaling.type"); st && *st != "none")
+      throw InputError(fmt::format("{}: metadata '{}rope.scaling.type': \"{}\" is not supported "
+                                   "(only unscaled RoPE)",
+                                   f.source(), a, *st));
+    if (f.find_tensor("rope_freqs.weight"))
+      throw InputError(fmt::format("{}: tensor 'rope_freqs.weight': per-frequency RoPE scaling "
+                                   "(Llama 3.1 style) is not supported",
+                                   f.source()));
+  } else {
+    c.n_kv_heads = c.n_heads;
+    c.norm = NormKind::kLayerNorm;
+    c.positional = PosKind::kLearned;
+    c.act_fn = ActFn::kGeluNew;
+    c.gated_mlp = false;
+    c.rotary_dim = 0;
+    c.attn_bias = c.mlp_bias = true;
+  }
+  c.validate(f.source());
+  return c;
+}
+
+LoadedModel load_gguf_model(const std::string& path) {
+  const io::GgufFile f = io::GgufFile::open(path);
+  LoadedModel m;
+  m.source = path;
+  m.cfg = gguf_config(f);
+  const ModelConfig& cfg = m.cfg;
+  const ArchSpec& spec = arch_spec(f);
+
+  std::map<std::string, const ParamSpec*> canon;
+  const auto specs = canonical_params(cfg);
+  for (const auto& p : specs) canon[p.name] = &p;
+
+  // Expand the name table for this config: GGUF name -> transform, targets and their shapes.
+  struct Expanded {
+    const NameRow* row;
+    std::vector<std::string> targets;
+    std::vector<Shape> shapes;
+    bool required = false;
+    bool seen = false;
+  };
+  std::map<std::string, Expanded> expected;
+  for (const auto& row : spec.rows) {
+    const bool per_layer = std::string(row.gguf).find("{l}") != std::string::npos;
+    for (int l = 0; l < (per_layer ? cfg.n_layers : 1); ++l) {
+      Expanded e{&row, {}, {}};
+      bool active = true;
+      for (const char* c : row.canonical) {
+        auto it = canon.find(expand(c, l));
+        if (it == canon.end()) {
+          active = false;
+          break;
+        }
+        e.targets.push_back(it->first);
+        e.shapes.push_back(it->second->shape);
+        e.required = e.required || !it->second->optional;
+      }
+      if (active) expected.emplace(expand(row.gguf, l), std::move(e));
+    }
+  }
+  // A tied unembedding is W_E^T; a stored copy of the embedding is not loaded twice.
+  std::set<std::string> ignored;
+  if (cfg.tied_embeddings) {
+    ignored.insert("output.weight");
+    expected.erase("output.weight");
+  }
+
+  for (const auto& t : f.tensors()) {
+    if (ignored.count(t.name)) continue;
+    auto it = expected.find(t.name);
+    if (it == expected.end())
+      throw InputError(fmt::format("{}: tensor '{}': not part of a {} model with {} layers "
+                                   "(unsupported variant, or metadata and tensors disagree)",
+                                   path, t.name, spec.arch, cfg.n_layers));
+    Expanded& e = it->second;
+    e.seen = true;
+    const Shape want = gguf_shape(e.row->xform, e.shapes);
+    const Shape got = t.shape();
+    if (got != want)
+      throw InputError(fmt::format("{}: tensor '{}': shape {} (GGUF dims [{}]), expected {} for "
+                                   "{}",
+                                   path, t.name, io::shape_to_string(got), fmt::join(t.dims, ", "),
+                                   io::shape_to_string(want), fmt::join(e.targets, ", ")));
+    const io::GgmlTypeTraits* traits = io::ggml_type_traits(t.type_id);
+    CSWEEP_ASSERT(traits != nullptr, "parser accepted unknown type {}", t.type_id);
+    if (!traits->dequantizable)
+      throw InputError(fmt::format("{}: tensor '{}': ggml type {} cannot be dequantised "
+                                   "(supported: {})",
+                                   path, t.name, traits->name, io::ggml_dequantizable_names()));
+    torch::Tensor x = torch::empty(got, torch::kFloat32);
+    io::dequantize_row(t.type(), f.tensor_data(t), x.data_ptr<float>(),
+                       static_cast<std::size_t>(t.n_elements));
+    auto outs = apply_xform(e.row->xform, x, e.shapes);
+    for (std::size_t i = 0; i < outs.size(); ++i) m.params[e.targets[i]] = std::move(outs[i]);
+  }
+
+  for (const auto& [name, e] : expected)
+    if (e.required && !e.seen)
+      throw InputError(fmt::format("{}: tensor '{}': missing (needed for {}, shape {})", path,
+                                   name, fmt::join(e.targets, ", "),
+                                   io::shape_to_string(gguf_shape(e.row->xform, e.shapes))));
+  if (cfg.tied_embeddings) m.params["unembed.W_U"] = m.params.at("embed.W_E").t().contiguous();
+
+  check_params(cfg, m.params, path);
+  m.weights_sha256 = sha256_file(path);
+  m.tokenizer_path = path;
+  return m;
+}
+
+tok::Tokenizer gguf_tokenizer(const io::GgufFile& f) {
+  const std::string& src = f.source();
+  const std::string model = f.get_string("tokenizer.ggml.model");
+  if (model != "gpt2")
+    throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.model': got \"{}\", expected "
+                                 "\"gpt2\" (byte-level BPE; SentencePiece vocabularies are not "
+                                 "supported)",
+                                 src, model));
+  // llama.cpp's pre-tokenizer names -> ours. Only splitters verified to be identical are listed.
+  static const std::map<std::string, tok::PreTokenizer> kPre = {
+      {"gpt-2", tok::PreTokenizer::kGPT2},
+      {"gpt2", tok::PreTokenizer::kGPT2},
+      {"smollm", tok::PreTokenizer::kDigitsThenGPT2},
+  };
+  tok::PreTokenizer pre = tok::PreTokenizer::kGPT2;
+  if (const auto p = f.get_string_opt("tokenizer.ggml.pre")) {
+    auto it = kPre.find(*p);
+    if (it == kPre.end())
+      throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.pre': got \"{}\", expected one "
+                                   "of \"gpt-2\", \"gpt2\", \"smollm\"",
+                                   src, *p));
+    pre = it->second;
+  } else {
+    spdlog::warn("{}: no tokenizer.ggml.pre; using the GPT-2 pre-tokenizer", src);
+  }
+
+  std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
+  if (tokens.empty() || tokens.size() > static_cast<std::size_t>(INT_MAX))
+    throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.tokens': {} tokens", src,
+                                 tokens.size()));
+  const auto& merge_strs = f.get_string_array("tokenizer.ggml.merges");
+  std::vector<std::pair<std::string, std::string>> merges;
+  merges.reserve(merge_strs.size());
+  for (std::size_t k = 0; k < merge_strs.size(); ++k) {
+    const std::string& s = merge_strs[k];
+    const auto sp = s.find(' ');
+    if (sp == std::string::npos || sp == 0 || sp + 1 == s.size() ||
+        s.find(' ', sp + 1) != std::string::npos)
+      throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.merges'[{}]: got \"{}\", expected "
+                                   "two tokens separated by one space",
+                                   src, k, s));
+    merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+  }
+
+  std::map<std::string, int> specials;
+  if (f.has("tokenizer.ggml.token_type")) {
+    const auto& types = f.get_int_array("tokenizer.ggml.token_type");
+    if (types.size() != tokens.size())
+      throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.token_type': {} entries, expected "
+                                   "one per token ({})",
+                                   src, types.size(), tokens.size()));
+    for (std::size_t id = 0; id < types.size(); ++id)
+      if (types[id] == 3) specials.emplace(tokens[id], static_cast<int>(id));  // CONTROL
+  }
+  auto role = [&](const char* key) -> std::optional<int> {
+    const auto v = f.get_int_opt(key);
+    if (!v) return std::nullopt;
+    if (*v < 0 || static_cast<std::uint64_t>(*v) >= tokens.size())
+      throw InputError(fmt::format("{}: metadata '{}': id {} outside the vocabulary [0, {})", src,
+                                   key, *v, tokens.size()));
+    return static_cast<int>(*v);
+  };
+  const auto bos = role("tokenizer.ggml.bos_token_id");
+  const auto eos = role("tokenizer.ggml.eos_token_id");
+  return tok::Tokenizer::from_tables(std::move(tokens), std::move(merges), pre,
+                                     std::move(specials), src, bos, eos);
+}
+
+}  // namespace csweep::model
