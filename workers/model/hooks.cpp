@@ -1,6 +1,5 @@
 // TransformerLens hook-point names. The order of hook_names() follows TransformerLens's
-// `hook_dict`, which is the module-registration order of HookedTransformer (pinned by a test
-// against a list written by TransformerLens itself).
+// `hook_dict` (pinned by a test against lists written by TransformerLens itself).
 #include "workers/model/hooks.hpp"
 
 #include <array>
@@ -60,36 +59,44 @@ std::string act_name(const std::string& kind, int layer) {
 }
 
 std::vector<std::string> hook_names(const ModelConfig& cfg) {
+  // TransformerLens 4 (TransformerBridge in compatibility mode) lists a block's own hook points
+  // first, then its submodules in the order the architecture adapter maps them: for Llama the two
+  // norms precede attention, for GPT-2 ln2 follows it. Bridge-internal aliases (hook_in/hook_out
+  // of submodules, attn.q.hook_out, ...) and the split-input hooks (hook_attn_in, hook_q_input,
+  // ...) are not hook points of this model.
   const bool rotary = cfg.positional == PosKind::kRotary;
+  const bool norms_first = cfg.family == Family::kLlama;
   std::vector<std::string> names;
   names.emplace_back("hook_embed");
   if (!rotary) names.emplace_back("hook_pos_embed");
   for (int l = 0; l < cfg.n_layers; ++l) {
     const std::string b = "blocks." + std::to_string(l) + ".";
-    // TransformerBlock registers ln1, ln2, attn, mlp, then its own hook points.
-    names.push_back(b + "ln1.hook_scale");
-    names.push_back(b + "ln1.hook_normalized");
-    names.push_back(b + "ln2.hook_scale");
-    names.push_back(b + "ln2.hook_normalized");
-    for (const char* h : {"hook_k", "hook_q", "hook_v", "hook_z", "hook_attn_scores",
-                          "hook_pattern", "hook_result"}) {
-      names.push_back(b + "attn." + h);
+    for (const char* h : {"hook_mlp_in", "hook_resid_pre", "hook_resid_mid", "hook_resid_post",
+                          "hook_attn_out", "hook_mlp_out", "ln1.hook_normalized", "ln1.hook_scale"}) {
+      names.push_back(b + h);
+    }
+    const auto ln2 = [&] {
+      names.push_back(b + "ln2.hook_normalized");
+      names.push_back(b + "ln2.hook_scale");
+    };
+    if (norms_first) ln2();
+    for (const char* h : {"attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_result"}) {
+      names.push_back(b + h);
     }
     if (rotary) {
       names.push_back(b + "attn.hook_rot_k");
       names.push_back(b + "attn.hook_rot_q");
     }
+    for (const char* h : {"attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z"}) {
+      names.push_back(b + h);
+    }
+    if (!norms_first) ln2();
     names.push_back(b + "mlp.hook_pre");
     if (cfg.gated_mlp) names.push_back(b + "mlp.hook_pre_linear");
     names.push_back(b + "mlp.hook_post");
-    for (const char* h : {"hook_attn_in", "hook_q_input", "hook_k_input", "hook_v_input",
-                          "hook_mlp_in", "hook_attn_out", "hook_mlp_out", "hook_resid_pre",
-                          "hook_resid_mid", "hook_resid_post"}) {
-      names.push_back(b + h);
-    }
   }
-  names.emplace_back("ln_final.hook_scale");
   names.emplace_back("ln_final.hook_normalized");
+  names.emplace_back("ln_final.hook_scale");
   return names;
 }
 

@@ -14,7 +14,8 @@ namespace csweep::model {
 // normalized2.
 std::string act_name(const std::string& kind, int layer);
 
-// Every hook point of the model in forward order.
+// Every hook point the model fires, in TransformerLens's hook_dict order (not forward order; see
+// hooks.cpp). Split-input hooks (hook_attn_in, hook_q_input, ...) are not provided.
 std::vector<std::string> hook_names(const ModelConfig& cfg);
 
 // Shell-style glob ('*', '?') over hook names, e.g. "blocks.*.attn.hook_z".

@@ -88,7 +88,8 @@ class HookedTransformer {
     torch::Tensor b_Q, b_K, b_V;               // views or undefined
     torch::Tensor W_O, b_O;                    // [n_heads*d_head, d_model], [d_model] or undefined
     torch::Tensor W_gate_in;                   // gated MLP: [d_model, 2*d_mlp] = [W_gate | W_in]
-    torch::Tensor W_in, b_in, W_gate;          // [d_model, d_mlp] (views when gated), [d_mlp]
+    torch::Tensor b_gate_in;                   // gated MLP: [2*d_mlp] = [b_gate | b_in] or undefined
+    torch::Tensor W_in, b_in, W_gate, b_gate;  // [d_model, d_mlp] (views when gated), [d_mlp]
     torch::Tensor W_out, b_out;                // [d_mlp, d_model], [d_model] or undefined
   };
   const std::vector<Block>& blocks() const { return blocks_; }

@@ -1,0 +1,253 @@
+// HookedTransformer against the reference fixtures: logits from Hugging Face transformers and
+// every hook activation from TransformerLens (tests/reference/generate_fixtures.py).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "reference_fixture.hpp"
+#include "workers/model/hooks.hpp"
+#include "workers/model/transformer.hpp"
+#include "workers/model/weights.hpp"
+
+namespace csweep::model {
+namespace {
+
+using testing::fixture_model;
+using testing::load_reference;
+using testing::max_abs_diff;
+
+constexpr double kTol = 1e-4;  // fp32 against HF / TransformerLens (max abs)
+
+struct Case {
+  const char* model;      // folder under tests/fixtures/models
+  const char* reference;  // reference/<name>.safetensors
+};
+
+// Every fixture model; the hub/sharded layouts carry gpt2_tiny's weights and reuse its reference.
+const Case kCases[] = {
+    {"gpt2_tiny", "gpt2_tiny"},         {"gpt2_tiny_hub", "gpt2_tiny"},
+    {"gpt2_tiny_sharded", "gpt2_tiny"}, {"gpt2_tiny_f16", "gpt2_tiny_f16"},
+    {"gpt2_untied", "gpt2_untied"},     {"llama_gqa", "llama_gqa"},
+    {"llama_gqa_bf16", "llama_gqa_bf16"}, {"llama_l3", "llama_l3"},
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model; }
+
+class ReferenceTest : public ::testing::TestWithParam<Case> {};
+
+bool have_reference(const Case& c) {
+  return std::filesystem::exists(testing::fixture_reference(c.reference, ".safetensors"));
+}
+
+void check_against_reference(const Case& c, torch::Device device) {
+  const auto loaded = load_model(fixture_model(c.model));
+  const auto ref = load_reference(c.reference);
+  const HookedTransformer model(loaded, device);
+  Hooks hooks;
+  hooks.cache_matching("*");
+  const auto tokens = ref.at("tokens");
+  const auto logits = model.forward(tokens, &hooks);
+  ASSERT_EQ(logits.scalar_type(), torch::kFloat32);
+  EXPECT_LE(max_abs_diff(logits, ref.at("logits")), kTol) << c.model << " logits vs HF";
+
+  int compared = 0;
+  for (const auto& name : model.hook_names()) {
+    SCOPED_TRACE(std::string(c.model) + " " + name);
+    ASSERT_TRUE(ref.has("hook." + name)) << "TransformerLens recorded no activation";
+    ASSERT_TRUE(hooks.cache().count(name)) << "hook did not fire";
+    const auto& expected = ref.at("hook." + name);
+    const auto& got = hooks.cache().at(name);
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    const double d = max_abs_diff(got, expected);
+    EXPECT_GE(d, 0) << "non-finite positions differ (masking)";
+    EXPECT_LE(d, kTol);
+    ++compared;
+  }
+  EXPECT_EQ(compared, static_cast<int>(model.hook_names().size()));
+  EXPECT_EQ(hooks.cache().size(), model.hook_names().size()) << "a hook fired that is not listed";
+}
+
+TEST_P(ReferenceTest, LogitsAndEveryHookMatchFp32) {
+  if (!have_reference(GetParam())) GTEST_SKIP() << "no reference for " << GetParam().reference;
+  check_against_reference(GetParam(), torch::kCPU);
+}
+
+TEST_P(ReferenceTest, MatchesOnCudaWhenAvailable) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!have_reference(GetParam())) GTEST_SKIP() << "no reference for " << GetParam().reference;
+  check_against_reference(GetParam(), torch::Device(torch::kCUDA, 0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, ReferenceTest, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return std::string(info.param.model); });
+
+TEST(HookedTransformer, NoHooksAndEmptyHooksGiveTheSameLogits) {
+  const auto loaded = load_model(fixture_model("llama_gqa"));
+  const auto ref = load_reference("llama_gqa");
+  const HookedTransformer model(loaded);
+  Hooks empty;
+  const auto a = model.forward(ref.at("tokens"));
+  const auto b = model.forward(ref.at("tokens"), &empty);
+  EXPECT_LE(max_abs_diff(a, ref.at("logits")), kTol);
+  EXPECT_TRUE(torch::equal(a, b));
+}
+
+// Stages compose to the forward pass: embed -> two halves of run_blocks -> final_norm -> unembed,
+// and unembedding a subset of columns picks those columns.
+TEST(HookedTransformer, StagedApiEqualsForward) {
+  for (const char* name : {"gpt2_untied", "llama_l3"}) {
+    SCOPED_TRACE(name);
+    const auto loaded = load_model(fixture_model(name));
+    const auto ref = load_reference(name);
+    const HookedTransformer model(loaded);
+    const auto tokens = ref.at("tokens");
+    const int L = model.cfg().n_layers;
+    auto resid = model.embed(tokens);
+    resid = model.run_blocks(resid, 0, L / 2);
+    EXPECT_LE(max_abs_diff(resid, ref.at("hook.blocks." + std::to_string(L / 2) + ".hook_resid_pre")), kTol);
+    resid = model.run_blocks(resid, L / 2, L);
+    const auto normalized = model.final_norm(resid);
+    const auto logits = model.unembed(normalized);
+    EXPECT_LE(max_abs_diff(logits, ref.at("logits")), kTol);
+    EXPECT_LE(max_abs_diff(logits, model.forward(tokens)), 1e-6);
+    const auto cols = torch::tensor({int64_t{3}, int64_t{17}, int64_t{model.cfg().d_vocab - 1}});
+    const auto last = model.unembed(normalized.select(1, -1), cols);  // [batch, 3]
+    EXPECT_LE(max_abs_diff(last, ref.at("logits").select(1, -1).index_select(1, cols)), kTol);
+  }
+}
+
+// Independent last-layer computation from the raw (TransformerLens-named) parameters and
+// TransformerLens's resid_pre: with every head's z zeroed the attention output is b_O alone.
+torch::Tensor last_layer_without_attention(const LoadedModel& m, const torch::Tensor& resid_pre) {
+  const auto& c = m.cfg;
+  const auto& p = m.params;
+  const std::string b = "blocks." + std::to_string(c.n_layers - 1) + ".";
+  auto get = [&](const std::string& n) { return p.count(n) ? p.at(n) : torch::Tensor(); };
+  auto norm = [&](const torch::Tensor& x, const std::string& prefix) {
+    if (c.norm == NormKind::kLayerNorm) {
+      return torch::layer_norm(x, {c.d_model}, get(prefix + ".w"), get(prefix + ".b"), c.norm_eps);
+    }
+    return x / (x.pow(2).mean(-1, true) + c.norm_eps).sqrt() * get(prefix + ".w");
+  };
+  auto add_bias = [&](const torch::Tensor& x, const std::string& n) {
+    const auto bias = get(n);
+    return bias.defined() ? x + bias : x;
+  };
+  auto x = add_bias(resid_pre, b + "attn.b_O");
+  const auto h = norm(x, b + "ln2");
+  torch::Tensor post;
+  if (c.gated_mlp) {
+    post = torch::silu(torch::matmul(h, get(b + "mlp.W_gate"))) * torch::matmul(h, get(b + "mlp.W_in"));
+  } else {
+    post = torch::gelu(add_bias(torch::matmul(h, get(b + "mlp.W_in")), b + "mlp.b_in"), "tanh");
+  }
+  x = x + add_bias(torch::matmul(post, get(b + "mlp.W_out")), b + "mlp.b_out");
+  return add_bias(torch::matmul(norm(x, "ln_final"), get("unembed.W_U")), "unembed.b_U");
+}
+
+TEST(HookedTransformer, ZeroingLastLayerZRemovesItsAttention) {
+  for (const char* name : {"gpt2_untied", "llama_gqa"}) {
+    SCOPED_TRACE(name);
+    const auto loaded = load_model(fixture_model(name));
+    const auto ref = load_reference(name);
+    const HookedTransformer model(loaded);
+    const int last = model.cfg().n_layers - 1;
+    Hooks hooks;
+    int calls = 0;
+    hooks.add(act_name("z", last), [&](torch::Tensor& z, const std::string&) {
+      z = torch::zeros_like(z);
+      ++calls;
+    });
+    const auto logits = model.forward(ref.at("tokens"), &hooks);
+    EXPECT_EQ(calls, 1);
+    const auto expected = last_layer_without_attention(
+        loaded, ref.at("hook.blocks." + std::to_string(last) + ".hook_resid_pre"));
+    EXPECT_LE(max_abs_diff(logits, expected), kTol);
+    EXPECT_GT(max_abs_diff(logits, ref.at("logits")), 1e-2) << "the intervention changed nothing";
+  }
+}
+
+// Right padding: the padded rows' real positions keep the unpadded logits, and padded keys are
+// -inf in every query row's scores.
+TEST(HookedTransformer, RightPaddingWithAttentionMask) {
+  const auto loaded = load_model(fixture_model("llama_gqa"));
+  const auto ref = load_reference("llama_gqa");
+  const HookedTransformer model(loaded);
+  auto tokens = ref.at("tokens").clone();
+  const int64_t P = tokens.size(1), len = 7;
+  auto mask = torch::ones_like(tokens);
+  mask[1].slice(0, len).fill_(0);
+  tokens[1].slice(0, len).fill_(0);  // pad id
+  Hooks hooks;
+  hooks.cache_matching("blocks.0.attn.hook_attn_scores");
+  ForwardOptions opt;
+  opt.attention_mask = mask;
+  const auto logits = model.forward(tokens, &hooks, opt);
+  EXPECT_LE(max_abs_diff(logits[0], ref.at("logits")[0]), kTol);
+  EXPECT_LE(max_abs_diff(logits[1].slice(0, 0, len), ref.at("logits")[1].slice(0, 0, len)), kTol);
+  const auto scores = hooks.cache().at("blocks.0.attn.hook_attn_scores");  // [batch, head, q, k]
+  EXPECT_TRUE(torch::isneginf(scores[1].slice(2, len)).all().item<bool>());
+  EXPECT_TRUE(torch::isfinite(scores[1].slice(1, len).slice(2, 0, len)).all().item<bool>());
+  EXPECT_FALSE(torch::isnan(logits).any().item<bool>());
+  (void)P;
+}
+
+// bf16 (and fp16 where the device has a float16 GEMM) against the fp32 HF logits. Stated
+// tolerance: max |diff| <= 0.05 + 2% of the logit range (these models' logits are of order 1-10).
+void check_half(torch::Device device, torch::ScalarType dtype) {
+  for (const char* name : {"gpt2_tiny", "llama_gqa"}) {
+    SCOPED_TRACE(std::string(name) + " " + c10::toString(dtype));
+    const auto loaded = load_model(fixture_model(name));
+    const auto ref = load_reference(name);
+    const HookedTransformer model(loaded, device, dtype);
+    Hooks hooks;
+    hooks.cache_matching("blocks.0.attn.hook_z");
+    const auto logits = model.forward(ref.at("tokens"), &hooks);
+    EXPECT_EQ(logits.scalar_type(), torch::kFloat32);
+    const auto& expected = ref.at("logits");
+    const double range = (expected.max() - expected.min()).item<double>();
+    const double d = max_abs_diff(logits, expected);
+    EXPECT_GE(d, 0);
+    EXPECT_LE(d, 0.05 + 0.02 * range);
+    EXPECT_GT(d, 0) << "suspiciously exact for " << c10::toString(dtype);
+    EXPECT_EQ(hooks.cache().at("blocks.0.attn.hook_z").scalar_type(), dtype);
+  }
+}
+
+TEST(HookedTransformer, Bfloat16CloseToFp32) { check_half(torch::kCPU, torch::kBFloat16); }
+
+TEST(HookedTransformer, Float16CloseToFp32OrRefusedUpFront) {
+  const auto loaded = load_model(fixture_model("gpt2_tiny"));
+  bool cpu_fp16 = true;
+  try {
+    HookedTransformer probe(loaded, torch::kCPU, torch::kHalf);
+  } catch (const InputError&) {
+    cpu_fp16 = false;  // LibTorch without a CPU float16 GEMM: refused at construction
+  }
+  if (cpu_fp16) check_half(torch::kCPU, torch::kHalf);
+  if (torch::cuda::is_available()) {
+    check_half(torch::Device(torch::kCUDA, 0), torch::kHalf);
+    check_half(torch::Device(torch::kCUDA, 0), torch::kBFloat16);
+  }
+}
+
+TEST(HookedTransformer, HookThatChangesShapeIsRejected) {
+  const auto loaded = load_model(fixture_model("gpt2_tiny"));
+  const HookedTransformer model(loaded);
+  Hooks hooks;
+  hooks.add("blocks.0.hook_resid_pre", [](torch::Tensor& x, const std::string&) { x = x.sum(-1); });
+  EXPECT_THROW(model.forward(torch::zeros({1, 3}, torch::kLong), &hooks), InternalError);
+}
+
+TEST(HookedTransformer, SequenceLongerThanContextIsAnInputError) {
+  const auto loaded = load_model(fixture_model("gpt2_tiny"));
+  const HookedTransformer model(loaded);
+  EXPECT_THROW(model.forward(torch::zeros({1, model.cfg().n_ctx + 1}, torch::kLong)), InputError);
+}
+
+}  // namespace
+}  // namespace csweep::model
