@@ -1,0 +1,660 @@
+// Task generators: sequence continuation, greater-than, IOI and custom JSONL.
+// Every prompt is built from its fields through one template filler (fill_template), and its
+// named token positions are found by encoding the text up to the end of each named slot, so the
+// fields, the text, the tokens and the positions cannot disagree.
+#include "workers/tasks/task.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/paths.hpp"
+#include "workers/tasks/rng.hpp"
+#include "workers/tasks/task_internal.hpp"
+#include "workers/tokenizer/tokenizer.hpp"
+
+namespace csweep::tasks {
+
+using nlohmann::json;
+
+// ---- Data files --------------------------------------------------------------------------------
+
+std::string data_dir() { return data_path("tasks"); }
+
+const std::vector<std::string>& word_list(const std::string& name) {
+  static std::mutex mu;
+  static std::map<std::string, std::vector<std::string>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(name);
+  if (it != cache.end()) return it->second;
+  const std::string path = data_dir() + "/" + name + ".txt";
+  std::istringstream in(read_file_text(path));
+  std::vector<std::string> words;
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) words.push_back(line);
+  }
+  if (words.empty()) throw input_error(path, "word list is empty", "", "one word per line");
+  return cache.emplace(name, std::move(words)).first->second;
+}
+
+const std::vector<std::string>& sequence_members(const std::string& kind) {
+  if (!is_sequence_task(kind)) {
+    throw input_error("sequence kind", "unknown kind", "'" + kind + "'",
+                      "one of digits, numwords, months, days");
+  }
+  return word_list(kind);
+}
+
+std::vector<std::string> task_names() {
+  return {"digits", "numwords", "months", "days", "greater_than", "ioi", "custom"};
+}
+
+bool is_sequence_task(const std::string& task) {
+  return task == "digits" || task == "numwords" || task == "months" || task == "days";
+}
+
+std::vector<std::string> corruption_names(const std::string& task) {
+  if (is_sequence_task(task)) {
+    return {"randAll", "switchLastTwo", "repeatLastTwo", "repeatFirstAll", "repeatRand",
+            "permutation"};
+  }
+  if (task == "greater_than") return {"XX01"};
+  if (task == "ioi") return {"ABC"};
+  if (task == "custom") return {"custom"};
+  return {};
+}
+
+// ---- Templates ---------------------------------------------------------------------------------
+
+namespace detail {
+
+// IOI templates in one form; ABBA fills N0 = IO, N1 = S, N2 = S; BABA fills N0 = S, N1 = IO, N2 = S.
+const std::vector<std::string>& ioi_templates() {
+  static const std::vector<std::string> t = {
+      "Then, {N0} and {N1} went to the {PLACE}. {N2} gave a {OBJECT} to",
+      "Then, {N0} and {N1} had a lot of fun at the {PLACE}. {N2} gave a {OBJECT} to",
+      "When {N0} and {N1} got a {OBJECT} at the {PLACE}, {N2} decided to give it to",
+      "While {N0} and {N1} were working at the {PLACE}, {N2} gave a {OBJECT} to",
+      "After {N0} and {N1} went to the {PLACE}, {N2} gave a {OBJECT} to",
+      "Friends {N0} and {N1} found a {OBJECT} at the {PLACE}. {N2} gave it to",
+  };
+  return t;
+}
+
+// "{F0} done in{M0}. {F1} done in{M1}. ... {Fk} done in": member values carry their leading
+// space (" 3", the token the model sees), fillers do not (F0 starts the text).
+std::string sequence_template(const std::string& verb, int k) {
+  std::string t;
+  for (int i = 0; i < k; ++i) {
+    t += fmt::format("{}{{F{}}} {} in{{M{}}}.", i ? " " : "", i, verb, i);
+  }
+  t += fmt::format(" {{F{}}} {} in", k, verb);
+  return t;
+}
+
+// Slot values carry their own leading space (" 17"), so the template has none before a slot.
+const char* kGreaterThanTemplate = "The{NOUN} lasted from the year{XX1}{YY} to the year{XX2}";
+
+Filled fill_template(const std::string& tpl, const std::map<std::string, std::string>& values,
+                     const std::map<std::string, std::string>& marks) {
+  Filled out;
+  std::size_t i = 0;
+  while (i < tpl.size()) {
+    if (tpl[i] == '{') {
+      const std::size_t close = tpl.find('}', i);
+      CSWEEP_ASSERT(close != std::string::npos, "unterminated slot in template '{}'", tpl);
+      const std::string slot = tpl.substr(i + 1, close - i - 1);
+      auto v = values.find(slot);
+      CSWEEP_ASSERT(v != values.end(), "no value for slot {} of template '{}'", slot, tpl);
+      out.text += v->second;
+      auto m = marks.find(slot);
+      if (m != marks.end()) out.marks.emplace_back(m->second, out.text.size());
+      i = close + 1;
+    } else {
+      out.text += tpl[i++];
+    }
+  }
+  return out;
+}
+
+Filled render_fields(const std::string& task, const Prompt& p) {
+  std::map<std::string, std::string> values, marks;
+  if (is_sequence_task(task)) {
+    const int k = static_cast<int>(p.members.size());
+    CSWEEP_ASSERT(static_cast<int>(p.fillers.size()) == k + 1, "{} fillers for {} members",
+                  p.fillers.size(), k);
+    for (int i = 0; i <= k; ++i) values["F" + std::to_string(i)] = p.fillers[i];
+    for (int i = 0; i < k; ++i) {
+      values["M" + std::to_string(i)] = " " + p.members[i];
+      marks["M" + std::to_string(i)] = "S" + std::to_string(i + 1);
+    }
+    return fill_template(sequence_template(p.template_name, k), values, marks);
+  }
+  if (task == "greater_than") {
+    CSWEEP_ASSERT(p.fillers.size() == 1 && p.members.size() == 2, "bad greater-than fields");
+    values = {{"NOUN", " " + p.fillers[0]}, {"XX1", " " + p.members[0]}, {"YY", p.members[1]},
+              {"XX2", " " + p.members[0]}};
+    marks = {{"NOUN", "NOUN"}, {"XX1", "XX1"}, {"YY", "YY"}, {"XX2", "XX2"}};
+    return fill_template(kGreaterThanTemplate, values, marks);
+  }
+  if (task == "ioi") {
+    CSWEEP_ASSERT(p.fillers.size() == 2 && p.members.size() == 3, "bad IOI fields");
+    // template_name = "ioi_<index>_<ABBA|BABA>"
+    const auto us = p.template_name.rfind('_');
+    const int index = std::stoi(p.template_name.substr(4, us - 4));
+    const bool abba = p.template_name.substr(us + 1) == "ABBA";
+    values = {{"N0", " " + p.members[0]}, {"N1", " " + p.members[1]}, {"N2", " " + p.members[2]},
+              {"PLACE", " " + p.fillers[0]}, {"OBJECT", " " + p.fillers[1]}};
+    marks = {{"N0", abba ? "IO" : "S1"}, {"N1", abba ? "S1" : "IO"}, {"N2", "S2"}};
+    // Templates start with a word, so the slots always follow a space in the template; the
+    // values above carry that space themselves, hence strip it from the template.
+    std::string tpl = ioi_templates().at(index);
+    for (const char* slot : {" {N0}", " {N1}", " {N2}", " {PLACE}", " {OBJECT}"}) {
+      for (std::size_t at; (at = tpl.find(slot)) != std::string::npos;) tpl.erase(at, 1);
+    }
+    return fill_template(tpl, values, marks);
+  }
+  if (task == "custom") {
+    CSWEEP_ASSERT(p.fillers.size() == 1, "custom prompt without its text");
+    return Filled{p.fillers[0], {}};
+  }
+  throw input_error("task", "unknown task", "'" + task + "'",
+                    fmt::format("one of {}", fmt::join(task_names(), ", ")));
+}
+
+void finalize(Prompt& p, const std::string& task, const tok::Tokenizer& tok, int bos_id) {
+  const Filled f = render_fields(task, p);
+  p.text = f.text;
+  p.tokens.clear();
+  if (bos_id >= 0) p.tokens.push_back(bos_id);
+  const std::size_t offset = p.tokens.size();
+  const std::vector<int> ids = tok.encode(p.text);
+  p.tokens.insert(p.tokens.end(), ids.begin(), ids.end());
+  p.positions.clear();
+  for (const auto& [name, end] : f.marks) {
+    const std::vector<int> prefix = tok.encode(std::string_view(p.text).substr(0, end));
+    // The pre-tokenizer splits at the slot boundaries, so the prefix's tokens are a prefix of the
+    // whole text's tokens; a tokenizer for which this fails cannot give aligned positions.
+    if (prefix.empty() || prefix.size() > ids.size() ||
+        !std::equal(prefix.begin(), prefix.end(), ids.begin())) {
+      throw input_error(tok.source(),
+                        fmt::format("slot {} of prompt '{}' does not end on a token boundary",
+                                    name, p.text));
+    }
+    p.positions[name] = static_cast<int>(offset + prefix.size() - 1);
+  }
+  p.positions["end"] = static_cast<int>(p.tokens.size()) - 1;
+}
+
+// Filler words must be one token where they appear; the others are dropped (and reported) so
+// that every prompt of a template has the same length.
+std::vector<std::string> single_token_words(const std::string& list, bool also_bare,
+                                            const tok::Tokenizer& tok, std::size_t min_needed) {
+  std::vector<std::string> ok, dropped;
+  for (const auto& w : word_list(list)) {
+    const bool good = tok.single_token_id(" " + w) && (!also_bare || tok.single_token_id(w));
+    (good ? ok : dropped).push_back(w);
+  }
+  // Reported once per (list, tokenizer): sweeps build many datasets from the same lists.
+  static std::mutex mu;
+  static std::set<std::string> reported;
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    first = reported.insert(list + "\n" + tok.source()).second;
+  }
+  if (!dropped.empty() && first) {
+    spdlog::info("word list '{}': {} words are not single tokens for {} and are not used: {}",
+                 list, dropped.size(), tok.source(), fmt::join(dropped, ", "));
+  }
+  if (ok.size() < min_needed) {
+    throw input_error(data_dir() + "/" + list + ".txt",
+                      fmt::format("only {} words are single tokens for {} (not: {})", ok.size(),
+                                  tok.source(), fmt::join(dropped, ", ")),
+                      "", fmt::format("at least {}", min_needed));
+  }
+  return ok;
+}
+
+std::uint64_t name_stream(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace detail
+
+std::string render(const std::string& task, const Prompt& p) {
+  return detail::render_fields(task, p).text;
+}
+
+// ---- Shared helpers ----------------------------------------------------------------------------
+
+int Dataset::max_length() const {
+  std::size_t n = 0;
+  for (const auto& p : prompts) n = std::max(n, p.tokens.size());
+  return static_cast<int>(n);
+}
+
+std::vector<int> Dataset::group_ids() const {
+  std::vector<int> g;
+  g.reserve(prompts.size());
+  for (const auto& p : prompts) g.push_back(p.group);
+  return g;
+}
+
+std::vector<std::string> single_token_offenders(const std::vector<std::string>& texts,
+                                                const tok::Tokenizer& tok) {
+  std::vector<std::string> bad;
+  for (const auto& t : texts) {
+    if (tok.single_token_id(t)) continue;
+    std::vector<std::string> pieces;
+    for (int id : tok.encode(t)) pieces.push_back(fmt::format("{}:'{}'", id, tok.decode_token(id)));
+    bad.push_back(fmt::format("'{}' -> [{}]", t, fmt::join(pieces, ", ")));
+  }
+  return bad;
+}
+
+int keep_only(Dataset& ds, const std::vector<bool>& keep) {
+  CSWEEP_ASSERT(keep.size() == ds.prompts.size(), "keep mask has {} entries for {} prompts",
+                keep.size(), ds.prompts.size());
+  std::vector<Prompt> kept;
+  std::vector<std::string> kept_alt;
+  for (std::size_t i = 0; i < keep.size(); ++i) {
+    if (!keep[i]) continue;
+    kept.push_back(std::move(ds.prompts[i]));
+    if (!ds.alt_texts.empty()) kept_alt.push_back(std::move(ds.alt_texts[i]));
+  }
+  const int dropped = static_cast<int>(ds.prompts.size() - kept.size());
+  ds.prompts = std::move(kept);
+  ds.alt_texts = std::move(kept_alt);
+  spdlog::info("dataset {}{}: clean-model filter dropped {} of {} prompts ({} kept)", ds.task,
+               ds.corruption.empty() ? "" : "/" + ds.corruption, dropped,
+               dropped + static_cast<int>(ds.prompts.size()), ds.prompts.size());
+  return dropped;
+}
+
+PaddedTokens pad_right(const Dataset& ds, int pad_id) {
+  PaddedTokens out;
+  out.batch = static_cast<int>(ds.prompts.size());
+  out.seq_len = ds.max_length();
+  out.ids.assign(static_cast<std::size_t>(out.batch) * out.seq_len, pad_id);
+  out.mask.assign(out.ids.size(), 0);
+  for (int b = 0; b < out.batch; ++b) {
+    const auto& p = ds.prompts[b];
+    for (std::size_t t = 0; t < p.tokens.size(); ++t) {
+      out.ids[b * out.seq_len + t] = p.tokens[t];
+      out.mask[b * out.seq_len + t] = 1;
+    }
+    out.answer_pos.push_back(p.answer_pos());
+  }
+  return out;
+}
+
+// ---- Parameter validation ----------------------------------------------------------------------
+
+namespace {
+
+class Params {
+ public:
+  Params(const std::string& task, const json& j, std::set<std::string> allowed)
+      : where_("task '" + task + "' parameter"), j_(j) {
+    if (j.is_null()) return;
+    if (!j.is_object()) {
+      throw input_error("task '" + task + "' parameters", "not an object", j.dump(),
+                        "a JSON object such as {\"n_prompts\": 100}");
+    }
+    for (const auto& [key, value] : j.items()) {
+      if (!allowed.count(key)) {
+        std::vector<std::string> names(allowed.begin(), allowed.end());
+        throw input_error(where_ + " '" + key + "'", "unknown key", value.dump(),
+                          fmt::format("one of {}", fmt::join(names, ", ")));
+      }
+    }
+  }
+
+  int integer(const std::string& key, int def, int lo, int hi) const {
+    if (!has(key)) return def;
+    const json& v = j_.at(key);
+    if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi) {
+      throw input_error(where_ + " '" + key + "'", "invalid value", v.dump(),
+                        fmt::format("an integer in [{}, {}]", lo, hi));
+    }
+    return v.get<int>();
+  }
+
+  bool boolean(const std::string& key, bool def) const {
+    if (!has(key)) return def;
+    const json& v = j_.at(key);
+    if (!v.is_boolean()) throw input_error(where_ + " '" + key + "'", "invalid value", v.dump(), "true or false");
+    return v.get<bool>();
+  }
+
+  std::string choice(const std::string& key, const std::string& def,
+                     const std::vector<std::string>& options) const {
+    if (!has(key)) return def;
+    const json& v = j_.at(key);
+    if (!v.is_string() || std::find(options.begin(), options.end(), v.get<std::string>()) == options.end()) {
+      throw input_error(where_ + " '" + key + "'", "invalid value", v.dump(),
+                        fmt::format("one of {}", fmt::join(options, ", ")));
+    }
+    return v.get<std::string>();
+  }
+
+  std::string string(const std::string& key) const {
+    if (!has(key) || !j_.at(key).is_string() || j_.at(key).get<std::string>().empty()) {
+      throw input_error(where_ + " '" + key + "'", has(key) ? "invalid value" : "missing",
+                        has(key) ? j_.at(key).dump() : "", "a non-empty string");
+    }
+    return j_.at(key).get<std::string>();
+  }
+
+  std::vector<std::string> subset(const std::string& key, const std::vector<std::string>& def,
+                                  const std::vector<std::string>& options) const {
+    if (!has(key)) return def;
+    const json& v = j_.at(key);
+    const std::string expected = fmt::format("a non-empty list of distinct values from {}",
+                                             fmt::join(options, ", "));
+    if (!v.is_array() || v.empty()) throw input_error(where_ + " '" + key + "'", "invalid value", v.dump(), expected);
+    std::vector<std::string> out;
+    for (const auto& e : v) {
+      if (!e.is_string() || std::find(options.begin(), options.end(), e.get<std::string>()) == options.end() ||
+          std::find(out.begin(), out.end(), e.get<std::string>()) != out.end()) {
+        throw input_error(where_ + " '" + key + "'", "invalid entry " + e.dump(), v.dump(), expected);
+      }
+      out.push_back(e.get<std::string>());
+    }
+    return out;
+  }
+
+  bool has(const std::string& key) const { return j_.is_object() && j_.contains(key); }
+
+ private:
+  std::string where_;
+  const json& j_;
+};
+
+constexpr int kMaxPrompts = 1 << 20;
+
+// BOS policy shared by every task: TransformerLens prepends the BOS (GPT-2: <|endoftext|>) by
+// default, and circuits found with and without it differ, so the default follows it.
+int resolve_bos(const Params& params, const tok::Tokenizer& tok, Dataset& ds) {
+  std::optional<int> bos = tok.bos_id();
+  if (!bos) bos = tok.eos_id();
+  ds.prepend_bos = params.boolean("prepend_bos", bos.has_value());
+  if (ds.prepend_bos && !bos) {
+    throw input_error("task '" + ds.task + "' parameter 'prepend_bos'",
+                      "the tokenizer has no BOS/EOS token", "true", "false for " + tok.source());
+  }
+  ds.bos_id = ds.prepend_bos ? *bos : -1;
+  return ds.bos_id;
+}
+
+void require_single_tokens(const std::string& task, const std::string& what,
+                           const std::vector<std::string>& texts, const tok::Tokenizer& tok) {
+  const auto bad = single_token_offenders(texts, tok);
+  if (!bad.empty()) {
+    throw input_error(fmt::format("task '{}' with tokenizer {}", task, tok.source()),
+                      fmt::format("{} {} not single tokens: {}", bad.size(), what, fmt::join(bad, "; ")),
+                      "", "every " + what + " to encode to exactly one token");
+  }
+}
+
+void set_uniform(Dataset& ds) {
+  ds.uniform_length = true;
+  for (const auto& p : ds.prompts) {
+    if (p.tokens.size() != ds.prompts.front().tokens.size()) ds.uniform_length = false;
+  }
+}
+
+// ---- Sequence continuation ---------------------------------------------------------------------
+
+Dataset make_sequence(const std::string& task, const json& j, const tok::Tokenizer& tok,
+                      std::uint64_t seed) {
+  const Params params(task, j, {"n_prompts", "members", "direction", "templates", "fillers",
+                                "group_by_template", "prepend_bos"});
+  const auto& all = sequence_members(task);
+  const int n_kind = static_cast<int>(all.size());
+  Dataset ds;
+  ds.task = task;
+  ds.tokenizer_source = tok.source();
+  const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
+  // k shown + the answer must fit inside the kind without wrapping (days: 7 members).
+  const int k = params.integer("members", 4, 3, std::min(6, n_kind - 1));
+  const bool increasing = params.choice("direction", "increasing", {"increasing", "decreasing"}) == "increasing";
+  const auto templates = params.subset("templates", {"done", "lost", "born"}, {"done", "lost", "born"});
+  const std::string filler_list = params.choice("fillers", "objects", {"objects", "names"});
+  const bool grouped = params.boolean("group_by_template", false);
+  const int bos = resolve_bos(params, tok, ds);
+
+  std::vector<std::string> spaced;
+  for (const auto& m : all) spaced.push_back(" " + m);
+  require_single_tokens(task, "members", spaced, tok);
+  const auto words = detail::single_token_words(filler_list, /*also_bare=*/true, tok, k + 1);
+  ds.group_names = grouped ? templates : std::vector<std::string>{"all"};
+
+  Rng rng(seed, detail::name_stream(task));
+  for (int i = 0; i < n; ++i) {
+    Prompt p;
+    const int t = rng.below(static_cast<int>(templates.size()));
+    p.template_name = templates[t];
+    p.group = grouped ? t : 0;
+    // Start so that the answer (k steps on) stays inside the list: increasing starts at 1..n-k
+    // (digits, 4 shown: 1..8 as in the reference study), decreasing at k+1..n.
+    const int start = increasing ? rng.range(0, n_kind - k - 1) : rng.range(k, n_kind - 1);
+    const int step = increasing ? 1 : -1;
+    for (int m = 0; m < k; ++m) p.members.push_back(all[start + step * m]);
+    for (int w : rng.distinct(static_cast<int>(words.size()), k + 1)) p.fillers.push_back(words[w]);
+    p.correct = " " + all[start + step * k];
+    p.incorrect = " " + p.members.back();
+    p.correct_id = *tok.single_token_id(p.correct);
+    p.incorrect_id = *tok.single_token_id(p.incorrect);
+    detail::finalize(p, task, tok, bos);
+    ds.prompts.push_back(std::move(p));
+  }
+  set_uniform(ds);
+  return ds;
+}
+
+// ---- Greater-than ------------------------------------------------------------------------------
+
+Dataset make_greater_than(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
+  const std::string task = "greater_than";
+  const Params params(task, j, {"n_prompts", "prepend_bos"});
+  Dataset ds;
+  ds.task = task;
+  ds.tokenizer_source = tok.source();
+  ds.group_names = {"all"};
+  const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
+  const int bos = resolve_bos(params, tok, ds);
+  for (int y = 0; y < 100; ++y) {
+    ds.year_ids.push_back(tok.single_token_id(fmt::format("{:02d}", y)).value_or(-1));
+  }
+  // Centuries 11..17 and years 02..98 (as the greater-than study): " XXYY" must split into
+  // " XX" + "YY" so the model sees the century and the two-digit year as separate tokens.
+  std::vector<std::pair<int, int>> valid;
+  for (int xx = 11; xx <= 17; ++xx) {
+    const auto xx_id = tok.single_token_id(fmt::format(" {}", xx));
+    if (!xx_id) continue;
+    for (int yy = 2; yy <= 98; ++yy) {
+      if (ds.year_ids[yy] < 0 || ds.year_ids[yy + 1] < 0) continue;
+      if (tok.encode(fmt::format(" {}{:02d}", xx, yy)) == std::vector<int>{*xx_id, ds.year_ids[yy]}) {
+        valid.emplace_back(xx, yy);
+      }
+    }
+  }
+  if (valid.empty()) {
+    throw input_error(fmt::format("task '{}' with tokenizer {}", task, tok.source()),
+                      "no year XXYY (XX 11..17, YY 02..98) encodes as ' XX' + 'YY'", "",
+                      "a GPT-2-style tokenizer with two-digit number tokens");
+  }
+  const auto nouns = detail::single_token_words("gt_nouns", false, tok, 1);
+  Rng rng(seed, detail::name_stream(task));
+  for (int i = 0; i < n; ++i) {
+    const auto [xx, yy] = valid[rng.below(static_cast<int>(valid.size()))];
+    Prompt p;
+    p.template_name = "lasted";
+    p.fillers = {nouns[rng.below(static_cast<int>(nouns.size()))]};
+    p.members = {std::to_string(xx), fmt::format("{:02d}", yy)};
+    p.yy = yy;
+    // For the logit difference: the smallest valid year against the start year itself.
+    p.correct = fmt::format("{:02d}", yy + 1);
+    p.incorrect = fmt::format("{:02d}", yy);
+    p.correct_id = ds.year_ids[yy + 1];
+    p.incorrect_id = ds.year_ids[yy];
+    detail::finalize(p, task, tok, bos);
+    ds.prompts.push_back(std::move(p));
+  }
+  set_uniform(ds);
+  return ds;
+}
+
+// ---- IOI ---------------------------------------------------------------------------------------
+
+Dataset make_ioi(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
+  const std::string task = "ioi";
+  const Params params(task, j, {"n_prompts", "templates", "group_by_template", "prepend_bos"});
+  Dataset ds;
+  ds.task = task;
+  ds.tokenizer_source = tok.source();
+  const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
+  const std::string which = params.choice("templates", "both", {"both", "ABBA", "BABA"});
+  // Templates differ in length, so means per position only make sense per template.
+  const bool grouped = params.boolean("group_by_template", true);
+  const int bos = resolve_bos(params, tok, ds);
+  const auto names = detail::single_token_words("ioi_names", false, tok, 3);
+  const auto places = detail::single_token_words("ioi_places", false, tok, 1);
+  const auto objects = detail::single_token_words("ioi_objects", false, tok, 1);
+
+  std::vector<std::string> forms;
+  for (std::size_t t = 0; t < detail::ioi_templates().size(); ++t) {
+    if (which != "BABA") forms.push_back(fmt::format("ioi_{}_ABBA", t));
+    if (which != "ABBA") forms.push_back(fmt::format("ioi_{}_BABA", t));
+  }
+  ds.group_names = grouped ? forms : std::vector<std::string>{"all"};
+  Rng rng(seed, detail::name_stream(task));
+  for (int i = 0; i < n; ++i) {
+    Prompt p;
+    const int f = rng.below(static_cast<int>(forms.size()));
+    p.template_name = forms[f];
+    p.group = grouped ? f : 0;
+    const auto two = rng.distinct(static_cast<int>(names.size()), 2);
+    const std::string& io = names[two[0]];
+    const std::string& s = names[two[1]];
+    const bool abba = p.template_name.compare(p.template_name.size() - 4, 4, "ABBA") == 0;
+    p.members = abba ? std::vector<std::string>{io, s, s} : std::vector<std::string>{s, io, s};
+    p.fillers = {places[rng.below(static_cast<int>(places.size()))],
+                 objects[rng.below(static_cast<int>(objects.size()))]};
+    p.correct = " " + io;
+    p.incorrect = " " + s;
+    p.correct_id = *tok.single_token_id(p.correct);
+    p.incorrect_id = *tok.single_token_id(p.incorrect);
+    detail::finalize(p, task, tok, bos);
+    ds.prompts.push_back(std::move(p));
+  }
+  set_uniform(ds);
+  return ds;
+}
+
+// ---- Custom JSONL ------------------------------------------------------------------------------
+
+Dataset make_custom(const json& j, const tok::Tokenizer& tok) {
+  const std::string task = "custom";
+  const Params params(task, j, {"path", "prepend_bos"});
+  const std::string path = params.string("path");
+  Dataset ds;
+  ds.task = task;
+  ds.tokenizer_source = tok.source();
+  ds.group_names = {"all"};
+  const int bos = resolve_bos(params, tok, ds);
+  std::istringstream in(read_file_text(path));
+  std::string line;
+  int line_no = 0;
+  bool any_corrupted = false, all_corrupted = true;
+  std::vector<std::string> offenders;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = fmt::format("{}:{}", path, line_no);
+    json row;
+    try {
+      row = json::parse(line);
+    } catch (const json::exception& e) {
+      throw input_error(where, "invalid JSON", e.what(), "one JSON object per line");
+    }
+    for (const char* key : {"prompt", "correct", "incorrect"}) {
+      if (!row.is_object() || !row.contains(key) || !row.at(key).is_string() ||
+          row.at(key).get<std::string>().empty()) {
+        throw input_error(where + " field '" + key + "'", "missing or not a non-empty string",
+                          row.is_object() && row.contains(key) ? row.at(key).dump() : "",
+                          "{\"prompt\": ..., \"correct\": ..., \"incorrect\": ...}");
+      }
+    }
+    Prompt p;
+    p.template_name = "custom";
+    p.fillers = {row.at("prompt").get<std::string>()};
+    p.correct = row.at("correct").get<std::string>();
+    p.incorrect = row.at("incorrect").get<std::string>();
+    const auto c = tok.single_token_id(p.correct), ic = tok.single_token_id(p.incorrect);
+    for (const auto& bad : single_token_offenders({p.correct, p.incorrect}, tok)) {
+      offenders.push_back(where + ": " + bad);
+    }
+    p.correct_id = c.value_or(-1);
+    p.incorrect_id = ic.value_or(-1);
+    std::string alt;
+    if (row.contains("corrupted")) {
+      if (!row.at("corrupted").is_string()) {
+        throw input_error(where + " field 'corrupted'", "not a string", row.at("corrupted").dump(), "a prompt");
+      }
+      alt = row.at("corrupted").get<std::string>();
+      any_corrupted = true;
+    } else {
+      all_corrupted = false;
+    }
+    detail::finalize(p, task, tok, bos);
+    if (!alt.empty() && tok.encode(alt).size() + (bos >= 0) != p.tokens.size()) {
+      throw input_error(where + " field 'corrupted'", "token count differs from the prompt's",
+                        std::to_string(tok.encode(alt).size() + (bos >= 0)),
+                        std::to_string(p.tokens.size()) + " tokens, so positions align");
+    }
+    ds.prompts.push_back(std::move(p));
+    ds.alt_texts.push_back(std::move(alt));
+  }
+  if (!offenders.empty()) {
+    throw input_error(path, fmt::format("{} answers are not single tokens for {}: {}", offenders.size(),
+                                        tok.source(), fmt::join(offenders, "; ")),
+                      "", "every correct/incorrect answer to encode to one token");
+  }
+  if (ds.prompts.empty()) throw input_error(path, "no prompts", "", "JSONL lines with prompt/correct/incorrect");
+  if (any_corrupted && !all_corrupted) {
+    throw input_error(path, "only some lines have a 'corrupted' prompt", "", "all lines or none");
+  }
+  if (!any_corrupted) ds.alt_texts.clear();
+  set_uniform(ds);
+  return ds;
+}
+
+}  // namespace
+
+Dataset make_dataset(const std::string& task, const json& params, const tok::Tokenizer& tok,
+                     std::uint64_t seed) {
+  if (is_sequence_task(task)) return make_sequence(task, params, tok, seed);
+  if (task == "greater_than") return make_greater_than(params, tok, seed);
+  if (task == "ioi") return make_ioi(params, tok, seed);
+  if (task == "custom") return make_custom(params, tok);
+  throw input_error("task", "unknown task", "'" + task + "'",
+                    fmt::format("one of {}", fmt::join(task_names(), ", ")));
+}
+
+}  // namespace csweep::tasks
