@@ -23,6 +23,11 @@ int main(int argc, char** argv) {
   csweep::cli::add_inspect_command(app);
   csweep::cli::add_dump_command(app);
   csweep::cli::add_tokenize_command(app);
+  csweep::cli::add_train_command(app);
+  csweep::cli::add_plan_command(app);
+  csweep::cli::add_run_command(app);
+  csweep::cli::add_merge_command(app);
+  csweep::cli::add_eval_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Prints the largest effects of a circuitsweep results file, per experiment and family.
+
+    analysis/summarize.py RESULTS.h5 [--top N] [--metric performance]
+
+Reads the file with h5py only (the schema is documented in docs/SWEEPS.md and
+reducers/schema.hpp): for each (model, task, corruption, ablation) experiment it shows the clean
+and corrupted logit differences and, for every intervention family, the N interventions that
+lower the metric most (performance 100 % = no effect; 0 % = the task's logit difference is gone).
+"""
+import argparse
+import json
+import sys
+
+import h5py
+import numpy as np
+
+
+def names(root, attr):
+    value = root.attrs.get(attr)
+    if value is None:
+        return []
+    if isinstance(value, (bytes, str)):
+        value = value.decode() if isinstance(value, bytes) else value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return [value]
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in value]
+
+
+def component_label(kind, layer, index):
+    if kind == 0:
+        return f"{layer}.{index}"
+    if kind == 1:
+        return f"mlp{layer}"
+    if kind == 2:
+        return f"n{layer}.{index}"
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results")
+    ap.add_argument("--top", type=int, default=5, help="interventions shown per family (default 5)")
+    ap.add_argument("--metric", default="performance",
+                    help="column to rank by, ascending (default performance)")
+    args = ap.parse_args()
+
+    try:
+        f = h5py.File(args.results, "r")
+    except OSError as e:
+        sys.exit(f"summarize: cannot open {args.results}: {e}")
+    with f:
+        tasks = names(f, "task_names")
+        corruptions = names(f, "corruption_names")
+        ablations = names(f, "ablation_names")
+        models = names(f, "model_names")
+        ledger = f["ledger/unit"][...] if "ledger/unit" in f else np.array([])
+        total = f["ledger"].attrs.get("total_units") if "ledger" in f else None
+        print(f"{args.results}: {len(ledger)} of {total} work units")
+        base = f["baselines"]
+        bkey = np.stack([base[c][...] for c in ("model", "task", "corruption", "ablation")], axis=1)
+        for fam in f["tables"]:
+            t = f["tables"][fam]
+            if args.metric not in t:
+                sys.exit(f"summarize: family '{fam}' has no column '{args.metric}'")
+            key = np.stack([t[c][...] for c in ("model", "task", "corruption", "ablation")], axis=1)
+            metric = t[args.metric][...]
+            kinds, layers, idx = (t["component_kind"][...], t["component_layer"][...],
+                                  t["component_index"][...])
+            position = t["position"][...]
+            labels = [p.decode() if isinstance(p, bytes) else str(p)
+                      for p in t.attrs.get("position_labels", [])]
+            for exp in np.unique(key, axis=0):
+                rows = np.nonzero((key == exp).all(axis=1))[0]
+                m, ti, ci, ai = (int(v) for v in exp)
+                b = np.nonzero((bkey == exp).all(axis=1))[0]
+                head = (f"[{models[m] if m < len(models) else m}] {tasks[ti]} / "
+                        f"{corruptions[ci]} / {ablations[ai]} / {fam}")
+                if len(b):
+                    head += (f"  (clean LD {base['clean_logit_diff'][b[0]]:.3f}, corrupted LD "
+                             f"{base['corrupted_logit_diff'][b[0]]:.3f}, clean acc "
+                             f"{base['clean_accuracy'][b[0]]:.2f})")
+                print(head)
+                order = rows[np.argsort(metric[rows], kind="stable")][: args.top]
+                for r in order:
+                    comps = [component_label(k, l, i) for k, l, i in zip(kinds[r], layers[r], idx[r])]
+                    text = " ".join(c for c in comps if c)
+                    if position[r] >= 0:
+                        text += f" @ {labels[position[r]] if position[r] < len(labels) else position[r]}"
+                    print(f"    {text:<24} {args.metric} = {metric[r]:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,826 @@
+#include "pipeline/job_spec.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/paths.hpp"
+#include "workers/io/hf_config.hpp"
+
+namespace csweep::pipeline {
+namespace {
+
+// ---- Names (identical spellings to workers/interventions and workers/metrics) ---------------------
+
+const std::pair<const char*, interv::AblationKind> kAblationNames[] = {
+    {"zero", interv::AblationKind::kZero},
+    {"mean", interv::AblationKind::kMean},
+    {"resample", interv::AblationKind::kResample},
+    {"patch_corrupt_into_clean", interv::AblationKind::kPatchCorruptIntoClean},
+    {"patch_clean_into_corrupt", interv::AblationKind::kPatchCleanIntoCorrupt},
+    {"path_patch", interv::AblationKind::kPathPatch},
+};
+const char* kAblationExpected =
+    "one of zero, mean, resample, patch_corrupt_into_clean, patch_clean_into_corrupt, path_patch";
+
+const std::pair<const char*, metrics::Metric> kMetricNames[] = {
+    {"logit_diff", metrics::Metric::kLogitDiff},     {"performance", metrics::Metric::kPerformance},
+    {"normalized", metrics::Metric::kNormalized},    {"kl", metrics::Metric::kKL},
+    {"prob_correct", metrics::Metric::kProbCorrect}, {"accuracy", metrics::Metric::kAccuracy},
+    {"prob_diff", metrics::Metric::kProbDiff},
+};
+const char* kMetricExpected =
+    "one of logit_diff, performance, normalized, kl, prob_correct, accuracy, prob_diff";
+
+const char* kCorruptionNames[] = {"randAll",        "switchLastTwo", "repeatLastTwo",
+                                  "repeatFirstAll", "repeatRand",    "permutation",
+                                  "XX01",           "ABC"};
+
+// ---- Locations and values for error messages ------------------------------------------------------
+
+class Spec {
+ public:
+  explicit Spec(std::string file) : file_(std::move(file)) {}
+
+  std::string at(const toml::node& n, const std::string& key) const {
+    const auto line = n.source().begin.line;
+    return line ? fmt::format("{}:{}: {}", file_, line, key) : fmt::format("{}: {}", file_, key);
+  }
+  std::string at_line(std::size_t line, const std::string& key) const {
+    return fmt::format("{}:{}: {}", file_, line, key);
+  }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+std::string show(const toml::node& n) {
+  std::ostringstream ss;
+  if (n.is_string()) {
+    ss << '"' << *n.value<std::string>() << '"';
+  } else if (n.is_table()) {
+    ss << "a table";
+  } else {
+    n.visit([&](auto&& v) { ss << v; });
+  }
+  std::string s = ss.str();
+  for (auto& c : s)
+    if (c == '\n') c = ' ';
+  if (s.size() > 80) s = s.substr(0, 77) + "...";
+  return s;
+}
+
+const char* type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date/time";
+  }
+}
+
+[[noreturn]] void fail(const Spec& s, const toml::node& n, const std::string& key,
+                       const std::string& what, const std::string& expected) {
+  throw input_error(s.at(n, key), what, show(n), expected);
+}
+
+void check_keys(const Spec& s, const toml::table& t, const std::string& prefix,
+                std::initializer_list<const char*> allowed) {
+  for (auto&& [k, v] : t) {
+    const std::string key(k.str());
+    if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) ==
+        allowed.end()) {
+      std::string list;
+      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      const std::string full = prefix.empty() ? key : prefix + "." + key;
+      const auto line = k.source().begin.line ? k.source().begin.line : v.source().begin.line;
+      throw input_error(s.at_line(line, full), "unknown key", "'" + key + "'",
+                        "one of: " + list);
+    }
+  }
+}
+
+std::string key_of(const std::string& prefix, const char* key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+std::optional<std::string> get_string(const Spec& s, const toml::table& t, const std::string& prefix,
+                                      const char* key) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (!n->is_string()) fail(s, *n, key_of(prefix, key), std::string("is ") + type_name(*n), "a string");
+  return *n->value<std::string>();
+}
+
+std::string require_string(const Spec& s, const toml::table& t, const std::string& prefix,
+                           const char* key, const toml::node& owner) {
+  auto v = get_string(s, t, prefix, key);
+  if (!v) throw input_error(s.at(owner, key_of(prefix, key)), "missing required key", "", "a string");
+  if (v->empty()) fail(s, *t.get(key), key_of(prefix, key), "is empty", "a non-empty string");
+  return *v;
+}
+
+std::optional<std::int64_t> get_int(const Spec& s, const toml::table& t, const std::string& prefix,
+                                    const char* key, std::int64_t lo, std::int64_t hi) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  const std::string range = fmt::format("an integer in [{}, {}]", lo, hi);
+  if (!n->is_integer()) fail(s, *n, key_of(prefix, key), std::string("is ") + type_name(*n), range);
+  const auto v = *n->value<std::int64_t>();
+  if (v < lo || v > hi) fail(s, *n, key_of(prefix, key), "out of range", range);
+  return v;
+}
+
+std::optional<double> get_double(const Spec& s, const toml::table& t, const std::string& prefix,
+                                 const char* key, double lo, double hi) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  const std::string range = fmt::format("a number in [{}, {}]", lo, hi);
+  if (!n->is_number()) fail(s, *n, key_of(prefix, key), std::string("is ") + type_name(*n), range);
+  const double v = *n->value<double>();
+  if (!(v >= lo && v <= hi)) fail(s, *n, key_of(prefix, key), "out of range", range);
+  return v;
+}
+
+std::optional<bool> get_bool(const Spec& s, const toml::table& t, const std::string& prefix,
+                             const char* key) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (!n->is_boolean()) fail(s, *n, key_of(prefix, key), std::string("is ") + type_name(*n), "true or false");
+  return *n->value<bool>();
+}
+
+const toml::array* get_array(const Spec& s, const toml::table& t, const std::string& prefix,
+                             const char* key, const char* expected) {
+  const toml::node* n = t.get(key);
+  if (!n) return nullptr;
+  if (!n->is_array()) fail(s, *n, key_of(prefix, key), std::string("is ") + type_name(*n), expected);
+  return n->as_array();
+}
+
+std::vector<std::string> string_list(const Spec& s, const toml::table& t, const std::string& prefix,
+                                     const char* key, bool required, const toml::node& owner) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get(key);
+  if (n && n->is_string()) {  // a single string stands for a one-element list
+    out.push_back(*n->value<std::string>());
+    return out;
+  }
+  const toml::array* a = get_array(s, t, prefix, key, "an array of strings");
+  if (!a) {
+    if (required)
+      throw input_error(s.at(owner, key_of(prefix, key)), "missing required key", "",
+                        "an array of strings");
+    return out;
+  }
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const toml::node& e = *a->get(i);
+    const std::string k = fmt::format("{}[{}]", key_of(prefix, key), i);
+    if (!e.is_string()) fail(s, e, k, std::string("is ") + type_name(e), "a string");
+    out.push_back(*e.value<std::string>());
+  }
+  if (required && out.empty())
+    fail(s, *n, key_of(prefix, key), "is empty", "at least one entry");
+  return out;
+}
+
+std::vector<std::int64_t> int_list(const Spec& s, const toml::table& t, const std::string& prefix,
+                                   const char* key, std::int64_t lo, std::int64_t hi) {
+  std::vector<std::int64_t> out;
+  const toml::array* a = get_array(s, t, prefix, key, "an array of integers");
+  if (!a) return out;
+  const std::string range = fmt::format("an integer in [{}, {}]", lo, hi);
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const toml::node& e = *a->get(i);
+    const std::string k = fmt::format("{}[{}]", key_of(prefix, key), i);
+    if (!e.is_integer()) fail(s, e, k, std::string("is ") + type_name(e), range);
+    const auto v = *e.value<std::int64_t>();
+    if (v < lo || v > hi) fail(s, e, k, "out of range", range);
+    out.push_back(v);
+  }
+  return out;
+}
+
+nlohmann::json to_json(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return *n.value<std::string>();
+    case toml::node_type::integer: return *n.value<std::int64_t>();
+    case toml::node_type::floating_point: return *n.value<double>();
+    case toml::node_type::boolean: return *n.value<bool>();
+    case toml::node_type::array: {
+      nlohmann::json j = nlohmann::json::array();
+      for (auto&& e : *n.as_array()) j.push_back(to_json(e));
+      return j;
+    }
+    case toml::node_type::table: {
+      nlohmann::json j = nlohmann::json::object();
+      for (auto&& [k, v] : *n.as_table()) j[std::string(k.str())] = to_json(v);
+      return j;
+    }
+    default: {
+      std::ostringstream ss;
+      n.visit([&](auto&& v) { ss << v; });
+      return ss.str();
+    }
+  }
+}
+
+// ---- Components ----------------------------------------------------------------------------------
+
+bool parse_int(const std::string& s, int* out) {
+  if (s.empty() || s.size() > 9) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  *out = std::stoi(s);
+  return true;
+}
+
+const char* kComponentForms =
+    "'L.H' for a head (e.g. '9.1'), 'mlpL' for an MLP (e.g. 'mlp3'), 'nL.I' for a neuron "
+    "(e.g. 'n3.117')";
+
+std::optional<interv::Component> parse_component_text(const std::string& text) {
+  interv::Component c;
+  const auto dot = text.find('.');
+  if (text.rfind("mlp", 0) == 0) {
+    c.kind = interv::ComponentKind::kMlp;
+    if (!parse_int(text.substr(3), &c.layer)) return std::nullopt;
+  } else if (text.rfind('n', 0) == 0 && dot != std::string::npos) {
+    c.kind = interv::ComponentKind::kNeuron;
+    if (!parse_int(text.substr(1, dot - 1), &c.layer) || !parse_int(text.substr(dot + 1), &c.index))
+      return std::nullopt;
+  } else if (dot != std::string::npos) {
+    c.kind = interv::ComponentKind::kHead;
+    if (!parse_int(text.substr(0, dot), &c.layer) || !parse_int(text.substr(dot + 1), &c.index))
+      return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  return c;
+}
+
+// Receivers: "resid_final", "mlp5" (MLP input), "9.1q" / "9.1k" / "9.1v" (a head's input).
+const char* kReceiverForms =
+    "'resid_final', 'mlpL' (an MLP's input) or 'L.Hq' / 'L.Hk' / 'L.Hv' (a head's query, key or "
+    "value input), e.g. '9.1q'";
+
+std::optional<interv::Receiver> parse_receiver_text(const std::string& text) {
+  interv::Receiver r;
+  if (text == "resid_final") {
+    r.kind = interv::ReceiverKind::kResidFinal;
+    return r;
+  }
+  if (text.rfind("mlp", 0) == 0) {
+    r.kind = interv::ReceiverKind::kMlpIn;
+    if (!parse_int(text.substr(3), &r.layer)) return std::nullopt;
+    return r;
+  }
+  if (text.size() < 4) return std::nullopt;
+  const char q = text.back();
+  if (q == 'q') r.kind = interv::ReceiverKind::kHeadQ;
+  else if (q == 'k') r.kind = interv::ReceiverKind::kHeadK;
+  else if (q == 'v') r.kind = interv::ReceiverKind::kHeadV;
+  else return std::nullopt;
+  auto c = parse_component_text(text.substr(0, text.size() - 1));
+  if (!c || c->kind != interv::ComponentKind::kHead) return std::nullopt;
+  r.layer = c->layer;
+  r.head = c->index;
+  return r;
+}
+
+// ---- Sections ------------------------------------------------------------------------------------
+
+model::ModelConfig parse_model_config(const Spec& s, const toml::table& t, const std::string& prefix,
+                                      const std::string& model_name) {
+  check_keys(s, t, prefix,
+             {"family", "n_layers", "n_heads", "n_kv_heads", "d_model", "d_head", "d_mlp", "n_ctx",
+              "d_vocab", "tied_embeddings"});
+  model::ModelConfig c;
+  c.name = model_name;
+  auto req = [&](const char* key, int* field, std::int64_t lo, std::int64_t hi) {
+    auto v = get_int(s, t, prefix, key, lo, hi);
+    if (!v)
+      throw input_error(s.at(t, key_of(prefix, key)), "missing required key", "",
+                        fmt::format("an integer in [{}, {}]", lo, hi));
+    *field = static_cast<int>(*v);
+  };
+  const auto family = get_string(s, t, prefix, "family").value_or("gpt2");
+  if (family == "gpt2") {
+    c.family = model::Family::kGPT2;
+  } else if (family == "llama") {
+    c.family = model::Family::kLlama;
+    c.norm = model::NormKind::kRMSNorm;
+    c.positional = model::PosKind::kRotary;
+    c.act_fn = model::ActFn::kSilu;
+    c.gated_mlp = true;
+    c.attn_bias = c.mlp_bias = false;
+  } else {
+    fail(s, *t.get("family"), key_of(prefix, "family"), "unknown family", "gpt2 or llama");
+  }
+  req("n_layers", &c.n_layers, 1, 4096);
+  req("n_heads", &c.n_heads, 1, 4096);
+  req("d_model", &c.d_model, 1, 1 << 20);
+  req("d_mlp", &c.d_mlp, 1, 1 << 24);
+  c.n_kv_heads = static_cast<int>(get_int(s, t, prefix, "n_kv_heads", 1, 4096).value_or(c.n_heads));
+  c.d_head = static_cast<int>(get_int(s, t, prefix, "d_head", 1, 1 << 16).value_or(c.d_model / c.n_heads));
+  c.n_ctx = static_cast<int>(get_int(s, t, prefix, "n_ctx", 1, 1 << 24).value_or(1024));
+  c.d_vocab = static_cast<int>(get_int(s, t, prefix, "d_vocab", 1, 1 << 24).value_or(50257));
+  c.tied_embeddings = get_bool(s, t, prefix, "tied_embeddings").value_or(true);
+  if (c.positional == model::PosKind::kRotary) c.rotary_dim = c.d_head;
+  return c;
+}
+
+PoolSpec parse_component_list(const Spec& s, const toml::array& a, const std::string& key,
+                              const std::string& origin) {
+  PoolSpec p;
+  p.kind = PoolSpec::Kind::kExplicit;
+  p.origin = origin;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const toml::node& e = *a.get(i);
+    const std::string k = fmt::format("{}[{}]", key, i);
+    if (!e.is_string()) fail(s, e, k, std::string("is ") + type_name(e), kComponentForms);
+    auto c = parse_component_text(*e.value<std::string>());
+    if (!c) fail(s, e, k, "cannot parse component", kComponentForms);
+    if (std::find(p.components.begin(), p.components.end(), *c) != p.components.end())
+      fail(s, e, k, "duplicate component", "each component once");
+    p.components.push_back(*c);
+  }
+  if (p.components.empty()) fail(s, a, key, "is empty", "at least one component");
+  std::sort(p.components.begin(), p.components.end());
+  return p;
+}
+
+PoolSpec parse_pool(const Spec& s, const toml::table& t, const std::string& prefix,
+                    const toml::node& owner, bool explicit_only) {
+  PoolSpec p;
+  p.origin = s.at(owner, prefix);
+  if (const toml::node* n = t.get("components")) {
+    if (t.get("pool") || t.get("layers") || t.get("heads") || t.get("neurons"))
+      fail(s, *n, key_of(prefix, "components"),
+           "cannot be combined with pool/layers/heads/neurons", "either an explicit list or a pool");
+    const toml::array* a = get_array(s, t, prefix, "components", "an array of component names");
+    return parse_component_list(s, *a, key_of(prefix, "components"), p.origin);
+  }
+  if (explicit_only)
+    throw input_error(s.at(owner, key_of(prefix, "components")), "missing required key", "",
+                      "an array of component names (" + std::string(kComponentForms) + ")");
+  const auto pool = get_string(s, t, prefix, "pool").value_or("heads");
+  if (pool == "heads") p.kind = PoolSpec::Kind::kHeads;
+  else if (pool == "mlps") p.kind = PoolSpec::Kind::kMlps;
+  else if (pool == "neurons") p.kind = PoolSpec::Kind::kNeurons;
+  else fail(s, *t.get("pool"), key_of(prefix, "pool"), "unknown pool", "heads, mlps or neurons");
+  if (const toml::node* n = t.get("layers")) {
+    auto l = int_list(s, t, prefix, "layers", 0, 4095);
+    if (l.size() != 2 || l[0] > l[1])
+      fail(s, *n, key_of(prefix, "layers"), "not a layer range",
+           "[first, last] with first <= last (inclusive)");
+    p.layers_origin = s.at(*n, key_of(prefix, "layers"));
+    p.layer_first = static_cast<int>(l[0]);
+    p.layer_last = static_cast<int>(l[1]);
+  }
+  const char* idx_key = p.kind == PoolSpec::Kind::kNeurons ? "neurons" : "heads";
+  const char* other_key = p.kind == PoolSpec::Kind::kNeurons ? "heads" : "neurons";
+  if (const toml::node* n = t.get(other_key))
+    fail(s, *n, key_of(prefix, other_key), "does not apply to pool '" + pool + "'",
+         p.kind == PoolSpec::Kind::kNeurons ? "neurons = [...]" : "heads = [...] (pool heads only)");
+  if (p.kind == PoolSpec::Kind::kMlps && t.get("heads"))
+    fail(s, *t.get("heads"), key_of(prefix, "heads"), "does not apply to pool 'mlps'", "no index list");
+  p.layers_origin = p.layers_origin.empty() ? p.origin + ".layers" : p.layers_origin;
+  p.indices_origin = t.get(idx_key) ? s.at(*t.get(idx_key), key_of(prefix, idx_key))
+                                    : p.origin + "." + idx_key;
+  for (auto v : int_list(s, t, prefix, idx_key, 0, (1 << 24) - 1)) {
+    if (std::find(p.indices.begin(), p.indices.end(), v) != p.indices.end())
+      fail(s, *t.get(idx_key), key_of(prefix, idx_key), "duplicate index " + std::to_string(v),
+           "each index once");
+    p.indices.push_back(static_cast<int>(v));
+  }
+  std::sort(p.indices.begin(), p.indices.end());
+  return p;
+}
+
+std::vector<std::string> parse_positions(const Spec& s, const toml::table& t, const std::string& prefix) {
+  std::vector<std::string> out;
+  const toml::node* n = t.get("positions");
+  if (!n) return out;
+  const std::string expected =
+      "\"all\", or an array of token indices and/or named positions (\"end\", \"S1\".. )";
+  if (n->is_string()) {
+    if (*n->value<std::string>() != "all") fail(s, *n, key_of(prefix, "positions"), "invalid", expected);
+    return out;
+  }
+  if (!n->is_array()) fail(s, *n, key_of(prefix, "positions"), std::string("is ") + type_name(*n), expected);
+  const toml::array& a = *n->as_array();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const toml::node& e = *a.get(i);
+    const std::string k = fmt::format("{}[{}]", key_of(prefix, "positions"), i);
+    std::string label;
+    if (e.is_integer() && *e.value<std::int64_t>() >= 0 && *e.value<std::int64_t>() < (1 << 20)) {
+      label = std::to_string(*e.value<std::int64_t>());
+    } else if (e.is_string() && !e.value<std::string>()->empty() &&
+               *e.value<std::string>() != "all") {
+      label = *e.value<std::string>();
+    } else {
+      fail(s, e, k, "invalid position", "a token index >= 0 or a position name");
+    }
+    if (std::find(out.begin(), out.end(), label) != out.end())
+      fail(s, e, k, "duplicate position", "each position once");
+    out.push_back(label);
+  }
+  if (out.empty()) fail(s, *n, key_of(prefix, "positions"), "is empty", expected);
+  return out;
+}
+
+std::vector<interv::AblationKind> parse_ablations(const Spec& s, const toml::table& t,
+                                                  const std::string& prefix, const toml::node& owner,
+                                                  bool required) {
+  std::vector<interv::AblationKind> out;
+  const auto names = string_list(s, t, prefix, "ablations", required, owner);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto it = std::find_if(std::begin(kAblationNames), std::end(kAblationNames),
+                                 [&](auto& p) { return names[i] == p.first; });
+    const toml::node& e = t.get("ablations")->is_array() ? *t.get("ablations")->as_array()->get(i)
+                                                          : *t.get("ablations");
+    const std::string k = fmt::format("{}[{}]", key_of(prefix, "ablations"), i);
+    if (it == std::end(kAblationNames)) fail(s, e, k, "unknown ablation kind", kAblationExpected);
+    if (std::find(out.begin(), out.end(), it->second) != out.end())
+      fail(s, e, k, "duplicate ablation kind", "each kind once");
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& prefix,
+                        const std::vector<interv::AblationKind>& job_ablations) {
+  FamilySpec f;
+  f.origin = s.at(t, prefix);
+  f.name = require_string(s, t, prefix, "name", t);
+  for (char c : f.name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+      fail(s, *t.get("name"), key_of(prefix, "name"), "invalid family name",
+           "letters, digits, '_' and '-' (it names an HDF5 group)");
+  const auto kind = require_string(s, t, prefix, "kind", t);
+  const toml::node& kind_node = *t.get("kind");
+  if (kind == "combinations") {
+    f.kind = FamilyKind::kCombinations;
+    check_keys(s, t, prefix,
+               {"name", "kind", "k", "pool", "layers", "heads", "neurons", "components", "positions",
+                "ablations"});
+    if (!t.get("k"))
+      throw input_error(s.at(t, key_of(prefix, "k")), "missing required key", "",
+                        "an array of combination sizes, e.g. [1, 2]");
+    for (auto v : int_list(s, t, prefix, "k", 1, 64)) f.k.push_back(static_cast<int>(v));
+    if (f.k.empty()) fail(s, *t.get("k"), key_of(prefix, "k"), "is empty", "e.g. [1, 2]");
+    std::sort(f.k.begin(), f.k.end());
+    if (std::adjacent_find(f.k.begin(), f.k.end()) != f.k.end())
+      fail(s, *t.get("k"), key_of(prefix, "k"), "has duplicates", "distinct sizes");
+    f.pool = parse_pool(s, t, prefix, t, false);
+  } else if (kind == "subsets") {
+    f.kind = FamilyKind::kSubsets;
+    check_keys(s, t, prefix, {"name", "kind", "components", "include_empty", "positions", "ablations"});
+    f.pool = parse_pool(s, t, prefix, t, true);
+    f.include_empty = get_bool(s, t, prefix, "include_empty").value_or(false);
+    if (f.pool.components.size() > 40)
+      fail(s, *t.get("components"), key_of(prefix, "components"),
+           fmt::format("{} components give 2^{} subsets", f.pool.components.size(),
+                       f.pool.components.size()),
+           "at most 40 components");
+  } else if (kind == "positions") {
+    f.kind = FamilyKind::kPositions;
+    check_keys(s, t, prefix,
+               {"name", "kind", "pool", "layers", "heads", "neurons", "components", "positions",
+                "ablations"});
+    f.pool = parse_pool(s, t, prefix, t, false);
+    if (!t.get("positions") || !t.get("positions")->is_array())
+      throw input_error(s.at(t, key_of(prefix, "positions")), "missing required key", "",
+                        "an array of token indices and/or named positions");
+  } else if (kind == "paths") {
+    f.kind = FamilyKind::kPaths;
+    check_keys(s, t, prefix, {"name", "kind", "senders", "receivers", "positions", "ablations"});
+    const toml::node* sn = t.get("senders");
+    if (!sn)
+      throw input_error(s.at(t, key_of(prefix, "senders")), "missing required key", "",
+                        "an array of components or a pool table {pool, layers, heads}");
+    const std::string sp = key_of(prefix, "senders");
+    if (sn->is_array()) {
+      f.pool = parse_component_list(s, *sn->as_array(), sp, s.at(*sn, sp));
+    } else if (sn->is_table()) {
+      check_keys(s, *sn->as_table(), sp, {"pool", "layers", "heads", "components"});
+      f.pool = parse_pool(s, *sn->as_table(), sp, *sn, false);
+      if (f.pool.kind == PoolSpec::Kind::kNeurons)
+        fail(s, *sn, sp, "neurons cannot be path-patching senders", "heads or mlps");
+    } else {
+      fail(s, *sn, sp, std::string("is ") + type_name(*sn), "an array of components or a table");
+    }
+    for (const auto& c : f.pool.components)
+      if (c.kind == interv::ComponentKind::kNeuron)
+        fail(s, *sn, sp, "neurons cannot be path-patching senders", "heads or mlps");
+    const toml::node* rn = t.get("receivers");
+    if (!rn)
+      throw input_error(s.at(t, key_of(prefix, "receivers")), "missing required key", "",
+                        std::string("\"all\" or an array of ") + kReceiverForms);
+    if (rn->is_string() && *rn->value<std::string>() == "all") {
+      f.all_receivers = true;
+    } else {
+      const auto names = string_list(s, t, prefix, "receivers", true, t);
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        const toml::node& e = rn->is_array() ? *rn->as_array()->get(i) : *rn;
+        auto r = parse_receiver_text(names[i]);
+        if (!r) fail(s, e, fmt::format("{}[{}]", key_of(prefix, "receivers"), i), "cannot parse receiver",
+                     kReceiverForms);
+        f.receivers.push_back(*r);
+      }
+    }
+  } else {
+    fail(s, kind_node, key_of(prefix, "kind"), "unknown family kind",
+         "combinations, subsets, positions or paths");
+  }
+  f.position_labels = parse_positions(s, t, prefix);
+  f.ablations = t.get("ablations") ? parse_ablations(s, t, prefix, t, true) : job_ablations;
+  if (f.kind == FamilyKind::kPaths && !t.get("ablations"))
+    f.ablations = {interv::AblationKind::kPathPatch};
+  const toml::node& abl_node = t.get("ablations") ? *t.get("ablations") : static_cast<const toml::node&>(t);
+  for (auto a : f.ablations) {
+    if ((a == interv::AblationKind::kPathPatch) != (f.kind == FamilyKind::kPaths))
+      throw input_error(s.at(abl_node, key_of(prefix, "ablations")),
+                        f.kind == FamilyKind::kPaths ? "a paths family takes only path_patch"
+                                                     : "path_patch needs a family of kind paths",
+                        "'" + ablation_name(a) + "'",
+                        f.kind == FamilyKind::kPaths ? "ablations = [\"path_patch\"]"
+                                                     : "zero, mean, resample or patch_*");
+  }
+  if (f.ablations.empty())
+    throw input_error(s.at(t, key_of(prefix, "ablations")), "no ablation kind for this family", "",
+                      "[experiments] ablations or the family's own ablations");
+  return f;
+}
+
+}  // namespace
+
+const char* to_string(FamilyKind k) {
+  switch (k) {
+    case FamilyKind::kCombinations: return "combinations";
+    case FamilyKind::kSubsets: return "subsets";
+    case FamilyKind::kPositions: return "positions";
+    case FamilyKind::kPaths: return "paths";
+  }
+  return "?";
+}
+
+std::string ablation_name(interv::AblationKind k) {
+  for (const auto& [name, kind] : kAblationNames)
+    if (kind == k) return name;
+  CSWEEP_ASSERT(false, "unknown ablation kind {}", static_cast<int>(k));
+  return "";
+}
+
+std::string metric_name(metrics::Metric m) {
+  for (const auto& [name, metric] : kMetricNames)
+    if (metric == m) return name;
+  CSWEEP_ASSERT(false, "unknown metric {}", static_cast<int>(m));
+  return "";
+}
+
+std::string component_name(const interv::Component& c) {
+  switch (c.kind) {
+    case interv::ComponentKind::kHead: return fmt::format("{}.{}", c.layer, c.index);
+    case interv::ComponentKind::kMlp: return fmt::format("mlp{}", c.layer);
+    case interv::ComponentKind::kNeuron: return fmt::format("n{}.{}", c.layer, c.index);
+  }
+  return "?";
+}
+
+std::string receiver_name(const interv::Receiver& r) {
+  switch (r.kind) {
+    case interv::ReceiverKind::kHeadQ: return fmt::format("{}.{}q", r.layer, r.head);
+    case interv::ReceiverKind::kHeadK: return fmt::format("{}.{}k", r.layer, r.head);
+    case interv::ReceiverKind::kHeadV: return fmt::format("{}.{}v", r.layer, r.head);
+    case interv::ReceiverKind::kMlpIn: return fmt::format("mlp{}", r.layer);
+    case interv::ReceiverKind::kResidFinal: return "resid_final";
+  }
+  return "?";
+}
+
+JobSpec parse_job_spec(const std::string& text, const std::string& path) {
+  Spec s(path);
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    throw input_error(fmt::format("{}:{}:{}", path, e.source().begin.line, e.source().begin.column),
+                      std::string("TOML syntax error: ") + std::string(e.description()));
+  }
+  JobSpec job;
+  job.path = path;
+  job.text = text;
+  check_keys(s, root, "",
+             {"job", "models", "tasks", "experiments", "families", "output", "batching", "memory"});
+
+  // [job]
+  if (const toml::node* n = root.get("job")) {
+    if (!n->is_table()) fail(s, *n, "job", std::string("is ") + type_name(*n), "a table [job]");
+    const auto& t = *n->as_table();
+    check_keys(s, t, "job", {"name", "description"});
+    job.name = get_string(s, t, "job", "name").value_or("");
+    get_string(s, t, "job", "description");
+  }
+  if (job.name.empty()) {
+    auto slash = path.find_last_of('/');
+    job.name = path.substr(slash == std::string::npos ? 0 : slash + 1);
+    if (job.name.size() > 5 && job.name.substr(job.name.size() - 5) == ".toml")
+      job.name.resize(job.name.size() - 5);
+  }
+
+  auto array_of_tables = [&](const char* key, const char* expected) -> const toml::array* {
+    const toml::node* n = root.get(key);
+    if (!n) throw input_error(path + ": " + key, "missing required section", "", expected);
+    if (!n->is_array_of_tables() || n->as_array()->empty())
+      fail(s, *n, key, std::string("is ") + type_name(*n), expected);
+    return n->as_array();
+  };
+
+  // [[models]]
+  const toml::array* models = array_of_tables("models", "[[models]] tables with name and path");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < models->size(); ++i) {
+    const auto& t = *models->get(i)->as_table();
+    const std::string prefix = fmt::format("models[{}]", i);
+    check_keys(s, t, prefix, {"name", "path", "config"});
+    ModelSpec m;
+    m.origin = s.at(t, prefix);
+    m.path = require_string(s, t, prefix, "path", t);
+    m.name = get_string(s, t, prefix, "name").value_or(m.path);
+    if (!names.insert(m.name).second)
+      fail(s, t.get("name") ? *t.get("name") : static_cast<const toml::node&>(t), prefix + ".name",
+           "duplicate model name", "distinct names");
+    if (const toml::node* c = t.get("config")) {
+      if (!c->is_table()) fail(s, *c, prefix + ".config", std::string("is ") + type_name(*c), "a table");
+      m.config = parse_model_config(s, *c->as_table(), prefix + ".config", m.name);
+    }
+    job.models.push_back(std::move(m));
+  }
+
+  // [[tasks]]
+  const toml::array* tasks = array_of_tables("tasks", "[[tasks]] tables with a name");
+  names.clear();
+  for (std::size_t i = 0; i < tasks->size(); ++i) {
+    const auto& t = *tasks->get(i)->as_table();
+    const std::string prefix = fmt::format("tasks[{}]", i);
+    check_keys(s, t, prefix, {"name", "generator", "params"});
+    TaskSpec task;
+    task.origin = s.at(t, prefix);
+    task.name = require_string(s, t, prefix, "name", t);
+    task.generator = get_string(s, t, prefix, "generator").value_or(task.name);
+    if (!names.insert(task.name).second)
+      fail(s, *t.get("name"), prefix + ".name", "duplicate task name", "distinct names");
+    task.params = nlohmann::json::object();
+    if (const toml::node* p = t.get("params")) {
+      if (!p->is_table()) fail(s, *p, prefix + ".params", std::string("is ") + type_name(*p), "a table");
+      task.params = to_json(*p);
+    }
+    job.tasks.push_back(std::move(task));
+  }
+
+  // [experiments]
+  const toml::node* en = root.get("experiments");
+  if (!en) throw input_error(path + ": experiments", "missing required section", "",
+                             "[experiments] with corruptions, ablations and metrics");
+  if (!en->is_table()) fail(s, *en, "experiments", std::string("is ") + type_name(*en), "a table");
+  {
+    const auto& t = *en->as_table();
+    const std::string prefix = "experiments";
+    check_keys(s, t, prefix, {"corruptions", "ablations", "metrics", "seeds", "thresholds"});
+    job.corruptions = string_list(s, t, prefix, "corruptions", true, t);
+    for (std::size_t i = 0; i < job.corruptions.size(); ++i) {
+      const auto& c = job.corruptions[i];
+      const toml::node& e = t.get("corruptions")->is_array()
+                                ? *t.get("corruptions")->as_array()->get(i)
+                                : *t.get("corruptions");
+      if (std::find(std::begin(kCorruptionNames), std::end(kCorruptionNames), c) ==
+          std::end(kCorruptionNames))
+        fail(s, e, fmt::format("experiments.corruptions[{}]", i), "unknown corruption",
+             "one of randAll, switchLastTwo, repeatLastTwo, repeatFirstAll, repeatRand, "
+             "permutation, XX01, ABC");
+      if (std::count(job.corruptions.begin(), job.corruptions.end(), c) > 1)
+        fail(s, e, fmt::format("experiments.corruptions[{}]", i), "duplicate corruption",
+             "each corruption once");
+    }
+    job.ablations = parse_ablations(s, t, prefix, t, false);
+    std::vector<metrics::Metric> set;
+    const auto mnames = string_list(s, t, prefix, "metrics", true, t);
+    for (std::size_t i = 0; i < mnames.size(); ++i) {
+      const auto it = std::find_if(std::begin(kMetricNames), std::end(kMetricNames),
+                                   [&](auto& p) { return mnames[i] == p.first; });
+      const toml::node& e = t.get("metrics")->is_array() ? *t.get("metrics")->as_array()->get(i)
+                                                         : *t.get("metrics");
+      if (it == std::end(kMetricNames))
+        fail(s, e, fmt::format("experiments.metrics[{}]", i), "unknown metric", kMetricExpected);
+      if (std::find(set.begin(), set.end(), it->second) != set.end())
+        fail(s, e, fmt::format("experiments.metrics[{}]", i), "duplicate metric", "each metric once");
+      set.push_back(it->second);
+    }
+    job.metric_sets.push_back(set);
+    job.seeds = int_list(s, t, prefix, "seeds", 0, std::numeric_limits<std::int32_t>::max());
+    if (job.seeds.empty()) job.seeds = {0};
+    for (std::size_t i = 1; i < job.seeds.size(); ++i)
+      if (std::count(job.seeds.begin(), job.seeds.end(), job.seeds[i]) > 1)
+        fail(s, *t.get("seeds"), "experiments.seeds", "duplicate seed", "distinct seeds");
+    if (const toml::array* a = get_array(s, t, prefix, "thresholds", "an array of percentages")) {
+      for (std::size_t i = 0; i < a->size(); ++i) {
+        const toml::node& e = *a->get(i);
+        const std::string k = fmt::format("experiments.thresholds[{}]", i);
+        if (!e.is_number() || !(*e.value<double>() > 0 && *e.value<double>() < 100))
+          fail(s, e, k, "invalid threshold", "a percentage in (0, 100), e.g. 20 for the 80% circuit");
+        job.thresholds.push_back(*e.value<double>());
+      }
+    }
+  }
+
+  // [[families]]
+  const toml::array* fams = array_of_tables("families", "[[families]] tables (name, kind, ...)");
+  names.clear();
+  for (std::size_t i = 0; i < fams->size(); ++i) {
+    const auto& t = *fams->get(i)->as_table();
+    auto f = parse_family(s, t, fmt::format("families[{}]", i), job.ablations);
+    if (!names.insert(f.name).second)
+      fail(s, *t.get("name"), fmt::format("families[{}].name", i), "duplicate family name",
+           "distinct names");
+    job.families.push_back(std::move(f));
+  }
+
+  // [output]
+  const toml::node* on = root.get("output");
+  if (!on) throw input_error(path + ": output", "missing required section", "", "[output] with path");
+  if (!on->is_table()) fail(s, *on, "output", std::string("is ") + type_name(*on), "a table");
+  {
+    const auto& t = *on->as_table();
+    check_keys(s, t, "output", {"path", "per_prompt"});
+    job.output.path = require_string(s, t, "output", "path", t);
+    job.output.per_prompt = get_bool(s, t, "output", "per_prompt").value_or(false);
+  }
+  if (const toml::node* n = root.get("batching")) {
+    if (!n->is_table()) fail(s, *n, "batching", std::string("is ") + type_name(*n), "a table");
+    const auto& t = *n->as_table();
+    check_keys(s, t, "batching", {"unit_size", "max_interventions_per_forward", "threads_per_rank"});
+    job.batching.threads_per_rank =
+        static_cast<int>(get_int(s, t, "batching", "threads_per_rank", 1, 1024).value_or(1));
+    job.batching.unit_size = static_cast<std::uint64_t>(
+        get_int(s, t, "batching", "unit_size", 1, 1 << 24).value_or(static_cast<std::int64_t>(job.batching.unit_size)));
+    job.batching.max_interventions_per_forward = static_cast<std::uint64_t>(
+        get_int(s, t, "batching", "max_interventions_per_forward", 1, 1 << 20)
+            .value_or(static_cast<std::int64_t>(job.batching.max_interventions_per_forward)));
+  }
+  if (const toml::node* n = root.get("memory")) {
+    if (!n->is_table()) fail(s, *n, "memory", std::string("is ") + type_name(*n), "a table");
+    const auto& t = *n->as_table();
+    check_keys(s, t, "memory", {"max_gb_per_rank"});
+    job.memory.max_gb_per_rank = get_double(s, t, "memory", "max_gb_per_rank", 0, 1e6).value_or(0);
+  }
+  return job;
+}
+
+JobSpec load_job_spec(const std::string& path) { return parse_job_spec(read_file_text(path), path); }
+
+std::string resolve_model_path(const ModelSpec& m) {
+  if (m.path != "default") return m.path;
+  // The embedded default model ships in models/default of the source tree and of an install.
+  if (const char* env = std::getenv("CSWEEP_DEFAULT_MODEL"); env && *env) return env;
+  std::vector<std::string> tried;
+  const std::string exe = executable_dir();
+  for (const char* rel : {"/../models/default", "/../../models/default",
+                          "/../share/circuitsweep/models/default"}) {
+    if (exe.empty()) break;
+    const std::string p = exe + rel;
+    struct stat st;
+    if (::stat(p.c_str(), &st) == 0) return p;
+    tried.push_back(p);
+  }
+  std::string list;
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t;
+  throw input_error(m.origin + ".path", "the default model was not found", "\"default\"",
+                    "models/default next to the csweep build or install (tried " + list +
+                        "), or $CSWEEP_DEFAULT_MODEL");
+}
+
+model::ModelConfig model_config(const ModelSpec& m) {
+  if (m.config) return *m.config;
+  const std::string dir = resolve_model_path(m);
+  struct stat st;
+  const std::string cfg = dir + "/config.json";
+  if (::stat(cfg.c_str(), &st) == 0) return io::read_hf_config(cfg);
+  throw input_error(m.origin + ".path", "cannot read the model's architecture without loading it",
+                    "'" + m.path + "'",
+                    "a Hugging Face folder with config.json, or a [models.config] table "
+                    "(n_layers, n_heads, d_model, d_mlp)");
+}
+
+}  // namespace csweep::pipeline

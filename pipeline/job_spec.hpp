@@ -1,0 +1,126 @@
+#pragma once
+// Job spec: the one declarative description of a sweep (jobs/*.toml), parsed with toml++ and
+// validated once (torch-free). docs/SWEEPS.md documents every key; jobs/quickstart.toml is the
+// smallest complete example.
+//
+// Every error names the file, the line, the key, the offending value and what was expected;
+// unknown keys are errors (a typo must not silently fall back to a default).
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "workers/interventions/intervention.hpp"
+#include "workers/metrics/metric_row.hpp"
+#include "workers/model/config.hpp"
+
+namespace csweep::pipeline {
+
+struct ModelSpec {
+  std::string name;  // label in the results file
+  std::string path;  // as written ("default" = the embedded default model)
+  // Architecture given in the spec (`config = {n_layers=.., n_heads=.., ...}`); needed for
+  // checkpoints whose config cannot be read without loading them (GGUF) and for tests.
+  std::optional<model::ModelConfig> config;
+  std::string origin;  // "file:line" for later errors
+};
+
+struct TaskSpec {
+  std::string name;       // label, e.g. "digits"
+  std::string generator;  // task module generator, e.g. "sequence" (defaults to name)
+  nlohmann::json params;  // generator parameters, passed through to the task module untouched
+  std::string origin;
+};
+
+// Which components a family draws from: an explicit list, or every head / MLP / neuron of the
+// model restricted to a layer range and an index set.
+struct PoolSpec {
+  enum class Kind { kExplicit, kHeads, kMlps, kNeurons };
+  Kind kind = Kind::kHeads;
+  std::vector<interv::Component> components;  // kExplicit
+  int layer_first = 0, layer_last = -1;       // inclusive; -1 = the model's last layer
+  std::vector<int> indices;                   // head (kHeads) / neuron (kNeurons) indices; empty = all
+  std::string origin;          // "file:line: families[i]" of the table
+  std::string layers_origin;   // "file:line: families[i].layers" (where the key is), else origin
+  std::string indices_origin;  // same for heads / neurons
+};
+
+enum class FamilyKind {
+  kCombinations,  // all k-combinations of the pool, for each k in `k`
+  kSubsets,       // all subsets of an explicit component set (non-empty unless include_empty)
+  kPositions,     // every (single component, position) pair
+  kPaths,         // every (sender, later receiver) pair, path patching
+};
+const char* to_string(FamilyKind k);
+
+struct FamilySpec {
+  std::string name;
+  FamilyKind kind = FamilyKind::kCombinations;
+  PoolSpec pool;                 // senders for kPaths
+  std::vector<int> k;            // kCombinations, ascending, unique
+  bool include_empty = false;    // kSubsets
+  // Positions: one entry per element of the spec's `positions` list ("end", "S1", "3").
+  // kPositions: each entry is a grid dimension; other kinds: all entries together form the
+  // positions of every intervention. Empty = all positions.
+  std::vector<std::string> position_labels;
+  std::vector<interv::Receiver> receivers;  // kPaths; empty + all_receivers => every later one
+  bool all_receivers = false;
+  std::vector<interv::AblationKind> ablations;  // resolved: the family's or the job's list
+  std::string origin;
+};
+
+struct OutputSpec {
+  std::string path;         // results file (relative paths are relative to the working dir)
+  bool per_prompt = false;  // store per-prompt logit differences
+};
+
+struct BatchingSpec {
+  std::uint64_t unit_size = 256;                      // interventions per work unit
+  std::uint64_t max_interventions_per_forward = 64;   // engine batch cap
+  // CPU threads per rank. Fixed by the job, not by the machine or MPI binding, because fp32
+  // reductions change with the thread count and every run of a grid must give identical tables.
+  int threads_per_rank = 1;
+};
+
+struct MemorySpec {
+  double max_gb_per_rank = 0;  // 0 = no limit (engine sizes its batches to this)
+};
+
+struct JobSpec {
+  std::string path;  // file it was read from ("<string>" for text)
+  std::string text;  // the TOML text, stored verbatim as provenance
+  std::string name;
+  std::vector<ModelSpec> models;
+  std::vector<TaskSpec> tasks;
+  std::vector<std::string> corruptions;
+  std::vector<interv::AblationKind> ablations;
+  std::vector<std::vector<metrics::Metric>> metric_sets;
+  std::vector<std::int64_t> seeds;
+  std::vector<double> thresholds;  // pruning thresholds T (percent); stored for analysis
+  std::vector<FamilySpec> families;
+  OutputSpec output;
+  BatchingSpec batching;
+  MemorySpec memory;
+};
+
+JobSpec load_job_spec(const std::string& path);
+JobSpec parse_job_spec(const std::string& text, const std::string& path);
+
+// Where the model's files are: "default" -> the embedded default model (data path models/default,
+// see core/paths.hpp); otherwise the path as given.
+std::string resolve_model_path(const ModelSpec& m);
+
+// Architecture of a model without loading its weights: the spec's `config`, else config.json of
+// a Hugging Face folder. Throws InputError naming the model entry when neither is available.
+model::ModelConfig model_config(const ModelSpec& m);
+
+// Names shared with the engine (workers/interventions, workers/metrics); kept here so the
+// torch-free pipeline parses specs without linking the engine.
+std::string ablation_name(interv::AblationKind k);
+std::string metric_name(metrics::Metric m);
+std::string component_name(const interv::Component& c);
+std::string receiver_name(const interv::Receiver& r);
+
+}  // namespace csweep::pipeline

@@ -1,0 +1,52 @@
+#pragma once
+// `csweep plan`: what a job will cost before it runs (torch-free; the engine plugs in through a
+// measurement callback).
+//
+// FLOPs follow ARCHITECTURE §5: a forward pass costs 2 * N_nonembed * tokens, plus the
+// unembedding at the answer position only (2 * d_model * d_vocab per prompt when KL or accuracy
+// is asked, else 2 * d_model * 2 for the two logit-difference columns). Every intervention is
+// one forward over its experiment's prompts (an upper bound: prefix reuse starts later layers
+// from cached residuals), plus a clean and a corrupted reference run per experiment.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pipeline/grid.hpp"
+
+namespace csweep::pipeline {
+
+// Prompt count and length of a task, from its generator parameters (tokens are an estimate for
+// GPT-2-style tokenizers until the task module reports exact lengths).
+struct PromptShape {
+  int n_prompts = 100;
+  int tokens = 25;
+};
+PromptShape estimate_prompt_shape(const TaskSpec& task);
+
+struct PlanReport {
+  std::uint64_t experiments = 0, units = 0, interventions = 0, rows = 0;
+  struct FamilyLine {
+    std::string name, kind;
+    std::uint64_t per_experiment = 0;  // for the first model
+  };
+  std::vector<FamilyLine> families;
+  std::vector<std::int64_t> n_params_nonembed;  // per model
+  double flops = 0;
+  double output_bytes = 0;        // uncompressed table bytes (HDF5 deflate usually shrinks it)
+  double measured_gflops = 0;     // dense matmul of this machine (one core)
+  double measured_unit_s = -1;    // seconds per unit when the engine measured units, else -1
+  int workers = 1;
+  double estimated_seconds = 0;
+};
+
+// `measure_unit`: when set, evaluates one unit and returns its seconds (the engine's measurement,
+// preferred); otherwise the estimate divides FLOPs by the measured matmul rate.
+PlanReport make_plan(const Grid& grid, int workers, int units_to_measure,
+                     const std::function<double(const WorkUnit&)>& measure_unit);
+std::string format_plan(const PlanReport& r);
+
+// GFLOP/s of a cache-blocked float matrix product on one core, timed for about `seconds`.
+double measure_matmul_gflops(double seconds);
+
+}  // namespace csweep::pipeline

@@ -1,0 +1,320 @@
+#include "pipeline/run.hpp"
+
+#include <dlfcn.h>
+#include <mpi.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <tuple>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.hpp"
+#include "csweep/version.hpp"
+#include "pipeline/scheduler.hpp"
+#include "reducers/merge.hpp"
+#include "reducers/writer.hpp"
+
+namespace csweep::pipeline {
+namespace {
+
+double wall_now() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string model_hash(const ModelSpec& m, bool tokenizer) {
+  try {
+    const std::string p = resolve_model_path(m);
+    return tokenizer ? hash_tokenizer(p) : hash_weights(p);
+  } catch (const InputError&) {
+    return "";  // not found: the evaluator reports that; provenance stays empty
+  }
+}
+
+// Provenance of this run layered over what the output already holds (a resume keeps the first
+// start time, sums wall time and appends to the list of runs).
+struct ModelHashes {
+  nlohmann::json paths = nlohmann::json::array(), weights = nlohmann::json::array(),
+                 tokenizers = nlohmann::json::array();
+};
+
+// Hashing multi-GB checkpoints takes seconds: once per run, on rank 0.
+ModelHashes hash_models(const JobSpec& job) {
+  ModelHashes h;
+  for (const auto& m : job.models) {
+    h.paths.push_back(m.path);
+    h.weights.push_back(model_hash(m, false));
+    h.tokenizers.push_back(model_hash(m, true));
+  }
+  return h;
+}
+
+reducers::FileMeta with_provenance(reducers::FileMeta meta, const reducers::FileMeta& stored,
+                                   const JobSpec& job, const ModelHashes& hashes,
+                                   const std::string& started, int ranks, double wall,
+                                   const ScheduleStats* st) {
+  const auto& paths = hashes.paths;
+  const auto& wsha = hashes.weights;
+  const auto& tsha = hashes.tokenizers;
+  auto& t = meta.text_attrs;
+  t = stored.text_attrs;
+  t["job_spec"] = job.text;
+  t["job_spec_path"] = job.path;
+  t["model_paths"] = paths.dump();
+  t["model_sha256"] = wsha.dump();
+  t["tokenizer_sha256"] = tsha.dump();
+  t["csweep_version"] = kVersion;
+  t["csweep_git_revision"] = kGitRevision;
+  t["command_line"] = command_line();
+  if (!t.count("start_time")) t["start_time"] = started;
+  t["end_time"] = utc_now();
+  nlohmann::json runs = nlohmann::json::array();
+  if (auto it = stored.text_attrs.find("runs"); it != stored.text_attrs.end()) {
+    try {
+      runs = nlohmann::json::parse(it->second);
+    } catch (const nlohmann::json::exception&) {
+      runs = nlohmann::json::array();
+    }
+  }
+  if (st) {
+    runs.push_back({{"start", started},
+                    {"end", t["end_time"]},
+                    {"ranks", ranks},
+                    {"wall_seconds", wall},
+                    {"units_done", st->units_done_now},
+                    {"units_reissued", st->units_reissued},
+                    {"interrupted", st->interrupted},
+                    {"command_line", t["command_line"]}});
+  }
+  t["runs"] = runs.dump();
+  meta.int_attrs = stored.int_attrs;
+  meta.int_attrs["ranks"] = ranks;
+  meta.real_attrs = stored.real_attrs;
+  meta.real_attrs["wall_seconds"] = (stored.real_attrs.count("wall_seconds") ? stored.real_attrs.at("wall_seconds") : 0) + wall;
+  return meta;
+}
+
+std::string describe(const reducers::Row& r, const reducers::FamilyMeta& fam) {
+  std::string s;
+  for (const auto& c : r.components) s += (s.empty() ? "" : "+") + component_name(c);
+  if (r.position >= 0 && static_cast<std::size_t>(r.position) < fam.position_labels.size())
+    s += "@" + fam.position_labels[static_cast<std::size_t>(r.position)];
+  if (r.receiver_kind >= 0) {
+    interv::Receiver rc;
+    rc.kind = static_cast<interv::ReceiverKind>(r.receiver_kind);
+    rc.layer = r.receiver_layer;
+    rc.head = r.receiver_head;
+    s += "->" + receiver_name(rc);
+  }
+  return s;
+}
+
+// The largest effect (lowest performance) of each family per (model, task, corruption, ablation):
+// the first thing to look at after a sweep.
+void print_summary(const std::string& path) {
+  const reducers::Results r = reducers::read_results(path);
+  std::fprintf(stderr, "csweep: largest effects (lowest performance %% = 100 * LD / LD_clean):\n");
+  for (std::size_t f = 0; f < r.tables.size(); ++f) {
+    std::map<std::tuple<int, int, int, int>, const reducers::Row*> best;
+    for (const auto& row : r.tables[f]) {
+      const auto key = std::make_tuple(row.exp.model, row.exp.task, row.exp.corruption, row.exp.ablation);
+      auto& b = best[key];
+      if (!b || row.metrics.performance < b->metrics.performance) b = &row;
+    }
+    for (const auto& [key, row] : best) {
+      const auto name = [](const std::vector<std::string>& v, int i) {
+        return i >= 0 && static_cast<std::size_t>(i) < v.size() ? v[static_cast<std::size_t>(i)] : std::to_string(i);
+      };
+      std::fprintf(stderr, "  %-14s %-14s %-6s %-22s %-16s performance %7.1f %%  (LD %.3f)\n",
+                   name(r.meta.task_names, std::get<1>(key)).c_str(),
+                   name(r.meta.corruption_names, std::get<2>(key)).c_str(),
+                   name(r.meta.ablation_names, std::get<3>(key)).c_str(), r.meta.families[f].name.c_str(),
+                   describe(*row, r.meta.families[f]).c_str(), row->metrics.performance,
+                   row->metrics.logit_diff);
+    }
+  }
+}
+
+// OpenBLAS sizes its own thread pool from the CPU affinity at load time, so mpirun's core binding
+// changes it between `-np 1` and `-np 2` runs, and with it the last bits of fp32 products. Pin it
+// to the job's thread count (looked up dynamically: the BLAS is whatever LibTorch loaded).
+void pin_blas_threads(int n) {
+  using SetThreads = void (*)(int);
+  for (const char* name : {"openblas_set_num_threads", "goto_set_num_threads", "MKL_Set_Num_Threads"})
+    if (void* f = ::dlsym(RTLD_DEFAULT, name)) reinterpret_cast<SetThreads>(f)(n);
+}
+
+[[noreturn]] void abort_all(int rank, const char* kind, const std::string& what, int code) {
+  std::fprintf(stderr, "csweep: %s (rank %d): %s\n", kind, rank, what.c_str());
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+}  // namespace
+
+std::string command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (auto& c : all)
+    if (c == '\0') c = ' ';
+  while (!all.empty() && all.back() == ' ') all.pop_back();
+  return all;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::pair<int, int> parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  int i = -1, n = -1;
+  try {
+    if (slash != std::string::npos) {
+      std::size_t a = 0, b = 0;
+      i = std::stoi(text.substr(0, slash), &a);
+      n = std::stoi(text.substr(slash + 1), &b);
+      if (a != slash || b != text.size() - slash - 1) i = n = -1;
+    }
+  } catch (const std::exception&) {
+    i = n = -1;
+  }
+  if (n < 1 || i < 0 || i >= n)
+    throw input_error("--shard", "invalid shard", "'" + text + "'", "i/N with 0 <= i < N, e.g. 0/4");
+  return {i, n};
+}
+
+std::string shard_output_path(const std::string& base, int index, int count) {
+  const std::string suffix = fmt::format(".shard{}of{}", index, count);
+  const auto dot = base.rfind('.');
+  const auto slash = base.rfind('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return base + suffix;
+  return base.substr(0, dot) + suffix + base.substr(dot);
+}
+
+int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+      throw InternalError("MPI_Init_thread failed");
+  }
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  spdlog::set_pattern(fmt::format("[%H:%M:%S.%e] [rank {}] [%^%l%$] %v", rank));
+  install_stop_handlers();
+  const std::string started = utc_now();
+  const double t0 = wall_now();
+
+  int code = kExitOk;
+  try {
+    const JobSpec job = load_job_spec(req.job_path);
+    std::vector<model::ModelConfig> configs;
+    for (const auto& m : job.models) configs.push_back(model_config(m));
+    const Grid grid(job, configs);
+    auto [shard_index, shard_count] = req.shard.empty() ? std::pair<int, int>{0, 1} : parse_shard(req.shard);
+    std::string out = req.output.empty() ? job.output.path : req.output;
+    if (req.output.empty() && shard_count > 1) out = shard_output_path(out, shard_index, shard_count);
+    const auto [first, last] = grid.shard_range(shard_index, shard_count);
+
+    ScheduleOptions opt;
+    opt.first_unit = first;
+    opt.last_unit = last;
+    opt.worker_timeout_s = req.worker_timeout_s;
+    opt.progress_interval_s = req.progress_interval_s;
+    opt.stop_grace_s = req.stop_grace_s;
+    opt.max_chunk = req.max_chunk;
+
+    std::unique_ptr<reducers::Ledger> ledger;
+    ModelHashes hashes;
+    if (rank == 0) {
+      reducers::FileMeta meta = grid.file_meta();
+      meta.shard_index = shard_index;
+      meta.shard_count = shard_count;
+      hashes = hash_models(job);
+      meta = with_provenance(meta, reducers::FileMeta{}, job, hashes, started, size, 0, nullptr);
+      ledger = std::make_unique<reducers::Ledger>(out, meta);
+      std::fprintf(stderr,
+                   "csweep: %s: %llu interventions in %llu units (%llu experiments x %zu families); "
+                   "shard %d/%d = units [%llu, %llu); %llu already done%s; %d rank(s)\n",
+                   out.c_str(), static_cast<unsigned long long>(grid.total_interventions()),
+                   static_cast<unsigned long long>(grid.total_units()),
+                   static_cast<unsigned long long>(grid.n_experiments()), job.families.size(),
+                   shard_index, shard_count, static_cast<unsigned long long>(first),
+                   static_cast<unsigned long long>(last),
+                   static_cast<unsigned long long>(ledger->n_done()),
+                   ledger->n_replayed() ? fmt::format(" ({} from the journal)", ledger->n_replayed()).c_str() : "",
+                   size);
+    }
+    std::unique_ptr<UnitEvaluator> evaluator;
+    if (rank != 0 || size == 1) {
+      pin_blas_threads(job.batching.threads_per_rank);
+      evaluator = make_evaluator(job, rank, size);
+    }
+
+    const ScheduleStats st = run_schedule(grid, ledger.get(), evaluator.get(), opt, MPI_COMM_WORLD);
+    if (rank == 0) {
+      const double wall = wall_now() - t0;
+      auto meta = with_provenance(grid.file_meta(), ledger->stored_meta(), job, hashes, started,
+                                  size, wall, &st);
+      meta.shard_index = shard_index;
+      meta.shard_count = shard_count;
+      const bool complete = ledger->n_done() == last - first;
+      ledger->finish(meta);
+      std::fprintf(stderr, "csweep: %s: %llu/%llu units done (%llu this run, %llu re-issued) in %.1f s%s\n",
+                   out.c_str(), static_cast<unsigned long long>(ledger->n_done()),
+                   static_cast<unsigned long long>(last - first),
+                   static_cast<unsigned long long>(st.units_done_now),
+                   static_cast<unsigned long long>(st.units_reissued), wall,
+                   complete ? "" : "; interrupted: rerun the same command to resume");
+      if (complete && req.summary) print_summary(out);
+      if (st.workers_lost > 0) {
+        // A rank that never answered again may hang MPI_Finalize; the output is complete and
+        // durable, so end the job here.
+        std::fprintf(stderr, "csweep: %llu worker rank(s) lost; ending the MPI job\n",
+                     static_cast<unsigned long long>(st.workers_lost));
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, st.interrupted ? kExitInterrupted : kExitOk);
+      }
+    }
+    code = st.interrupted ? kExitInterrupted : kExitOk;
+  } catch (const InputError& e) {
+    if (size > 1) abort_all(rank, "error", e.what(), kExitInput);
+    MPI_Finalize();
+    throw;
+  } catch (const std::exception& e) {
+    if (size > 1) abort_all(rank, "internal error", e.what(), kExitInternal);
+    MPI_Finalize();
+    throw;
+  }
+  MPI_Finalize();
+  return code;
+}
+
+void merge_main(const std::string& out, const std::vector<std::string>& shards) {
+  const double t0 = wall_now();
+  reducers::FileMeta attrs;
+  attrs.text_attrs["command_line"] = command_line();
+  attrs.text_attrs["end_time"] = utc_now();
+  attrs.text_attrs["merged_from"] = nlohmann::json(shards).dump();
+  attrs.text_attrs["csweep_version"] = kVersion;
+  attrs.text_attrs["csweep_git_revision"] = kGitRevision;
+  const auto summary = reducers::merge_shards(out, shards, attrs);
+  std::fprintf(stderr, "csweep: merged %zu shard(s) into %s: %llu units, %llu rows in %.1f s\n",
+               shards.size(), out.c_str(), static_cast<unsigned long long>(summary.total_units),
+               static_cast<unsigned long long>(summary.rows), wall_now() - t0);
+}
+
+}  // namespace csweep::pipeline

@@ -1,0 +1,411 @@
+#include "pipeline/scheduler.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/error.hpp"
+
+namespace csweep::pipeline {
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+
+enum Tag : int { kTagRequest = 101, kTagWork = 102, kTagStop = 103, kTagResult = 104, kTagLeaving = 105 };
+
+double now_s() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+void mpi_check(int rc, const char* what) {
+  if (rc != MPI_SUCCESS) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, msg, &len);
+    throw InternalError(fmt::format("MPI call {} failed: {}", what, std::string(msg, static_cast<std::size_t>(len))));
+  }
+}
+
+void send_bytes(const std::string& data, int dest, int tag, MPI_Comm comm) {
+  mpi_check(MPI_Send(data.data(), static_cast<int>(data.size()), MPI_BYTE, dest, tag, comm), "MPI_Send");
+}
+
+std::string recv_bytes(const MPI_Status& probed, MPI_Comm comm) {
+  int count = 0;
+  mpi_check(MPI_Get_count(&probed, MPI_BYTE, &count), "MPI_Get_count");
+  std::string data(static_cast<std::size_t>(count), '\0');
+  mpi_check(MPI_Recv(data.data(), count, MPI_BYTE, probed.MPI_SOURCE, probed.MPI_TAG, comm,
+                     MPI_STATUS_IGNORE),
+            "MPI_Recv");
+  return data;
+}
+
+std::string pack_units(const std::vector<std::uint64_t>& units) {
+  return std::string(reinterpret_cast<const char*>(units.data()), units.size() * sizeof(std::uint64_t));
+}
+std::vector<std::uint64_t> unpack_units(const std::string& s) {
+  std::vector<std::uint64_t> v(s.size() / sizeof(std::uint64_t));
+  if (!v.empty()) std::memcpy(v.data(), s.data(), v.size() * sizeof(std::uint64_t));
+  return v;
+}
+
+// Polls without spinning a core: ranks are often oversubscribed, and a blocking MPI_Recv in
+// OpenMPI busy-waits.
+class Backoff {
+ public:
+  void reset() { us_ = 20; }
+  void wait() {
+    std::this_thread::sleep_for(std::chrono::microseconds(us_));
+    us_ = std::min(us_ * 2, 2000);
+  }
+
+ private:
+  int us_ = 20;
+};
+
+reducers::UnitRecord evaluate_unit(const Grid& grid, UnitEvaluator& ev, std::uint64_t id) {
+  const WorkUnit u = grid.unit(id);
+  const auto ivs = grid.interventions(u);
+  const auto baseline = ev.baseline(u.key);
+  auto rows = ev.evaluate(u.key, ivs);
+  return grid.make_record(u, ivs, baseline, std::move(rows));
+}
+
+std::string fmt_duration(double s) {
+  if (!(s >= 0) || s > 1e8) return "?";
+  const auto t = static_cast<long long>(s + 0.5);
+  return fmt::format("{}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60);
+}
+
+class Progress {
+ public:
+  Progress(std::uint64_t total, std::uint64_t done_before, double interval)
+      : total_(total), before_(done_before), interval_(interval), start_(now_s()), last_(start_) {}
+  void update(std::uint64_t done_now, std::uint64_t interventions_now, bool force) {
+    const double t = now_s();
+    if (!force && t - last_ < interval_) return;
+    last_ = t;
+    const double el = std::max(t - start_, 1e-9);
+    std::fprintf(stderr, "csweep: %s\n",
+                 progress_line(before_ + done_now, total_, done_now / el, interventions_now / el).c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  std::uint64_t total_, before_;
+  double interval_, start_, last_;
+};
+
+// ---- one rank --------------------------------------------------------------------------------------
+
+ScheduleStats run_single(const Grid& grid, reducers::Ledger& ledger, UnitEvaluator& ev,
+                         const ScheduleOptions& opt, ScheduleStats st) {
+  Progress progress(st.units_in_shard, st.units_done_before, opt.progress_interval_s);
+  std::uint64_t interventions = 0;
+  double last_sync = now_s();
+  for (std::uint64_t id = opt.first_unit; id < opt.last_unit; ++id) {
+    if (stop_requested()) {
+      st.interrupted = true;
+      break;
+    }
+    if (ledger.is_recorded(id)) continue;
+    const auto rec = evaluate_unit(grid, ev, id);
+    interventions += rec.rows.size();
+    ledger.append(rec);
+    ++st.units_done_now;
+    // Batch fsyncs (a unit counts as done only after one): tiny units must not be fsync-bound.
+    if (now_s() - last_sync > 0.2) {
+      ledger.sync();
+      last_sync = now_s();
+    }
+    progress.update(st.units_done_now, interventions, false);
+  }
+  ledger.sync();
+  progress.update(st.units_done_now, interventions, true);
+  return st;
+}
+
+// ---- workers ---------------------------------------------------------------------------------------
+
+ScheduleStats run_worker(const Grid& grid, UnitEvaluator& ev, MPI_Comm comm, ScheduleStats st) {
+  Backoff backoff;
+  for (;;) {
+    if (stop_requested()) {
+      send_bytes({}, 0, kTagLeaving, comm);
+      st.interrupted = true;
+      return st;
+    }
+    send_bytes({}, 0, kTagRequest, comm);
+    MPI_Status status;
+    int flag = 0;
+    backoff.reset();
+    for (;;) {
+      mpi_check(MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &status), "MPI_Iprobe");
+      if (flag) break;
+      backoff.wait();
+    }
+    const std::string msg = recv_bytes(status, comm);
+    if (status.MPI_TAG == kTagStop) return st;
+    CSWEEP_ASSERT(status.MPI_TAG == kTagWork, "worker got unexpected tag {}", status.MPI_TAG);
+    const auto units = unpack_units(msg);
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      if (stop_requested()) {
+        // Hand back what was not started; rank 0 is stopping too (or re-issues them).
+        send_bytes(pack_units(std::vector<std::uint64_t>(units.begin() + static_cast<std::ptrdiff_t>(i), units.end())),
+                   0, kTagLeaving, comm);
+        st.interrupted = true;
+        return st;
+      }
+      send_bytes(reducers::serialize(evaluate_unit(grid, ev, units[i])), 0, kTagResult, comm);
+      ++st.units_done_now;
+    }
+  }
+}
+
+// ---- coordinator -----------------------------------------------------------------------------------
+
+ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& opt, MPI_Comm comm,
+                              int n_ranks, ScheduleStats st) {
+  struct Worker {
+    bool live = true, stopped = false, waiting = false;
+    double last_heard = 0;
+    std::set<std::uint64_t> inflight;
+  };
+  std::vector<Worker> workers(static_cast<std::size_t>(n_ranks));
+  const double t0 = now_s();
+  for (auto& w : workers) w.last_heard = t0;
+  std::map<std::uint64_t, int> owner;  // in-flight unit -> rank
+  std::deque<std::uint64_t> reissue;
+  std::uint64_t cursor = opt.first_unit;
+  std::uint64_t interventions = 0;
+  Progress progress(st.units_in_shard, st.units_done_before, opt.progress_interval_s);
+  const int n_workers = n_ranks - 1;
+  bool stopping = false;
+  double stop_deadline = 0, finish_deadline = 0;
+
+  auto next_unit = [&](std::uint64_t* out) {
+    while (!reissue.empty()) {
+      const auto u = reissue.front();
+      reissue.pop_front();
+      if (!ledger.is_recorded(u) && !owner.count(u)) {
+        *out = u;
+        return true;
+      }
+    }
+    while (cursor < opt.last_unit && (ledger.is_recorded(cursor) || owner.count(cursor))) ++cursor;
+    if (cursor < opt.last_unit) {
+      *out = cursor++;
+      return true;
+    }
+    return false;
+  };
+  auto all_recorded = [&] {
+    return reissue.empty() && owner.empty() &&
+           [&] {
+             while (cursor < opt.last_unit && ledger.is_recorded(cursor)) ++cursor;
+             return cursor >= opt.last_unit;
+           }();
+  };
+  auto serve = [&](int r) {
+    Worker& w = workers[static_cast<std::size_t>(r)];
+    if (!w.waiting) return;
+    if (stopping) {
+      send_bytes({}, r, kTagStop, comm);
+      w.waiting = false;
+      w.stopped = true;
+      return;
+    }
+    const std::uint64_t pending = st.units_in_shard - std::min(st.units_in_shard, ledger.n_recorded() + owner.size());
+    const std::uint64_t chunk = std::max<std::uint64_t>(
+        1, std::min<std::uint64_t>(opt.max_chunk, (pending + 2 * n_workers - 1) / (2 * n_workers)));
+    std::vector<std::uint64_t> units;
+    std::uint64_t u;
+    while (units.size() < chunk && next_unit(&u)) units.push_back(u);
+    if (!units.empty()) {
+      for (auto x : units) {
+        owner[x] = r;
+        w.inflight.insert(x);
+      }
+      send_bytes(pack_units(units), r, kTagWork, comm);
+      w.waiting = false;
+      w.last_heard = now_s();  // the timeout counts from the assignment
+    } else if (all_recorded()) {
+      send_bytes({}, r, kTagStop, comm);
+      w.waiting = false;
+      w.stopped = true;
+    }
+    // else: everything left is in flight elsewhere; keep this worker waiting in case a unit is
+    // re-issued.
+  };
+
+  Backoff backoff;
+  double last_sync = now_s();
+  for (;;) {
+    // Drain every message that is ready, then make what arrived durable with one fsync.
+    bool got_any = false;
+    for (;;) {
+      int flag = 0;
+      MPI_Status status;
+      mpi_check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &flag, &status), "MPI_Iprobe");
+      if (!flag) break;
+      got_any = true;
+      const int r = status.MPI_SOURCE;
+      Worker& w = workers[static_cast<std::size_t>(r)];
+      const std::string msg = recv_bytes(status, comm);
+      w.last_heard = now_s();
+      if (!w.live) {
+        spdlog::warn("rank {} is responding again; its re-issued units keep their first result", r);
+        w.live = true;
+        --st.workers_lost;
+      }
+      switch (status.MPI_TAG) {
+        case kTagResult: {
+          auto rec = reducers::deserialize(msg);
+          CSWEEP_ASSERT(rec.unit >= opt.first_unit && rec.unit < opt.last_unit,
+                        "rank {} returned unit {} outside the shard", r, rec.unit);
+          w.inflight.erase(rec.unit);
+          if (auto it = owner.find(rec.unit); it != owner.end()) {
+            workers[static_cast<std::size_t>(it->second)].inflight.erase(rec.unit);
+            owner.erase(it);
+          }
+          if (ledger.append(rec)) {
+            ++st.units_done_now;
+            interventions += rec.rows.size();
+          }
+          break;
+        }
+        case kTagRequest:
+          w.waiting = true;
+          break;
+        case kTagLeaving:
+          for (auto u : unpack_units(msg)) {
+            owner.erase(u);
+            reissue.push_back(u);
+          }
+          for (auto u : w.inflight) {
+            owner.erase(u);
+            reissue.push_back(u);
+          }
+          w.inflight.clear();
+          w.stopped = true;
+          w.waiting = false;
+          break;
+        default:
+          CSWEEP_ASSERT(false, "coordinator got unexpected tag {} from rank {}", status.MPI_TAG, r);
+      }
+    }
+    // Group fsyncs: one per 100 ms at most (a unit counts as done once synced; its record is
+    // already in the journal file, so a crash of this process alone loses nothing).
+    const double t = now_s();
+    if (t - last_sync > 0.1) {
+      ledger.sync();
+      last_sync = t;
+    }
+
+    if (stop_requested() && !stopping) {
+      stopping = true;
+      stop_deadline = t + opt.stop_grace_s;
+      std::fprintf(stderr, "csweep: stop requested: finishing units in hand, then exiting\n");
+    }
+    // Workers silent past the timeout: re-issue their units.
+    for (int r = 1; r < n_ranks; ++r) {
+      Worker& w = workers[static_cast<std::size_t>(r)];
+      if (!w.live || w.stopped || w.inflight.empty() || t - w.last_heard < opt.worker_timeout_s) continue;
+      spdlog::warn("rank {} silent for {:.0f} s: re-issuing its {} unit(s)", r, t - w.last_heard,
+                   w.inflight.size());
+      w.live = false;
+      ++st.workers_lost;
+      for (auto u : w.inflight) {
+        owner.erase(u);
+        reissue.push_back(u);
+        ++st.units_reissued;
+      }
+      w.inflight.clear();
+    }
+    for (int r = 1; r < n_ranks; ++r) serve(r);
+    progress.update(st.units_done_now, interventions, false);
+
+    bool all_stopped = true, live_stopped = true;
+    for (int r = 1; r < n_ranks; ++r) {
+      const Worker& w = workers[static_cast<std::size_t>(r)];
+      all_stopped = all_stopped && w.stopped;
+      live_stopped = live_stopped && (w.stopped || !w.live);
+    }
+    if (stopping) {
+      if (all_stopped || t > stop_deadline) {
+        st.interrupted = true;
+        st.workers_lost = 0;
+        for (int r = 1; r < n_ranks; ++r) st.workers_lost += !workers[static_cast<std::size_t>(r)].stopped;
+        break;
+      }
+    } else if (all_recorded() && live_stopped) {
+      if (all_stopped) break;
+      // Lost workers: give them a short while to come back (so MPI_Finalize can be clean).
+      if (finish_deadline == 0) finish_deadline = t + std::min(opt.worker_timeout_s, 10.0);
+      if (t > finish_deadline) break;
+    }
+    if (got_any)
+      backoff.reset();
+    else
+      backoff.wait();
+  }
+  ledger.sync();
+  progress.update(st.units_done_now, interventions, true);
+  return st;
+}
+
+}  // namespace
+
+void install_stop_handlers() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+bool stop_requested() { return g_stop != 0; }
+void request_stop() { g_stop = 1; }
+
+std::string progress_line(std::uint64_t done, std::uint64_t total, double rate, double ivs_rate) {
+  const double pct = total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0;
+  const double eta = rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : -1;
+  return fmt::format("units {}/{} ({:.1f}%) | {:.2f} units/s | {:.1f} interventions/s | ETA {}", done,
+                     total, pct, rate, ivs_rate, fmt_duration(eta));
+}
+
+ScheduleStats run_schedule(const Grid& grid, reducers::Ledger* ledger, UnitEvaluator* evaluator,
+                           const ScheduleOptions& opt, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  mpi_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
+  mpi_check(MPI_Comm_size(comm, &size), "MPI_Comm_size");
+  ScheduleStats st;
+  st.units_in_shard = opt.last_unit - opt.first_unit;
+  const double t0 = now_s();
+  if (rank == 0) {
+    CSWEEP_ASSERT(ledger, "rank 0 needs the ledger");
+    st.units_done_before = ledger->n_done();
+    if (size == 1) {
+      CSWEEP_ASSERT(evaluator, "a single rank needs an evaluator");
+      st = run_single(grid, *ledger, *evaluator, opt, st);
+    } else {
+      st = run_coordinator(*ledger, opt, comm, size, st);
+    }
+  } else {
+    CSWEEP_ASSERT(evaluator, "worker rank {} needs an evaluator", rank);
+    st = run_worker(grid, *evaluator, comm, st);
+  }
+  st.seconds = now_s() - t0;
+  return st;
+}
+
+}  // namespace csweep::pipeline

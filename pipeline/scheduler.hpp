@@ -1,0 +1,59 @@
+#pragma once
+// Scheduling work units over MPI ranks (torch-free; the evaluator is behind pipeline/evaluator.hpp).
+//
+//  * One rank (-np 1): evaluates every pending unit of the shard in order, in one process.
+//  * P > 1 ranks: rank 0 coordinates and is the only writer of the output; ranks 1..P-1 work.
+//    Dynamic chunked self-scheduling: an idle worker asks; rank 0 answers with a chunk of
+//    consecutive pending units, sized ceil(remaining / (2 * workers)) capped at max_chunk, so
+//    early chunks are large (neighbouring units share caches) and the tail balances. Each finished
+//    unit goes back to rank 0 as one message and is journaled there.
+//  * A worker silent for longer than worker_timeout_s is declared lost: its in-flight units are
+//    re-issued to others. If it comes back, its late results are discarded as duplicates (the
+//    first result of a unit wins) and it gets work again. A worker that dies is a different story:
+//    OpenMPI's mpirun aborts the whole job when a rank is killed (SIGKILL, OOM), so recovery there
+//    is the resume: rerunning `csweep run` continues from the journal (docs/SWEEPS.md).
+//  * SIGTERM/SIGINT: stop handing out work, let workers finish the unit in hand, journal it, and
+//    return interrupted = true (the caller compacts and exits kExitInterrupted).
+#include <mpi.h>
+
+#include <cstdint>
+
+#include "pipeline/evaluator.hpp"
+#include "pipeline/grid.hpp"
+#include "reducers/ledger.hpp"
+
+namespace csweep::pipeline {
+
+struct ScheduleOptions {
+  std::uint64_t first_unit = 0, last_unit = 0;  // the shard: units [first, last)
+  double worker_timeout_s = 600;      // silence after which a worker's units are re-issued
+  double progress_interval_s = 5;     // stderr progress line period (rank 0)
+  double stop_grace_s = 30;           // after SIGTERM: how long to wait for workers' last units
+  std::uint64_t max_chunk = 16;       // units per assignment, at most
+};
+
+struct ScheduleStats {
+  std::uint64_t units_in_shard = 0;
+  std::uint64_t units_done_before = 0;  // already in the output when this run started
+  std::uint64_t units_done_now = 0;     // journaled by this run
+  std::uint64_t units_reissued = 0;
+  std::uint64_t workers_lost = 0;       // declared lost and never came back
+  bool interrupted = false;
+  double seconds = 0;
+};
+
+// Installs SIGTERM/SIGINT handlers that only set a flag (checked between units).
+void install_stop_handlers();
+bool stop_requested();
+void request_stop();  // as if a signal arrived (tests)
+
+// Rank 0 (and the single rank): `ledger` is the output; `evaluator` may be null when P > 1.
+// Other ranks: `ledger` is null and `evaluator` is this rank's engine.
+ScheduleStats run_schedule(const Grid& grid, reducers::Ledger* ledger, UnitEvaluator* evaluator,
+                           const ScheduleOptions& opt, MPI_Comm comm);
+
+// "units 120/1000 (12.0%) | 35.2 units/s | ETA 0:00:25" — the progress line (exposed for tests).
+std::string progress_line(std::uint64_t done, std::uint64_t total, double rate_units_per_s,
+                          double interventions_per_s);
+
+}  // namespace csweep::pipeline

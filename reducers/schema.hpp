@@ -1,0 +1,153 @@
+#pragma once
+// The one definition of every table csweep writes to HDF5 (torch-free).
+//
+// File layout (all tables are column-oriented: one 1-D or 2-D dataset per column, so h5py, pandas
+// and nothing of ours can read them):
+//
+//   /                       attributes: provenance (kProvenanceAttributes) and the name lists that
+//                           index columns refer to ("model_names", "task_names", ...)
+//   /baselines/<column>     one row per experiment (kBaselineColumns)
+//   /tables/<family>/<col>  one group per intervention family, one row per evaluated intervention
+//                           (kInterventionColumns); group attributes: family kind, its spec (JSON),
+//                           position_labels
+//   /ledger/unit            sorted ids of the work units whose rows are in this file; attributes
+//                           total_units, grid_fingerprint, shard_index, shard_count
+//
+// Every dataset carries the attributes "dims" (comma-separated dimension names), "unit" and "doc".
+// Rows are sorted canonically (kSortKey) so the same grid gives byte-identical tables whatever the
+// number of ranks, the order units finished in, or the shard split.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workers/interventions/intervention.hpp"
+#include "workers/metrics/metric_row.hpp"
+
+namespace csweep::reducers {
+
+inline constexpr int kFormatVersion = 1;
+
+enum class DType : std::uint8_t { kInt8, kInt32, kInt64, kUInt64, kFloat32, kFloat64 };
+
+struct Column {
+  const char* name;
+  DType dtype;
+  const char* dims;  // "row" or "row,component" / "row,prompt" (2-D, padded)
+  const char* unit;
+  const char* doc;
+};
+
+// Experiment index columns, shared by every table. Each is an index into a root name list.
+// Sort order of every table: these, in this order, then "intervention".
+inline constexpr Column kExperimentColumns[] = {
+    {"model", DType::kInt32, "row", "index", "index into root attribute model_names"},
+    {"seed", DType::kInt32, "row", "index", "index into root attribute seeds"},
+    {"task", DType::kInt32, "row", "index", "index into root attribute task_names"},
+    {"corruption", DType::kInt32, "row", "index", "index into root attribute corruption_names"},
+    {"ablation", DType::kInt32, "row", "index", "index into root attribute ablation_names"},
+    {"metric_set", DType::kInt32, "row", "index", "index into root attribute metric_sets (JSON)"},
+};
+
+inline constexpr Column kBaselineColumns[] = {
+    {"clean_logit_diff", DType::kFloat64, "row", "logit", "mean LD of the clean run"},
+    {"corrupted_logit_diff", DType::kFloat64, "row", "logit", "mean LD of the corrupted run"},
+    {"clean_accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy of the clean run"},
+    {"corrupted_accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy, corrupted run"},
+    {"clean_prob_correct", DType::kFloat64, "row", "probability", "mean p(correct), clean run"},
+    {"n_prompts", DType::kInt32, "row", "count", "prompts in the dataset"},
+};
+
+// Columns of /tables/<family>, after kExperimentColumns.
+inline constexpr Column kInterventionColumns[] = {
+    {"intervention", DType::kUInt64, "row", "index", "index of the intervention in its family"},
+    {"n_components", DType::kInt32, "row", "count", "components ablated (senders for paths)"},
+    {"component_kind", DType::kInt8, "row,component", "enum",
+     "0 head, 1 mlp, 2 neuron; -1 pads rows with fewer components"},
+    {"component_layer", DType::kInt32, "row,component", "index", "layer; -1 = padding"},
+    {"component_index", DType::kInt32, "row,component", "index",
+     "head index (heads), neuron index (neurons), 0 (mlps); -1 = padding"},
+    {"position", DType::kInt32, "row", "index",
+     "-1 = all positions, else index into the group attribute position_labels"},
+    {"receiver_kind", DType::kInt8, "row", "enum",
+     "path patching receiver: 0 q, 1 k, 2 v, 3 mlp_in, 4 resid_final; -1 = not a path"},
+    {"receiver_layer", DType::kInt32, "row", "index", "receiver layer; -1 = not a path"},
+    {"receiver_head", DType::kInt32, "row", "index", "receiver head; -1 = not a head receiver"},
+    {"logit_diff", DType::kFloat64, "row", "logit", "mean LD = logit(correct) - logit(incorrect)"},
+    {"performance", DType::kFloat64, "row", "percent", "100 * LD / LD_clean"},
+    {"normalized", DType::kFloat64, "row", "fraction",
+     "(LD - LD_corrupt) / (LD_clean - LD_corrupt)"},
+    {"kl", DType::kFloat64, "row", "nat", "KL(clean || intervened) at the answer position, mean"},
+    {"prob_correct", DType::kFloat64, "row", "probability", "mean p(correct)"},
+    {"accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy"},
+    {"prob_diff", DType::kFloat64, "row", "probability", "greater-than probability difference"},
+    {"per_prompt_logit_diff", DType::kFloat32, "row,prompt", "logit",
+     "LD per prompt; present only when the job asks for it (output.per_prompt = true)"},
+};
+
+inline constexpr Column kLedgerColumns[] = {
+    {"unit", DType::kUInt64, "unit", "index", "ids of the work units whose rows this file holds"},
+};
+
+// Root attributes (all strings unless noted) describing where the numbers came from.
+inline constexpr const char* kProvenanceAttributes[] = {
+    "format_version",     // int
+    "job_spec",           // the job spec's full TOML text
+    "job_spec_path",
+    "model_paths",        // JSON list
+    "model_sha256",       // JSON list, per model: sha256 of its weight file(s)
+    "tokenizer_sha256",   // JSON list, per model: sha256 of its tokenizer file(s)
+    "csweep_version",
+    "csweep_git_revision",
+    "command_line",
+    "ranks",              // int: MPI ranks of the last run (JSON list of all runs in "runs")
+    "runs",               // JSON list: one object per run/resume/merge (start, end, ranks, units)
+    "start_time",         // ISO 8601 UTC of the first run
+    "end_time",           // ISO 8601 UTC of the last compaction
+    "wall_seconds",       // double: summed over runs
+};
+
+// One evaluated intervention, fully self-describing (so the journal and merged shards never need
+// the job spec to be re-expanded).
+struct ExperimentIndex {
+  std::int32_t model = 0, seed = 0, task = 0, corruption = 0, ablation = 0, metric_set = 0;
+  bool operator==(const ExperimentIndex& o) const {
+    return model == o.model && seed == o.seed && task == o.task && corruption == o.corruption &&
+           ablation == o.ablation && metric_set == o.metric_set;
+  }
+  bool operator<(const ExperimentIndex& o) const;
+};
+
+struct Row {
+  ExperimentIndex exp;
+  std::uint64_t intervention = 0;
+  std::vector<interv::Component> components;
+  std::int32_t position = -1;       // -1 = all positions
+  std::int8_t receiver_kind = -1;   // interv::ReceiverKind or -1
+  std::int32_t receiver_layer = -1;
+  std::int32_t receiver_head = -1;
+  metrics::MetricRow metrics;
+};
+
+struct BaselineRow {
+  ExperimentIndex exp;
+  metrics::Baseline baseline;
+};
+
+// What one finished work unit contributes: its rows (in intervention order) and the baseline of
+// its experiment. The unit of durability: all or nothing.
+struct UnitRecord {
+  std::uint64_t unit = 0;
+  std::int32_t family = 0;  // index into FileMeta::families
+  BaselineRow baseline;
+  std::vector<Row> rows;
+};
+
+// Binary (de)serialisation of a UnitRecord, used by the journal and by MPI messages.
+std::string serialize(const UnitRecord& r);
+UnitRecord deserialize(const std::string& bytes);  // throws InternalError on malformed input
+
+// Canonical sort of a table's rows (experiment columns, then intervention).
+void sort_rows(std::vector<Row>& rows);
+void sort_baselines(std::vector<BaselineRow>& rows);
+
+}  // namespace csweep::reducers

@@ -1,0 +1,605 @@
+#include "reducers/writer.hpp"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <limits>
+
+#include "core/error.hpp"
+
+namespace csweep::reducers {
+namespace {
+
+// HDF5 prints its own error stack to stderr by default; we report errors ourselves, with context.
+void silence_hdf5() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+// RAII for HDF5 identifiers; the close function depends on the kind of object.
+class Hid {
+ public:
+  Hid() = default;
+  Hid(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Hid(Hid&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Hid& operator=(Hid&& o) noexcept {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = -1;
+    return *this;
+  }
+  Hid(const Hid&) = delete;
+  Hid& operator=(const Hid&) = delete;
+  ~Hid() { reset(); }
+  void reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = -1;
+  }
+  hid_t get() const { return id_; }
+  operator hid_t() const { return id_; }  // NOLINT: RAII handle used where the C API wants hid_t
+
+ private:
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+hid_t check_id(hid_t id, const std::string& path, const std::string& what) {
+  if (id < 0) throw input_error(path, "HDF5 failed: " + what);
+  return id;
+}
+void check(herr_t rc, const std::string& path, const std::string& what) {
+  if (rc < 0) throw input_error(path, "HDF5 failed: " + what);
+}
+
+hid_t file_type(DType t) {
+  switch (t) {
+    case DType::kInt8: return H5T_STD_I8LE;
+    case DType::kInt32: return H5T_STD_I32LE;
+    case DType::kInt64: return H5T_STD_I64LE;
+    case DType::kUInt64: return H5T_STD_U64LE;
+    case DType::kFloat32: return H5T_IEEE_F32LE;
+    case DType::kFloat64: return H5T_IEEE_F64LE;
+  }
+  return -1;
+}
+
+template <class T> hid_t mem_type();
+template <> hid_t mem_type<std::int8_t>() { return H5T_NATIVE_INT8; }
+template <> hid_t mem_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+template <> hid_t mem_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+template <> hid_t mem_type<std::uint64_t>() { return H5T_NATIVE_UINT64; }
+template <> hid_t mem_type<float>() { return H5T_NATIVE_FLOAT; }
+template <> hid_t mem_type<double>() { return H5T_NATIVE_DOUBLE; }
+
+Hid vlen_str_type() {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  return Hid(t, H5Tclose);
+}
+
+// ---- attributes --------------------------------------------------------------------------------
+
+void write_text_attr(hid_t obj, const std::string& name, const std::string& value,
+                     const std::string& path) {
+  Hid type = vlen_str_type();
+  Hid space(H5Screate(H5S_SCALAR), H5Sclose);
+  Hid attr(check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), path,
+                    "create attribute " + name),
+           H5Aclose);
+  const char* p = value.c_str();
+  check(H5Awrite(attr, type, &p), path, "write attribute " + name);
+}
+
+void write_text_list_attr(hid_t obj, const std::string& name, const std::vector<std::string>& v,
+                          const std::string& path) {
+  Hid type = vlen_str_type();
+  const hsize_t n = v.size();
+  Hid space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Hid attr(check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), path,
+                    "create attribute " + name),
+           H5Aclose);
+  std::vector<const char*> ptrs;
+  for (const auto& s : v) ptrs.push_back(s.c_str());
+  if (n) check(H5Awrite(attr, type, ptrs.data()), path, "write attribute " + name);
+}
+
+template <class T>
+void write_num_attr(hid_t obj, const std::string& name, const std::vector<T>& v, bool scalar,
+                    hid_t ftype, const std::string& path) {
+  const hsize_t n = v.size();
+  Hid space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Hid attr(check_id(H5Acreate2(obj, name.c_str(), ftype, space, H5P_DEFAULT, H5P_DEFAULT), path,
+                    "create attribute " + name),
+           H5Aclose);
+  if (n) check(H5Awrite(attr, mem_type<T>(), v.data()), path, "write attribute " + name);
+}
+
+bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
+
+std::vector<std::string> read_text_attr_values(hid_t obj, const std::string& name,
+                                               const std::string& path) {
+  Hid attr(check_id(H5Aopen(obj, name.c_str(), H5P_DEFAULT), path, "open attribute " + name),
+           H5Aclose);
+  Hid space(H5Aget_space(attr), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<std::string> out;
+  if (n <= 0) return out;
+  Hid ftype(H5Aget_type(attr), H5Tclose);
+  if (H5Tget_class(ftype) != H5T_STRING)
+    throw input_error(path, "attribute " + name + " is not a string");
+  if (H5Tis_variable_str(ftype) > 0) {
+    Hid type = vlen_str_type();
+    std::vector<char*> ptrs(static_cast<std::size_t>(n), nullptr);
+    check(H5Aread(attr, type, ptrs.data()), path, "read attribute " + name);
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(type, space, H5P_DEFAULT, ptrs.data());
+  } else {  // fixed-length strings (written by other tools)
+    const std::size_t len = H5Tget_size(ftype);
+    std::vector<char> buf(len * static_cast<std::size_t>(n) + 1, '\0');
+    Hid type(H5Tcopy(ftype), H5Tclose);
+    check(H5Aread(attr, type, buf.data()), path, "read attribute " + name);
+    for (hssize_t i = 0; i < n; ++i)
+      out.emplace_back(strnlen(buf.data() + i * len, len) == len
+                           ? std::string(buf.data() + i * len, len)
+                           : std::string(buf.data() + i * len));
+  }
+  return out;
+}
+
+std::string read_text_attr(hid_t obj, const std::string& name, const std::string& path) {
+  auto v = read_text_attr_values(obj, name, path);
+  return v.empty() ? std::string() : v.front();
+}
+
+template <class T>
+std::vector<T> read_num_attr(hid_t obj, const std::string& name, const std::string& path) {
+  Hid attr(check_id(H5Aopen(obj, name.c_str(), H5P_DEFAULT), path, "open attribute " + name),
+           H5Aclose);
+  Hid space(H5Aget_space(attr), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<T> v(static_cast<std::size_t>(std::max<hssize_t>(n, 0)));
+  if (!v.empty()) check(H5Aread(attr, mem_type<T>(), v.data()), path, "read attribute " + name);
+  return v;
+}
+
+// ---- datasets ----------------------------------------------------------------------------------
+
+Hid make_group(hid_t parent, const std::string& name, const std::string& path) {
+  return Hid(check_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                      path, "create group " + name),
+             H5Gclose);
+}
+
+template <class T>
+void write_column(hid_t group, const Column& col, const std::vector<T>& data, hsize_t rows,
+                  hsize_t width, const std::string& path) {
+  const bool two_d = std::strchr(col.dims, ',') != nullptr;
+  const int rank = two_d ? 2 : 1;
+  hsize_t dims[2] = {rows, width};
+  CSWEEP_ASSERT(data.size() == rows * (two_d ? width : 1), "column {} has {} values for {} rows",
+                col.name, data.size(), rows);
+  Hid space(H5Screate_simple(rank, dims, nullptr), H5Sclose);
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  // Chunked + shuffle + deflate: metric columns compress well and h5py reads them transparently.
+  hsize_t chunk[2] = {std::max<hsize_t>(1, std::min<hsize_t>(rows, 1 << 15)),
+                      std::max<hsize_t>(1, width)};
+  if (rows > 0 && (!two_d || width > 0)) {
+    check(H5Pset_chunk(dcpl, rank, chunk), path, "chunk " + std::string(col.name));
+    H5Pset_shuffle(dcpl);
+    H5Pset_deflate(dcpl, 4);
+  }
+  Hid ds(check_id(H5Dcreate2(group, col.name, file_type(col.dtype), space, H5P_DEFAULT, dcpl,
+                             H5P_DEFAULT),
+                  path, std::string("create dataset ") + col.name),
+         H5Dclose);
+  if (!data.empty())
+    check(H5Dwrite(ds, mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path,
+          std::string("write dataset ") + col.name);
+  write_text_attr(ds, "dims", col.dims, path);
+  write_text_attr(ds, "unit", col.unit, path);
+  write_text_attr(ds, "doc", col.doc, path);
+}
+
+template <class T>
+std::vector<T> read_column(hid_t group, const char* name, const std::string& path,
+                           hsize_t* width = nullptr) {
+  Hid ds(check_id(H5Dopen2(group, name, H5P_DEFAULT), path, std::string("open dataset ") + name),
+         H5Dclose);
+  Hid space(H5Dget_space(ds), H5Sclose);
+  hsize_t dims[2] = {0, 1};
+  const int rank = H5Sget_simple_extent_ndims(space);
+  CSWEEP_CHECK_INPUT(rank == 1 || rank == 2, "{}: dataset {} has rank {}, expected 1 or 2", path,
+                     name, rank);
+  H5Sget_simple_extent_dims(space, dims, nullptr);
+  if (width) *width = rank == 2 ? dims[1] : 1;
+  std::vector<T> v(static_cast<std::size_t>(dims[0] * (rank == 2 ? dims[1] : 1)));
+  if (!v.empty())
+    check(H5Dread(ds, mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), path,
+          std::string("read dataset ") + name);
+  return v;
+}
+
+const Column& column(const Column* begin, const Column* end, const char* name) {
+  for (auto* c = begin; c != end; ++c)
+    if (std::strcmp(c->name, name) == 0) return *c;
+  CSWEEP_ASSERT(false, "schema has no column {}", name);
+  return *begin;
+}
+#define COL(table, name) column(std::begin(table), std::end(table), name)
+
+void write_experiment_columns(hid_t g, const std::vector<ExperimentIndex>& exps,
+                              const std::string& path) {
+  const hsize_t n = exps.size();
+  std::vector<std::int32_t> v(n);
+  using Field = std::int32_t ExperimentIndex::*;
+  const Field fields[] = {&ExperimentIndex::model,      &ExperimentIndex::seed,
+                          &ExperimentIndex::task,       &ExperimentIndex::corruption,
+                          &ExperimentIndex::ablation,   &ExperimentIndex::metric_set};
+  for (std::size_t f = 0; f < std::size(kExperimentColumns); ++f) {
+    for (hsize_t i = 0; i < n; ++i) v[i] = exps[i].*fields[f];
+    write_column(g, kExperimentColumns[f], v, n, 1, path);
+  }
+}
+
+std::vector<ExperimentIndex> read_experiment_columns(hid_t g, const std::string& path) {
+  using Field = std::int32_t ExperimentIndex::*;
+  const Field fields[] = {&ExperimentIndex::model,      &ExperimentIndex::seed,
+                          &ExperimentIndex::task,       &ExperimentIndex::corruption,
+                          &ExperimentIndex::ablation,   &ExperimentIndex::metric_set};
+  std::vector<ExperimentIndex> exps;
+  for (std::size_t f = 0; f < std::size(kExperimentColumns); ++f) {
+    auto v = read_column<std::int32_t>(g, kExperimentColumns[f].name, path);
+    if (f == 0) exps.resize(v.size());
+    CSWEEP_CHECK_INPUT(v.size() == exps.size(), "{}: column {} has {} rows, expected {}", path,
+                       kExperimentColumns[f].name, v.size(), exps.size());
+    for (std::size_t i = 0; i < v.size(); ++i) exps[i].*fields[f] = v[i];
+  }
+  return exps;
+}
+
+void write_baselines(hid_t root, const std::vector<BaselineRow>& rows, const std::string& path) {
+  Hid g = make_group(root, "baselines", path);
+  const hsize_t n = rows.size();
+  std::vector<ExperimentIndex> exps;
+  for (const auto& r : rows) exps.push_back(r.exp);
+  write_experiment_columns(g, exps, path);
+  using Field = double metrics::Baseline::*;
+  const std::pair<const char*, Field> fields[] = {
+      {"clean_logit_diff", &metrics::Baseline::clean_logit_diff},
+      {"corrupted_logit_diff", &metrics::Baseline::corrupted_logit_diff},
+      {"clean_accuracy", &metrics::Baseline::clean_accuracy},
+      {"corrupted_accuracy", &metrics::Baseline::corrupted_accuracy},
+      {"clean_prob_correct", &metrics::Baseline::clean_prob_correct}};
+  std::vector<double> v(n);
+  for (const auto& [name, field] : fields) {
+    for (hsize_t i = 0; i < n; ++i) v[i] = rows[i].baseline.*field;
+    write_column(g, COL(kBaselineColumns, name), v, n, 1, path);
+  }
+  std::vector<std::int32_t> np(n);
+  for (hsize_t i = 0; i < n; ++i) np[i] = rows[i].baseline.n_prompts;
+  write_column(g, COL(kBaselineColumns, "n_prompts"), np, n, 1, path);
+}
+
+std::vector<BaselineRow> read_baselines(hid_t root, const std::string& path) {
+  Hid g(check_id(H5Gopen2(root, "baselines", H5P_DEFAULT), path, "open group /baselines"),
+        H5Gclose);
+  auto exps = read_experiment_columns(g, path);
+  std::vector<BaselineRow> rows(exps.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i].exp = exps[i];
+  using Field = double metrics::Baseline::*;
+  const std::pair<const char*, Field> fields[] = {
+      {"clean_logit_diff", &metrics::Baseline::clean_logit_diff},
+      {"corrupted_logit_diff", &metrics::Baseline::corrupted_logit_diff},
+      {"clean_accuracy", &metrics::Baseline::clean_accuracy},
+      {"corrupted_accuracy", &metrics::Baseline::corrupted_accuracy},
+      {"clean_prob_correct", &metrics::Baseline::clean_prob_correct}};
+  for (const auto& [name, field] : fields) {
+    auto v = read_column<double>(g, name, path);
+    CSWEEP_CHECK_INPUT(v.size() == rows.size(), "{}: /baselines/{} has {} rows, expected {}",
+                       path, name, v.size(), rows.size());
+    for (std::size_t i = 0; i < v.size(); ++i) rows[i].baseline.*field = v[i];
+  }
+  auto np = read_column<std::int32_t>(g, "n_prompts", path);
+  CSWEEP_CHECK_INPUT(np.size() == rows.size(), "{}: /baselines/n_prompts has {} rows", path,
+                     np.size());
+  for (std::size_t i = 0; i < np.size(); ++i) rows[i].baseline.n_prompts = np[i];
+  return rows;
+}
+
+using MetricField = double metrics::MetricRow::*;
+const std::pair<const char*, MetricField> kMetricFields[] = {
+    {"logit_diff", &metrics::MetricRow::logit_diff},
+    {"performance", &metrics::MetricRow::performance},
+    {"normalized", &metrics::MetricRow::normalized},
+    {"kl", &metrics::MetricRow::kl},
+    {"prob_correct", &metrics::MetricRow::prob_correct},
+    {"accuracy", &metrics::MetricRow::accuracy},
+    {"prob_diff", &metrics::MetricRow::prob_diff}};
+
+void write_table(hid_t tables, const FamilyMeta& fam, const std::vector<Row>& rows,
+                 const std::string& path) {
+  Hid g = make_group(tables, fam.name, path);
+  write_text_attr(g, "kind", fam.kind, path);
+  write_text_attr(g, "spec", fam.spec_json, path);
+  write_text_list_attr(g, "position_labels", fam.position_labels, path);
+  write_num_attr<std::int32_t>(g, "max_components", {fam.max_components}, true, H5T_STD_I32LE,
+                               path);
+  const hsize_t n = rows.size();
+  std::vector<ExperimentIndex> exps;
+  for (const auto& r : rows) exps.push_back(r.exp);
+  write_experiment_columns(g, exps, path);
+
+  std::vector<std::uint64_t> ids(n);
+  std::vector<std::int32_t> ncomp(n), pos(n), rlayer(n), rhead(n);
+  std::vector<std::int8_t> rkind(n);
+  const hsize_t width = static_cast<hsize_t>(std::max(fam.max_components, 1));
+  std::vector<std::int8_t> ckind(n * width, -1);
+  std::vector<std::int32_t> clayer(n * width, -1), cindex(n * width, -1);
+  hsize_t prompts = 0;
+  for (const auto& r : rows) prompts = std::max<hsize_t>(prompts, r.metrics.per_prompt_logit_diff.size());
+  std::vector<float> per_prompt(n * prompts, std::numeric_limits<float>::quiet_NaN());
+  for (hsize_t i = 0; i < n; ++i) {
+    const Row& r = rows[i];
+    ids[i] = r.intervention;
+    CSWEEP_ASSERT(r.components.size() <= width, "row with {} components in family {} (max {})",
+                  r.components.size(), fam.name, width);
+    ncomp[i] = static_cast<std::int32_t>(r.components.size());
+    for (std::size_t c = 0; c < r.components.size(); ++c) {
+      ckind[i * width + c] = static_cast<std::int8_t>(r.components[c].kind);
+      clayer[i * width + c] = r.components[c].layer;
+      cindex[i * width + c] = r.components[c].index;
+    }
+    pos[i] = r.position;
+    rkind[i] = r.receiver_kind;
+    rlayer[i] = r.receiver_layer;
+    rhead[i] = r.receiver_head;
+    std::copy(r.metrics.per_prompt_logit_diff.begin(), r.metrics.per_prompt_logit_diff.end(),
+              per_prompt.begin() + static_cast<std::ptrdiff_t>(i * prompts));
+  }
+  write_column(g, COL(kInterventionColumns, "intervention"), ids, n, 1, path);
+  write_column(g, COL(kInterventionColumns, "n_components"), ncomp, n, 1, path);
+  write_column(g, COL(kInterventionColumns, "component_kind"), ckind, n, width, path);
+  write_column(g, COL(kInterventionColumns, "component_layer"), clayer, n, width, path);
+  write_column(g, COL(kInterventionColumns, "component_index"), cindex, n, width, path);
+  write_column(g, COL(kInterventionColumns, "position"), pos, n, 1, path);
+  write_column(g, COL(kInterventionColumns, "receiver_kind"), rkind, n, 1, path);
+  write_column(g, COL(kInterventionColumns, "receiver_layer"), rlayer, n, 1, path);
+  write_column(g, COL(kInterventionColumns, "receiver_head"), rhead, n, 1, path);
+  std::vector<double> v(n);
+  for (const auto& [name, field] : kMetricFields) {
+    for (hsize_t i = 0; i < n; ++i) v[i] = rows[i].metrics.*field;
+    write_column(g, COL(kInterventionColumns, name), v, n, 1, path);
+  }
+  if (prompts > 0)
+    write_column(g, COL(kInterventionColumns, "per_prompt_logit_diff"), per_prompt, n, prompts,
+                 path);
+}
+
+std::vector<Row> read_table(hid_t tables, const std::string& name, const std::string& path) {
+  const std::string where = path + ": /tables/" + name;
+  Hid g(check_id(H5Gopen2(tables, name.c_str(), H5P_DEFAULT), path, "open group /tables/" + name),
+        H5Gclose);
+  auto exps = read_experiment_columns(g, where);
+  const std::size_t n = exps.size();
+  std::vector<Row> rows(n);
+  auto expect_rows = [&](std::size_t got, const char* col) {
+    CSWEEP_CHECK_INPUT(got == n, "{}/{}: {} values, expected {}", where, col, got, n);
+  };
+  auto ids = read_column<std::uint64_t>(g, "intervention", where);
+  auto ncomp = read_column<std::int32_t>(g, "n_components", where);
+  hsize_t width = 1;
+  auto ckind = read_column<std::int8_t>(g, "component_kind", where, &width);
+  auto clayer = read_column<std::int32_t>(g, "component_layer", where);
+  auto cindex = read_column<std::int32_t>(g, "component_index", where);
+  auto pos = read_column<std::int32_t>(g, "position", where);
+  auto rkind = read_column<std::int8_t>(g, "receiver_kind", where);
+  auto rlayer = read_column<std::int32_t>(g, "receiver_layer", where);
+  auto rhead = read_column<std::int32_t>(g, "receiver_head", where);
+  expect_rows(ids.size(), "intervention");
+  expect_rows(ncomp.size(), "n_components");
+  expect_rows(pos.size(), "position");
+  expect_rows(rkind.size(), "receiver_kind");
+  expect_rows(rlayer.size(), "receiver_layer");
+  expect_rows(rhead.size(), "receiver_head");
+  expect_rows(ckind.size() / std::max<hsize_t>(width, 1), "component_kind");
+  expect_rows(clayer.size() / std::max<hsize_t>(width, 1), "component_layer");
+  expect_rows(cindex.size() / std::max<hsize_t>(width, 1), "component_index");
+  for (std::size_t i = 0; i < n; ++i) {
+    Row& r = rows[i];
+    r.exp = exps[i];
+    r.intervention = ids[i];
+    CSWEEP_CHECK_INPUT(ncomp[i] >= 0 && static_cast<hsize_t>(ncomp[i]) <= width,
+                       "{}/n_components: row {} has {} (width {})", where, i, ncomp[i], width);
+    for (std::int32_t c = 0; c < ncomp[i]; ++c) {
+      interv::Component comp;
+      comp.kind = static_cast<interv::ComponentKind>(ckind[i * width + c]);
+      comp.layer = clayer[i * width + c];
+      comp.index = cindex[i * width + c];
+      r.components.push_back(comp);
+    }
+    r.position = pos[i];
+    r.receiver_kind = rkind[i];
+    r.receiver_layer = rlayer[i];
+    r.receiver_head = rhead[i];
+  }
+  for (const auto& [col, field] : kMetricFields) {
+    auto v = read_column<double>(g, col, where);
+    expect_rows(v.size(), col);
+    for (std::size_t i = 0; i < n; ++i) rows[i].metrics.*field = v[i];
+  }
+  if (H5Lexists(g, "per_prompt_logit_diff", H5P_DEFAULT) > 0) {
+    hsize_t prompts = 0;
+    auto v = read_column<float>(g, "per_prompt_logit_diff", where, &prompts);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& out = rows[i].metrics.per_prompt_logit_diff;
+      out.assign(v.begin() + static_cast<std::ptrdiff_t>(i * prompts),
+                 v.begin() + static_cast<std::ptrdiff_t>((i + 1) * prompts));
+      // Padding (rows of a task with fewer prompts) is NaN at the end; drop it.
+      while (!out.empty() && std::isnan(out.back())) out.pop_back();
+    }
+  }
+  return rows;
+}
+
+// fsync a path (file or directory): the rename of a compacted file is durable only once the
+// directory entry is.
+void fsync_path(const std::string& p, bool directory) {
+  const int fd = ::open(p.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
+  if (fd < 0) throw input_error(p, std::string("cannot open for fsync: ") + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw input_error(p, std::string("fsync failed: ") + std::strerror(errno));
+}
+
+std::string dir_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Results read_impl(const std::string& path, bool with_rows) {
+  silence_hdf5();
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw input_error(path, "not an HDF5 file (or unreadable)", "", "a csweep results file");
+  Hid file(check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "open file"),
+           H5Fclose);
+  Hid root(check_id(H5Gopen2(file, "/", H5P_DEFAULT), path, "open /"), H5Gclose);
+  if (!has_attr(root, "format_version"))
+    throw input_error(path, "no root attribute format_version", "",
+                      "a file written by csweep run or csweep merge");
+  const auto version = read_num_attr<std::int64_t>(root, "format_version", path);
+  if (version.size() != 1 || version[0] != kFormatVersion)
+    throw input_error(path, "unsupported format_version",
+                      version.empty() ? "none" : std::to_string(version[0]),
+                      std::to_string(kFormatVersion));
+  Results r;
+  FileMeta& m = r.meta;
+  m.model_names = read_text_attr_values(root, "model_names", path);
+  m.task_names = read_text_attr_values(root, "task_names", path);
+  m.corruption_names = read_text_attr_values(root, "corruption_names", path);
+  m.ablation_names = read_text_attr_values(root, "ablation_names", path);
+  m.metric_sets = read_text_attr_values(root, "metric_sets", path);
+  m.seeds = read_num_attr<std::int64_t>(root, "seeds", path);
+  const auto family_names = read_text_attr_values(root, "family_names", path);
+
+  // Provenance: every other root attribute, classified by type.
+  const std::vector<std::string> structural = {"format_version", "model_names",    "task_names",
+                                               "corruption_names", "ablation_names", "metric_sets",
+                                               "seeds",          "family_names"};
+  std::vector<std::string> names;
+  H5Aiterate2(
+      root, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+        static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+        return 0;
+      },
+      &names);
+  for (const auto& name : names) {
+    if (std::find(structural.begin(), structural.end(), name) != structural.end()) continue;
+    Hid attr(H5Aopen(root, name.c_str(), H5P_DEFAULT), H5Aclose);
+    Hid type(H5Aget_type(attr), H5Tclose);
+    switch (H5Tget_class(type)) {
+      case H5T_STRING: m.text_attrs[name] = read_text_attr(root, name, path); break;
+      case H5T_INTEGER: m.int_attrs[name] = read_num_attr<std::int64_t>(root, name, path).at(0); break;
+      case H5T_FLOAT: m.real_attrs[name] = read_num_attr<double>(root, name, path).at(0); break;
+      default: break;
+    }
+  }
+
+  Hid ledger(check_id(H5Gopen2(file, "ledger", H5P_DEFAULT), path, "open group /ledger"),
+             H5Gclose);
+  m.total_units = read_num_attr<std::uint64_t>(ledger, "total_units", path).at(0);
+  m.grid_fingerprint = read_text_attr(ledger, "grid_fingerprint", path);
+  m.shard_index = read_num_attr<std::int32_t>(ledger, "shard_index", path).at(0);
+  m.shard_count = read_num_attr<std::int32_t>(ledger, "shard_count", path).at(0);
+  r.ledger = read_column<std::uint64_t>(ledger, "unit", path);
+
+  Hid tables(check_id(H5Gopen2(file, "tables", H5P_DEFAULT), path, "open group /tables"),
+             H5Gclose);
+  for (const auto& name : family_names) {
+    Hid g(check_id(H5Gopen2(tables, name.c_str(), H5P_DEFAULT), path, "open /tables/" + name),
+          H5Gclose);
+    FamilyMeta fm;
+    fm.name = name;
+    fm.kind = read_text_attr(g, "kind", path);
+    fm.spec_json = read_text_attr(g, "spec", path);
+    fm.position_labels = read_text_attr_values(g, "position_labels", path);
+    fm.max_components = read_num_attr<std::int32_t>(g, "max_components", path).at(0);
+    m.families.push_back(fm);
+    r.tables.push_back(with_rows ? read_table(tables, name, path) : std::vector<Row>{});
+  }
+  if (with_rows) r.baselines = read_baselines(root, path);
+  return r;
+}
+
+}  // namespace
+
+void write_results(const std::string& path, Results& results) {
+  silence_hdf5();
+  const FileMeta& m = results.meta;
+  CSWEEP_ASSERT(results.tables.size() == m.families.size(), "{} tables for {} families",
+                results.tables.size(), m.families.size());
+  for (auto& t : results.tables) sort_rows(t);
+  sort_baselines(results.baselines);
+  std::sort(results.ledger.begin(), results.ledger.end());
+
+  const std::string tmp = path + ".tmp";
+  std::remove(tmp.c_str());
+  {
+    Hid file(check_id(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp,
+                      "create file"),
+             H5Fclose);
+    Hid root(check_id(H5Gopen2(file, "/", H5P_DEFAULT), tmp, "open /"), H5Gclose);
+    write_num_attr<std::int64_t>(root, "format_version", {kFormatVersion}, true, H5T_STD_I64LE,
+                                 tmp);
+    write_text_list_attr(root, "model_names", m.model_names, tmp);
+    write_text_list_attr(root, "task_names", m.task_names, tmp);
+    write_text_list_attr(root, "corruption_names", m.corruption_names, tmp);
+    write_text_list_attr(root, "ablation_names", m.ablation_names, tmp);
+    write_text_list_attr(root, "metric_sets", m.metric_sets, tmp);
+    write_num_attr<std::int64_t>(root, "seeds", m.seeds, false, H5T_STD_I64LE, tmp);
+    std::vector<std::string> family_names;
+    for (const auto& f : m.families) family_names.push_back(f.name);
+    write_text_list_attr(root, "family_names", family_names, tmp);
+    for (const auto& [k, v] : m.text_attrs) write_text_attr(root, k, v, tmp);
+    for (const auto& [k, v] : m.int_attrs)
+      write_num_attr<std::int64_t>(root, k, {v}, true, H5T_STD_I64LE, tmp);
+    for (const auto& [k, v] : m.real_attrs)
+      write_num_attr<double>(root, k, {v}, true, H5T_IEEE_F64LE, tmp);
+
+    write_baselines(root, results.baselines, tmp);
+    Hid tables = make_group(root, "tables", tmp);
+    for (std::size_t f = 0; f < m.families.size(); ++f)
+      write_table(tables, m.families[f], results.tables[f], tmp);
+
+    Hid ledger = make_group(root, "ledger", tmp);
+    write_column(ledger, kLedgerColumns[0], results.ledger, results.ledger.size(), 1, tmp);
+    write_num_attr<std::uint64_t>(ledger, "total_units", {m.total_units}, true, H5T_STD_U64LE,
+                                  tmp);
+    write_text_attr(ledger, "grid_fingerprint", m.grid_fingerprint, tmp);
+    write_num_attr<std::int32_t>(ledger, "shard_index", {m.shard_index}, true, H5T_STD_I32LE, tmp);
+    write_num_attr<std::int32_t>(ledger, "shard_count", {m.shard_count}, true, H5T_STD_I32LE, tmp);
+    check(H5Fflush(file, H5F_SCOPE_GLOBAL), tmp, "flush");
+  }
+  fsync_path(tmp, false);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw input_error(path, std::string("rename from ") + tmp + " failed: " + std::strerror(errno));
+  fsync_path(dir_of(path), true);
+}
+
+Results read_results(const std::string& path) { return read_impl(path, true); }
+Results read_results_meta(const std::string& path) { return read_impl(path, false); }
+
+}  // namespace csweep::reducers

@@ -1,0 +1,57 @@
+#pragma once
+// Whole-file HDF5 writer and reader for the layout of reducers/schema.hpp (torch-free).
+//
+// Files are never modified in place: write_results() writes "<path>.tmp", fsyncs it, renames it
+// over <path> and fsyncs the directory, so a reader (or a crash) only ever sees the old or the new
+// complete file. The ledger (reducers/ledger.hpp) builds crash-safe incremental runs on top.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "reducers/schema.hpp"
+
+namespace csweep::reducers {
+
+struct FamilyMeta {
+  std::string name;                          // group name under /tables
+  std::string kind;                          // "combinations", "subsets", "positions", "paths"
+  std::string spec_json;                     // the family's resolved definition
+  std::vector<std::string> position_labels;  // what "position" indexes
+  std::int32_t max_components = 1;           // width of the component_* columns
+};
+
+struct FileMeta {
+  // Name lists the experiment index columns point into.
+  std::vector<std::string> model_names, task_names, corruption_names, ablation_names;
+  std::vector<std::string> metric_sets;  // one JSON list of metric names per set
+  std::vector<std::int64_t> seeds;
+  std::vector<FamilyMeta> families;
+  // Grid identity: a resumed or merged file must match it exactly.
+  std::uint64_t total_units = 0;
+  std::string grid_fingerprint;
+  std::int32_t shard_index = 0, shard_count = 1;
+  // Provenance (schema.hpp kProvenanceAttributes): strings, integers, reals.
+  std::map<std::string, std::string> text_attrs;
+  std::map<std::string, std::int64_t> int_attrs;
+  std::map<std::string, double> real_attrs;
+};
+
+struct Results {
+  FileMeta meta;
+  std::vector<BaselineRow> baselines;
+  std::vector<std::vector<Row>> tables;  // one per meta.families, same order
+  std::vector<std::uint64_t> ledger;     // finished unit ids
+};
+
+// Sorts every table canonically and writes `path` atomically (tmp + fsync + rename + dir fsync).
+void write_results(const std::string& path, Results& results);
+
+// Reads a file written by write_results. Throws InputError naming the path and the object when
+// the file is not a csweep results file of a supported format version.
+Results read_results(const std::string& path);
+
+// Reads only the metadata and the ledger (no table rows): cheap checks before a resume or merge.
+Results read_results_meta(const std::string& path);
+
+}  // namespace csweep::reducers

@@ -1,0 +1,277 @@
+#!/usr/bin/python3
+"""MPI suite of the sweep machinery, run under real mpirun (registered by tests/mpi/suite.cmake).
+
+  mpi_suite.py TEST --driver BIN --mpirun MPIRUN --workdir DIR
+
+TEST is one of:
+  ranks    -np 1, 2, 3 and 4 give identical tables, equal to an independent enumeration of the grid
+  shards   2 shards (-np 2 and -np 1) merged == -np 1; merge errors list missing/duplicate units
+  sigkill  SIGKILL (a worker, rank 0, or mpirun) at random times, rerun until done: 0 lost,
+           0 duplicated rows, identical to an uninterrupted run
+  sigterm  SIGTERM -> exit 75 with durable partial output; the rerun completes identically
+  hang     a worker stopped (SIGSTOP) past --worker-timeout: its units are re-issued, the job
+           completes identically
+Uses only h5py/numpy (Debian's /usr/bin/python3), never our own reader.
+"""
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_tables  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JOB = os.path.join(HERE, "jobs", "small.toml")
+EXIT_INTERRUPTED = 75
+
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_pml="ob1", OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1")
+
+
+def log(msg):
+    print(f"[mpi_suite] {msg}", flush=True)
+
+
+class Suite:
+    def __init__(self, args):
+        self.driver = args.driver
+        self.mpirun = args.mpirun
+        self.dir = args.workdir
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def cmd(self, np_, output, *extra):
+        return [self.mpirun, "-np", str(np_), "--oversubscribe", self.driver, "run", JOB,
+                "--output", output, *extra]
+
+    def run(self, np_, output, *extra, env=None, expect=0):
+        t = time.time()
+        p = subprocess.run(self.cmd(np_, output, *extra), env=env or ENV, capture_output=True,
+                           text=True, timeout=240)
+        if p.returncode != expect:
+            sys.stderr.write(p.stdout + p.stderr)
+            raise AssertionError(f"-np {np_} {extra}: exit {p.returncode}, expected {expect}")
+        log(f"-np {np_} {' '.join(extra)} -> {os.path.basename(output)} ({time.time() - t:.1f} s)")
+        return p
+
+    def reference(self):
+        ref = self.path("ref.h5")
+        self.run(1, ref)
+        lost, dup, wrong = check_tables.compare_to_expected(ref, JOB)
+        assert (lost, dup, wrong) == (0, 0, 0), f"-np 1 vs independent grid: lost {lost} extra {dup} wrong {wrong}"
+        assert not os.path.exists(ref + ".journal"), "journal left after a complete run"
+        return ref
+
+    def same(self, a, b):
+        diff = check_tables.identical(a, b)
+        assert not diff, f"{a} vs {b}: {diff}"
+
+
+def test_ranks(s):
+    ref = s.reference()
+    for np_ in (2, 3, 4):
+        out = s.path(f"np{np_}.h5")
+        s.run(np_, out)
+        s.same(ref, out)
+    # Running again on a complete output does nothing and changes no table.
+    s.run(2, s.path("np2.h5"))
+    s.same(ref, s.path("np2.h5"))
+    log("ranks: -np 1, 2, 3, 4 identical and equal to the independent enumeration")
+
+
+def test_shards(s):
+    ref = s.reference()
+    a, b = s.path("a.h5"), s.path("b.h5")
+    s.run(2, a, "--shard", "0/2")
+    s.run(1, b, "--shard", "1/2")
+    merged = s.path("merged.h5")
+    subprocess.run([s.driver, "merge", merged, a, b], check=True, env=ENV)
+    s.same(ref, merged)
+    # Three shards, merged in another order.
+    parts = [s.path(f"t{i}.h5") for i in range(3)]
+    for i, p in enumerate(parts):
+        s.run(1 + i % 2, p, "--shard", f"{i}/3")
+    subprocess.run([s.driver, "merge", s.path("merged3.h5"), parts[2], parts[0], parts[1]], check=True, env=ENV)
+    s.same(ref, s.path("merged3.h5"))
+    # Missing and duplicated units are errors that list them.
+    p = subprocess.run([s.driver, "merge", s.path("bad.h5"), a], env=ENV, capture_output=True, text=True)
+    assert p.returncode == 2 and "missing" in p.stderr, p.stderr
+    p = subprocess.run([s.driver, "merge", s.path("bad.h5"), a, b, a], env=ENV, capture_output=True, text=True)
+    assert p.returncode == 2 and "duplicated" in p.stderr and "unit" in p.stderr, p.stderr
+    assert not os.path.exists(s.path("bad.h5"))
+    log("shards: 2 and 3 merged shards identical to -np 1; missing/duplicate units reported")
+
+
+def rank_pids(mpirun_pid):
+    """{MPI rank: pid} of the processes mpirun started (from their OMPI_COMM_WORLD_RANK)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != mpirun_pid:
+                continue
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+            if b"OMPI_COMM_WORLD_RANK" in env:
+                out[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(entry)
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def kill_and_resume(s, out, np_, rng, target):
+    """Starts a run, SIGKILLs `target` at a random time; returns True if the run had finished."""
+    env = dict(ENV, CSWEEP_TEST_UNIT_DELAY_MS="8")  # a full run: ~1-3 s of work
+    p = subprocess.Popen(s.cmd(np_, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    delay = rng.uniform(0.4, 1.6)
+    time.sleep(delay)
+    if p.poll() is not None:
+        p.communicate()
+        return p.returncode == 0
+    if target == "mpirun":
+        os.kill(p.pid, signal.SIGKILL)
+    else:
+        ranks = rank_pids(p.pid)
+        if ranks:
+            victim = ranks.get(0) if target == "rank0" else rng.choice(
+                [pid for r, pid in ranks.items() if r != 0] or list(ranks.values()))
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except (ProcessLookupError, TypeError):
+                pass
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise AssertionError("job did not end after a rank was killed (hang)")
+    log(f"  SIGKILL {target} of -np {np_} after {delay:.2f} s (mpirun exit {p.returncode})")
+    # mpirun killed directly leaves its ranks orphaned: end them (they belong to this test only).
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    time.sleep(0.2)
+    return False
+
+
+def test_sigkill(s):
+    ref = s.reference()
+    rng = random.Random(int(os.environ.get("CSWEEP_TEST_SEED", "12345")))
+    kills = 0
+    targets = ["worker", "rank0", "mpirun"]
+    trial = 0
+    while kills < 8 and trial < 10:  # until enough kills landed mid-run (machines differ in speed)
+        trial += 1
+        out = s.path(f"killed{trial}.h5")
+        attempts = 0
+        while True:
+            np_ = rng.choice([2, 3, 4])
+            target = targets[(trial + attempts) % 3]
+            finished = kill_and_resume(s, out, np_, rng, target)
+            attempts += 1
+            if finished:
+                break
+            kills += 1
+            if attempts >= 4:  # enough kills for this trial: finish without interruption
+                s.run(rng.choice([1, 2, 3]), out)
+                break
+        lost, extra, wrong = check_tables.compare_to_expected(out, JOB)
+        assert (lost, extra, wrong) == (0, 0, 0), f"trial {trial}: lost {lost} extra {extra} wrong {wrong}"
+        s.same(ref, out)
+        log(f"sigkill trial {trial}: {attempts} run(s), rows lost 0, duplicated 0, identical")
+    log(f"sigkill: {kills} kills, 0 rows lost, 0 duplicated")
+    assert kills >= 8, f"only {kills} kills happened; the runs finish too fast to test resume"
+
+
+def start_and_signal(s, out, np_, to_ranks):
+    """Starts a slow run, sends SIGTERM after 1.5 s to every rank (as srun/Slurm do) or to mpirun
+    only; returns (exit code, stderr)."""
+    env = dict(ENV, CSWEEP_TEST_UNIT_DELAY_MS="20")  # ~3 s of work for 2 workers
+    p = subprocess.Popen(s.cmd(np_, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(1.5)
+    if to_ranks:
+        for pid in rank_pids(p.pid).values():
+            os.kill(pid, signal.SIGTERM)
+    else:
+        p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    return p.returncode, err
+
+
+def test_sigterm(s):
+    ref = s.reference()
+    # SIGTERM to the ranks: each stops taking work, rank 0 journals what returns and compacts;
+    # every rank exits 75 and so does mpirun.
+    out = s.path("term.h5")
+    for np_ in (3, 1):
+        rc, err = start_and_signal(s, out, np_, to_ranks=True)
+        assert rc == EXIT_INTERRUPTED, f"-np {np_}: exit {rc}, expected {EXIT_INTERRUPTED}:\n{err}"
+        assert "interrupted" in err, err
+        done = len(check_tables.datasets(out)[0]["ledger/unit"])
+        assert 0 < done < 324, f"{done} units durable after the interruption"
+        lost, extra, wrong = check_tables.compare_to_expected(out, JOB)
+        assert extra == 0 and wrong == 0 and lost > 0
+        log(f"sigterm to the ranks of -np {np_}: exit 75, {done} units durable")
+    s.run(2, out)
+    s.same(ref, out)
+    # SIGTERM to mpirun itself: OpenMPI forwards it to the ranks (which flush and exit 75) but
+    # mpirun reports 1 whatever the ranks return; the output is still durable and resumable.
+    out2 = s.path("term_mpirun.h5")
+    rc, err = start_and_signal(s, out2, 3, to_ranks=False)
+    assert rc != 0, "an interrupted run must not report success"
+    s.run(3, out2)
+    s.same(ref, out2)
+    log(f"sigterm to mpirun: exit {rc}; resume completed identically")
+
+
+def test_hang(s):
+    ref = s.reference()
+    out = s.path("hang.h5")
+    env = dict(ENV, CSWEEP_TEST_UNIT_DELAY_MS="20")  # ~3 s of work for 2 workers
+    p = subprocess.Popen(s.cmd(3, out, "--worker-timeout", "1", "--max-chunk", "4"), env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(1.0)
+    ranks = rank_pids(p.pid)
+    assert len(ranks) == 3, f"expected 3 ranks, found {ranks}"
+    victim = ranks[2]
+    os.kill(victim, signal.SIGSTOP)
+    time.sleep(2.5)  # > the timeout: rank 0 re-issues the victim's units
+    os.kill(victim, signal.SIGCONT)
+    try:
+        _, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise
+    assert p.returncode == 0, f"exit {p.returncode}:\n{err}"
+    assert "re-issuing" in err, err
+    s.same(ref, out)
+    log("hang: a stopped worker's units were re-issued; tables identical")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("test", choices=["ranks", "shards", "sigkill", "sigterm", "hang"])
+    ap.add_argument("--driver", required=True)
+    ap.add_argument("--mpirun", required=True)
+    ap.add_argument("--workdir", required=True)
+    args = ap.parse_args()
+    s = Suite(args)
+    globals()[f"test_{args.test}"](s)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/error.hpp"
+#include "pipeline/grid.hpp"
+#include "pipeline/job_spec.hpp"
+
+namespace csweep::pipeline {
+namespace {
+
+const char* kValid = R"([job]
+name = "t"
+
+[[models]]
+name = "toy"
+path = "nowhere"
+config = { n_layers = 4, n_heads = 4, d_model = 32, d_mlp = 8 }
+
+[[tasks]]
+name = "digits"
+generator = "sequence"
+params = { kind = "digits", n_prompts = 8, templates = ["done", "lost"] }
+
+[experiments]
+corruptions = ["randAll", "permutation"]
+ablations = ["mean"]
+metrics = ["logit_diff", "performance"]
+seeds = [3, 5]
+thresholds = [20]
+
+[[families]]
+name = "pairs"
+kind = "combinations"
+pool = "heads"
+layers = [1, 3]
+heads = [0, 2]
+k = [2, 1]
+
+[[families]]
+name = "paths"
+kind = "paths"
+senders = ["0.1", "mlp1"]
+receivers = "all"
+
+[output]
+path = "out.h5"
+
+[batching]
+unit_size = 10
+)";
+
+// Replaces the first occurrence of `from` in the valid spec.
+std::string with(const std::string& from, const std::string& to) {
+  std::string s = kValid;
+  const auto at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return s.replace(at, from.size(), to);
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_job_spec(text, "spec.toml");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(JobSpec, ParsesEverySection) {
+  const JobSpec job = parse_job_spec(kValid, "spec.toml");
+  EXPECT_EQ(job.name, "t");
+  ASSERT_EQ(job.models.size(), 1u);
+  ASSERT_TRUE(job.models[0].config.has_value());
+  EXPECT_EQ(job.models[0].config->n_layers, 4);
+  EXPECT_EQ(job.models[0].config->d_head, 8);
+  EXPECT_EQ(job.tasks[0].generator, "sequence");
+  EXPECT_EQ(job.tasks[0].params["n_prompts"], 8);
+  EXPECT_EQ(job.tasks[0].params["templates"][1], "lost");
+  EXPECT_EQ(job.corruptions, (std::vector<std::string>{"randAll", "permutation"}));
+  EXPECT_EQ(job.seeds, (std::vector<std::int64_t>{3, 5}));
+  EXPECT_EQ(job.metric_sets.size(), 1u);
+  EXPECT_EQ(job.metric_sets[0].size(), 2u);
+  ASSERT_EQ(job.families.size(), 2u);
+  EXPECT_EQ(job.families[0].k, (std::vector<int>{1, 2}));  // sorted
+  EXPECT_EQ(job.families[0].pool.layer_first, 1);
+  EXPECT_EQ(job.families[0].pool.indices, (std::vector<int>{0, 2}));
+  EXPECT_EQ(job.families[1].ablations, std::vector<interv::AblationKind>{interv::AblationKind::kPathPatch});
+  EXPECT_TRUE(job.families[1].all_receivers);
+  EXPECT_EQ(job.batching.unit_size, 10u);
+  EXPECT_EQ(job.text, kValid);
+}
+
+TEST(JobSpec, UnknownKeyNamesFileLineKeyAndAllowedKeys) {
+  const auto e = error_of(with("k = [2, 1]", "k = [2, 1]\nkk = 3"));
+  EXPECT_NE(e.find("spec.toml:28"), std::string::npos) << e;
+  EXPECT_NE(e.find("families[0].kk"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected one of: name, kind, k, pool"), std::string::npos) << e;
+  EXPECT_NE(error_of(with("[batching]", "[batchin]")).find("'batchin'"), std::string::npos);
+}
+
+TEST(JobSpec, WrongTypeNamesValueAndExpectation) {
+  const auto e = error_of(with("k = [2, 1]", "k = \"2\""));
+  EXPECT_NE(e.find("spec.toml:27"), std::string::npos) << e;
+  EXPECT_NE(e.find("families[0].k"), std::string::npos) << e;
+  EXPECT_NE(e.find("\"2\""), std::string::npos) << e;
+  EXPECT_NE(e.find("expected an array of integers"), std::string::npos) << e;
+}
+
+TEST(JobSpec, BadValuesAreNamed) {
+  auto e = error_of(with("\"0.1\", \"mlp1\"", "\"0.1\", \"9-1\""));
+  EXPECT_NE(e.find("spec.toml:32: families[1].senders[1]"), std::string::npos) << e;
+  EXPECT_NE(e.find("9-1"), std::string::npos) << e;
+  e = error_of(with("\"randAll\"", "\"randall\""));
+  EXPECT_NE(e.find("experiments.corruptions[0]"), std::string::npos) << e;
+  EXPECT_NE(e.find("randAll"), std::string::npos) << e;  // the expectation lists the spelling
+  e = error_of(with("\"performance\"", "\"perf%\""));
+  EXPECT_NE(e.find("experiments.metrics[1]"), std::string::npos) << e;
+  e = error_of(with("ablations = [\"mean\"]", "ablations = [\"mean\", \"path_patch\"]"));
+  EXPECT_NE(e.find("path_patch"), std::string::npos) << e;
+  e = error_of(with("layers = [1, 3]", "layers = [3, 1]"));
+  EXPECT_NE(e.find("families[0].layers"), std::string::npos) << e;
+  e = error_of(with("unit_size = 10", "unit_size = 0"));
+  EXPECT_NE(e.find("batching.unit_size"), std::string::npos) << e;
+  EXPECT_NE(e.find("got 0"), std::string::npos) << e;
+  e = error_of(with("name = \"paths\"", "name = \"pairs\""));
+  EXPECT_NE(e.find("duplicate family name"), std::string::npos) << e;
+}
+
+TEST(JobSpec, MissingSectionsAndSyntaxErrors) {
+  std::string s = kValid;
+  s = s.substr(0, s.find("[output]"));
+  EXPECT_NE(error_of(s).find("output"), std::string::npos);
+  const auto e = error_of(with("seeds = [3, 5]", "seeds = [3, 5"));
+  EXPECT_NE(e.find("spec.toml:19:1"), std::string::npos) << e;
+  EXPECT_NE(e.find("TOML syntax error"), std::string::npos) << e;
+}
+
+TEST(JobSpec, ModelRangesAreCheckedAgainstTheArchitecture) {
+  const JobSpec job = parse_job_spec(with("layers = [1, 3]", "layers = [1, 4]"), "spec.toml");
+  try {
+    Grid grid(job, {*job.models[0].config});
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("spec.toml:25"), std::string::npos) << m;
+    EXPECT_NE(m.find("layers"), std::string::npos) << m;
+    EXPECT_NE(m.find("[1, 4]"), std::string::npos) << m;
+    EXPECT_NE(m.find("0..3"), std::string::npos) << m;
+  }
+}
+
+TEST(JobSpec, ShippedSpecsParse) {
+  for (const char* f : {"/jobs/quickstart.toml", "/jobs/reference_study.toml", "/tests/mpi/jobs/small.toml"}) {
+    SCOPED_TRACE(f);
+    const JobSpec job = load_job_spec(std::string(CSWEEP_SOURCE_DIR) + f);
+    EXPECT_FALSE(job.families.empty());
+  }
+}
+
+}  // namespace
+}  // namespace csweep::pipeline
