@@ -18,5 +18,4 @@ export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
 "$build/csweep" inspect --model models/default
 "$build/csweep" plan jobs/quickstart.toml
 mpirun -np 2 --oversubscribe "$build/csweep" run jobs/quickstart.toml --output out/quickstart.h5
-/usr/bin/python3 analysis/summarize.py out/quickstart.h5 --top 3
 echo "results: $root/out/quickstart.h5 (schema: docs/SWEEPS.md)"

@@ -5,7 +5,8 @@
 #
 #   --shards N            array size; shard i runs `csweep run JOB --shard i/N` (default 4)
 #   --ranks R             MPI ranks per shard (srun --mpi=pmix; 1 = no MPI launcher) (default 1)
-#   --gpus-per-rank G     request G GPUs per rank (--gpus-per-task) and run on CUDA (default 0)
+#   --gpus-per-rank G     request G GPUs per rank (--gpus-per-task); a CUDA build then puts each
+#                         rank on the GPU of its node-local rank (default 0)
 #   --time T              time limit per shard (default 04:00:00)
 #   --partition P         partition (default: the cluster's default)
 #   --csweep PATH         csweep binary (default: build/csweep next to this script's repo)
@@ -19,7 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-64}"; }
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-64}"; }
 [[ $# -ge 2 ]] || usage
 job=$(realpath "$1"); outdir=$2; shift 2
 [[ -f $job ]] || { echo "submit_sweep: job spec not found: $job" >&2; exit 2; }
@@ -49,17 +50,17 @@ outdir=$(realpath "$outdir")
 common=(--parsable --kill-on-invalid-dep=yes)
 [[ -n $partition ]] && common+=(--partition "$partition")
 
-device_args=()
+
 gpu_opts=()
 if [[ $gpus -gt 0 ]]; then
-  device_args=(--device cuda)
+
   gpu_opts=(--gpus-per-task "$gpus")
 fi
 
 array_id=$(sbatch "${common[@]}" "${gpu_opts[@]}" "${extra[@]}" \
   --job-name csweep-shards --array "0-$((shards - 1))" --ntasks "$ranks" --time "$time_limit" \
   --requeue --open-mode=append --output "$outdir/logs/shard-%a.log" \
-  --export "ALL,CSWEEP_BIN=$csweep,CSWEEP_JOB=$job,CSWEEP_OUTDIR=$outdir,CSWEEP_SHARDS=$shards,CSWEEP_RANKS=$ranks,CSWEEP_DEVICE_ARGS=${device_args[*]}" \
+  --export "ALL,CSWEEP_BIN=$csweep,CSWEEP_JOB=$job,CSWEEP_OUTDIR=$outdir,CSWEEP_SHARDS=$shards,CSWEEP_RANKS=$ranks" \
   "$here/shard.sbatch")
 array_id=${array_id%%;*}
 

@@ -1,0 +1,119 @@
+#include "pipeline/cli/engine_evaluator.hpp"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <tuple>
+
+#include "core/error.hpp"
+#include "workers/interventions/executor.hpp"
+#include "workers/interventions/session.hpp"
+#include "workers/model/model_tokenizer.hpp"
+#include "workers/model/transformer.hpp"
+#include "workers/model/weights.hpp"
+#include "workers/tasks/task.hpp"
+#include "workers/tokenizer/tokenizer.hpp"
+
+namespace csweep::pipeline {
+namespace {
+
+class EngineEvaluator : public UnitEvaluator {
+ public:
+  EngineEvaluator(const JobSpec& job, torch::Device device) : UnitEvaluator(job), device_(device) {}
+
+  metrics::Baseline baseline(const ExperimentKey& key) override { return dataset(key).baseline(); }
+
+  std::vector<metrics::MetricRow> evaluate(const ExperimentKey& key,
+                                           const std::vector<interv::Intervention>& ivs) override {
+    const auto& cache = dataset(key);
+    Model& m = model(key.model);
+    metrics::MetricSet want;
+    want.metrics = job_.metric_sets.at(static_cast<size_t>(key.metric_set));
+    want.per_prompt_logit_diff = job_.output.per_prompt;
+    return m.executor->evaluate(cache, key.ablation_kind, ivs, want);
+  }
+
+  model::ModelConfig model_config(int index) override { return model(index).loaded.cfg; }
+
+ private:
+  struct Model {
+    model::LoadedModel loaded;
+    std::unique_ptr<model::HookedTransformer> tm;
+    std::optional<tok::Tokenizer> tok;
+    std::unique_ptr<interv::Executor> executor;
+  };
+
+  Model& model(int index) {
+    auto it = models_.find(index);
+    if (it != models_.end()) return it->second;
+    const auto& spec = job_.models.at(static_cast<size_t>(index));
+    Model m;
+    m.loaded = model::load_model(resolve_model_path(spec));
+    spdlog::info("model '{}' loaded from {}", spec.name, m.loaded.source);
+    m.tm = std::make_unique<model::HookedTransformer>(m.loaded, device_);
+    m.tok.emplace(model::load_model_tokenizer(m.loaded));
+    interv::ExecutorOptions opt;
+    if (job_.memory.max_gb_per_rank > 0) {
+      // A quarter of the rank's memory for one batch's activations; the rest holds the weights
+      // and the reference caches.
+      opt.memory_budget_bytes = static_cast<std::size_t>(job_.memory.max_gb_per_rank * 0.25 * (1ull << 30));
+    }
+    opt.max_interventions_per_batch = static_cast<int>(job_.batching.max_interventions_per_forward);
+    m.executor = std::make_unique<interv::Executor>(*m.tm, opt);
+    return models_.emplace(index, std::move(m)).first->second;
+  }
+
+  const interv::DatasetCache& dataset(const ExperimentKey& key) {
+    const auto id = std::make_tuple(key.model, key.seed, key.task, key.corruption);
+    if (current_ && current_id_ == id) return *current_->cache;
+    // One dataset resident at a time: units are ordered so consecutive ones share it.
+    current_.reset();
+    Model& m = model(key.model);
+    const auto& task = job_.tasks.at(static_cast<size_t>(key.task));
+    interv::TaskRequest req;
+    const auto names = tasks::task_names();
+    req.task = std::find(names.begin(), names.end(), task.generator) != names.end() ? task.generator : task.name;
+    req.params = task.params.is_null() ? nlohmann::json::object() : task.params;
+    req.corruption = job_.corruptions.at(static_cast<size_t>(key.corruption));
+    req.seed = static_cast<std::uint64_t>(job_.seeds.at(static_cast<size_t>(key.seed)));
+    current_ = std::make_unique<interv::TaskData>(interv::build_task_data(*m.tm, *m.tok, req));
+    current_id_ = id;
+    const auto& b = current_->cache->baseline();
+    spdlog::info("dataset {}/{} seed {}: {} prompts, clean LD {:.4f}, corrupted LD {:.4f}", req.task,
+                 req.corruption, req.seed, b.n_prompts, b.clean_logit_diff, b.corrupted_logit_diff);
+    return *current_->cache;
+  }
+
+  torch::Device device_;
+  std::map<int, Model> models_;
+  std::unique_ptr<interv::TaskData> current_;
+  std::tuple<int, int, int, int> current_id_{-1, -1, -1, -1};
+};
+
+}  // namespace
+
+std::unique_ptr<UnitEvaluator> make_engine_evaluator(const JobSpec& job, int rank, int /*n_ranks*/) {
+  // Same thread count on every rank and run: results must not depend on MPI core binding.
+  torch::set_num_threads(job.batching.threads_per_rank);
+  // One GPU per rank when CUDA is available: the node-local rank (set by mpirun or srun) picks
+  // the device, so ranks spread over a node's GPUs on every node of a multi-node job.
+  torch::Device device = torch::kCPU;
+  if (torch::cuda::is_available()) {
+    int local_rank = rank;
+    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"}) {
+      if (const char* v = std::getenv(var)) {
+        local_rank = std::atoi(v);
+        break;
+      }
+    }
+    const int n = static_cast<int>(torch::cuda::device_count());
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % n));
+  }
+  return std::make_unique<EngineEvaluator>(job, device);
+}
+
+}  // namespace csweep::pipeline
