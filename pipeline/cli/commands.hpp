@@ -9,5 +9,10 @@ namespace csweep::cli {
 void add_inspect_command(CLI::App& app);   // config + parameter count of a model
 void add_dump_command(CLI::App& app);      // run prompts, write logits + hooks to HDF5
 void add_tokenize_command(CLI::App& app);  // JSONL text -> ids
+void add_train_command(CLI::App& app);     // train the embedded default model
+void add_plan_command(CLI::App& app);      // grid size, units, FLOPs, time and output estimates
+void add_run_command(CLI::App& app);       // the sweep (MPI), resumable, into HDF5
+void add_merge_command(CLI::App& app);     // shard files -> one results file
+void add_eval_command(CLI::App& app);      // metrics of a task, optionally with components ablated
 
 }  // namespace csweep::cli

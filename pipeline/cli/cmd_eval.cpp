@@ -1,0 +1,182 @@
+// csweep eval: the metrics of one task/corruption on one model, optionally with components
+// ablated, for quick interactive checks.
+//
+//   csweep eval [--model M] --task digits --corruption randAll [--ablate 9.1,4.4 --kind mean]
+//               [--positions end,S1] [--seed N] [--n-prompts N] [--params JSON] [--filter]
+//               [--device cpu|cuda] [--json]
+//
+// Without --model the embedded default model (models/default) is used. With --json one JSON
+// object is printed: model, task, corruption, n_prompts, dropped_by_filter, clean_accuracy,
+// corrupted_accuracy, clean_logit_diff, corrupted_logit_diff, clean_prob_correct, ablate, kind,
+// logit_diff, performance, normalized, kl, prob_correct, accuracy (+ prob_diff for greater_than).
+// Without --ablate the intervention is empty (performance 100 %, KL 0: the clean run).
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "pipeline/cli/commands.hpp"
+#include "pipeline/job_spec.hpp"
+#include "workers/interventions/executor.hpp"
+#include "workers/interventions/session.hpp"
+#include "workers/model/model_tokenizer.hpp"
+#include "workers/model/transformer.hpp"
+#include "workers/model/weights.hpp"
+#include "workers/tokenizer/tokenizer.hpp"
+
+namespace csweep::cli {
+namespace {
+
+struct EvalOptions {
+  std::string model;  // empty = the default model
+  std::string task = "digits";
+  std::string corruption = "randAll";
+  std::string ablate;
+  std::string kind = "mean";
+  std::string positions;
+  std::string params = "{}";
+  std::uint64_t seed = 0;
+  int n_prompts = 0;  // 0 = the task's default
+  bool filter = false;
+  bool json = false;
+  std::string device = "cpu";
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto comma = s.find(',', start);
+    const auto piece = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!piece.empty()) out.push_back(piece);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+void run_eval(const EvalOptions& opt) {
+  pipeline::ModelSpec spec;
+  spec.path = opt.model.empty() ? "default" : opt.model;
+  spec.origin = "--model";
+  const std::string model_path = pipeline::resolve_model_path(spec);
+  torch::Device device = torch::kCPU;
+  if (opt.device != "cpu") {
+    CSWEEP_CHECK_INPUT(torch::cuda::is_available(), "--device: CUDA requested but no CUDA device is "
+                       "available to LibTorch (got {}, expected cpu)", opt.device);
+    device = torch::Device(opt.device);
+  }
+
+  nlohmann::json params;
+  try {
+    params = nlohmann::json::parse(opt.params);
+  } catch (const nlohmann::json::exception& e) {
+    throw input_error("--params", "not valid JSON", opt.params, "a JSON object");
+  }
+  CSWEEP_CHECK_INPUT(params.is_object(), "--params: expected a JSON object (got {})", opt.params);
+  if (opt.n_prompts > 0) params["n_prompts"] = opt.n_prompts;
+
+  interv::Intervention iv;
+  for (const auto& c : split(opt.ablate)) iv.components.push_back(interv::parse_component(c));
+  for (const auto& p : split(opt.positions)) {
+    const bool numeric = p.find_first_not_of("-0123456789") == std::string::npos;
+    if (numeric) {
+      iv.positions.indices.push_back(std::stoi(p));
+    } else {
+      iv.positions.names.push_back(p);
+    }
+  }
+  const auto kind = interv::parse_ablation_kind(opt.kind);
+  CSWEEP_CHECK_INPUT(kind != interv::AblationKind::kPathPatch,
+                     "--kind: path patching needs receivers; use a job spec (got {}, expected zero, "
+                     "mean, resample or a patching kind)", opt.kind);
+
+  const model::LoadedModel loaded = model::load_model(model_path);
+  const model::HookedTransformer tm(loaded, device);
+  const tok::Tokenizer tok = model::load_model_tokenizer(loaded);
+  interv::TaskRequest req;
+  req.task = opt.task;
+  req.params = params;
+  req.corruption = opt.corruption;
+  req.seed = opt.seed;
+  req.filter = opt.filter;
+  const auto data = interv::build_task_data(tm, tok, req);
+  interv::Executor ex(tm);
+  const auto row = ex.evaluate(*data.cache, kind, {iv}, {}).at(0);
+  const auto& base = data.cache->baseline();
+  const bool gt = data.cache->prompts().year_ids.defined();
+
+  if (opt.json) {
+    nlohmann::json j;
+    j["model"] = model_path;
+    j["task"] = opt.task;
+    j["corruption"] = opt.corruption;
+    j["seed"] = opt.seed;
+    j["n_prompts"] = base.n_prompts;
+    j["dropped_by_filter"] = data.dropped_by_filter;
+    j["clean_accuracy"] = base.clean_accuracy;
+    j["corrupted_accuracy"] = base.corrupted_accuracy;
+    j["clean_logit_diff"] = base.clean_logit_diff;
+    j["corrupted_logit_diff"] = base.corrupted_logit_diff;
+    j["clean_prob_correct"] = base.clean_prob_correct;
+    j["ablate"] = split(opt.ablate);
+    j["kind"] = interv::to_string(kind);
+    j["logit_diff"] = row.logit_diff;
+    j["performance"] = row.performance;
+    j["normalized"] = row.normalized;
+    j["kl"] = row.kl;
+    j["prob_correct"] = row.prob_correct;
+    j["accuracy"] = row.accuracy;
+    if (gt) j["prob_diff"] = row.prob_diff;
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("model       %s\n", model_path.c_str());
+  std::printf("task        %s / %s, %d prompts (seed %llu%s)\n", opt.task.c_str(), opt.corruption.c_str(),
+              base.n_prompts, static_cast<unsigned long long>(opt.seed),
+              opt.filter ? fmt::format(", {} dropped by the clean-model filter", data.dropped_by_filter).c_str() : "");
+  std::printf("clean       LD %.4f   accuracy %.1f %%   p(correct) %.4f\n", base.clean_logit_diff,
+              100 * base.clean_accuracy, base.clean_prob_correct);
+  std::printf("corrupted   LD %.4f   accuracy %.1f %%   (%.1f %% of clean LD)\n", base.corrupted_logit_diff,
+              100 * base.corrupted_accuracy, 100 * base.corrupted_logit_diff / base.clean_logit_diff);
+  std::printf("intervened  %s %s\n", opt.ablate.empty() ? "(none)" : opt.ablate.c_str(),
+              opt.ablate.empty() ? "" : interv::to_string(kind));
+  std::printf("            LD %.4f   performance %.2f %%   normalized %.4f   KL %.5f\n", row.logit_diff,
+              row.performance, row.normalized, row.kl);
+  std::printf("            p(correct) %.4f   accuracy %.1f %%", row.prob_correct, 100 * row.accuracy);
+  if (gt) std::printf("   prob diff %.4f", row.prob_diff);
+  std::printf("\n");
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto opt = std::make_shared<EvalOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Metrics of a task/corruption on a model, optionally with components ablated.");
+  cmd->add_option("--model", opt->model, "Hugging Face folder or .gguf (default: the embedded model)");
+  cmd->add_option("--task", opt->task, "digits, numwords, months, days, greater_than, ioi, custom")
+      ->capture_default_str();
+  cmd->add_option("--corruption", opt->corruption, "e.g. randAll, switchLastTwo, XX01, ABC")
+      ->capture_default_str();
+  cmd->add_option("--ablate", opt->ablate, "components, e.g. 9.1,4.4,mlp3,n3.117");
+  cmd->add_option("--kind", opt->kind, "zero, mean, resample, patch_corrupt_into_clean, "
+                                       "patch_clean_into_corrupt")->capture_default_str();
+  cmd->add_option("--positions", opt->positions, "positions to ablate: indices and/or names "
+                                                 "(end, S1, ...); default all");
+  cmd->add_option("--params", opt->params, "task parameters as a JSON object")->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "dataset seed")->capture_default_str();
+  cmd->add_option("--n-prompts", opt->n_prompts, "prompts to generate (0 = the task's default)");
+  cmd->add_flag("--filter", opt->filter, "keep prompts whose clean top-1 is correct and "
+                                         "p(correct) > 2 p(incorrect)");
+  cmd->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--json", opt->json, "print one JSON object");
+  cmd->callback([opt] { run_eval(*opt); });
+}
+
+}  // namespace csweep::cli

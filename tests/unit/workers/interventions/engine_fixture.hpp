@@ -1,0 +1,98 @@
+#pragma once
+// Random-init models and prompt sets for the engine tests: canonical parameters drawn from a
+// seeded normal distribution (norm weights around 1, small biases), right-padded prompts of
+// unequal lengths in two template groups.
+#include <torch/torch.h>
+
+#include "workers/interventions/prompt_set.hpp"
+#include "workers/model/config.hpp"
+#include "workers/model/weights.hpp"
+
+namespace csweep::interv::testing {
+
+inline model::ModelConfig gpt2_config() {
+  model::ModelConfig c;
+  c.family = model::Family::kGPT2;
+  c.name = "random-gpt2";
+  c.n_layers = 3;
+  c.n_heads = 4;
+  c.n_kv_heads = 4;
+  c.d_model = 32;
+  c.d_head = 8;
+  c.d_mlp = 64;
+  c.n_ctx = 32;
+  c.d_vocab = 61;
+  c.act_fn = model::ActFn::kGeluNew;
+  c.tied_embeddings = false;
+  return c;
+}
+
+inline model::ModelConfig llama_config() {
+  model::ModelConfig c = gpt2_config();
+  c.family = model::Family::kLlama;
+  c.name = "random-llama";
+  c.n_kv_heads = 2;
+  c.act_fn = model::ActFn::kSilu;
+  c.gated_mlp = true;
+  c.norm = model::NormKind::kRMSNorm;
+  c.positional = model::PosKind::kRotary;
+  c.rotary_dim = 8;
+  c.attn_bias = false;
+  c.mlp_bias = false;
+  return c;
+}
+
+inline model::LoadedModel random_model(const model::ModelConfig& cfg, uint64_t seed) {
+  torch::manual_seed(seed);
+  model::LoadedModel m;
+  m.cfg = cfg;
+  m.source = cfg.name;
+  for (const auto& spec : model::canonical_params(cfg)) {
+    if (spec.optional) continue;
+    const auto leaf = spec.name.substr(spec.name.rfind('.') + 1);
+    torch::Tensor t;
+    if (leaf == "w") {
+      t = 1.0 + 0.2 * torch::randn(spec.shape);
+    } else if (leaf.rfind("b", 0) == 0) {
+      t = 0.1 * torch::randn(spec.shape);
+    } else {
+      // Fan-in scaling keeps activations O(1) through the layers.
+      const double fan_in = static_cast<double>(spec.shape.size() == 3 ? spec.shape[1] : spec.shape[0]);
+      t = torch::randn(spec.shape) / std::sqrt(fan_in) * (spec.name.find("embed") != std::string::npos ? 4.0 : 1.0);
+    }
+    m.params[spec.name] = t.to(torch::kFloat32);
+  }
+  return m;
+}
+
+// B prompts of lengths P-2..P (right-padded with token 0), two template groups, named positions
+// "end" (answer) and "S1", "S2"; corrupted prompts differ from clean ones at random positions.
+inline PromptSet random_prompts(const model::ModelConfig& cfg, int64_t B, int64_t P, uint64_t seed) {
+  torch::manual_seed(seed);
+  PromptSet s;
+  s.clean_tokens = torch::randint(1, cfg.d_vocab, {B, P}, torch::kLong);
+  auto flip = torch::rand({B, P}).lt(0.4);
+  s.corrupted_tokens = torch::where(flip, torch::randint(1, cfg.d_vocab, {B, P}, torch::kLong), s.clean_tokens);
+  s.answer_pos = torch::empty({B}, torch::kLong);
+  s.group = torch::empty({B}, torch::kLong);
+  s.n_groups = 2;
+  for (int64_t b = 0; b < B; ++b) {
+    // Group g has length P - 2 + g so positions align within a group.
+    const int64_t g = b % 2;
+    s.group[b] = g;
+    const int64_t len = P - 1 + g;
+    s.answer_pos[b] = len - 1;
+    for (int64_t p = len; p < P; ++p) {
+      s.clean_tokens[b][p] = 0;
+      s.corrupted_tokens[b][p] = 0;
+    }
+  }
+  s.correct = torch::randint(0, cfg.d_vocab, {B}, torch::kLong);
+  s.incorrect = (s.correct + torch::randint(1, cfg.d_vocab, {B}, torch::kLong)) % cfg.d_vocab;
+  s.named_positions["end"] = s.answer_pos.clone();
+  s.named_positions["S1"] = torch::full({B}, 1L, torch::kLong);
+  s.named_positions["S2"] = torch::full({B}, 3L, torch::kLong);
+  return s;
+}
+
+}  // namespace csweep::interv::testing

@@ -1,0 +1,45 @@
+#pragma once
+// From (model, task, corruption, seed) to a ready DatasetCache: generates the clean dataset,
+// corrupts it, optionally keeps only prompts the clean model gets right, and computes the caches.
+// Shared by `csweep eval` and the sweep evaluator so both measure exactly the same thing.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "workers/interventions/caches.hpp"
+#include "workers/interventions/prompt_set.hpp"
+#include "workers/tasks/task.hpp"
+
+namespace csweep::tok {
+class Tokenizer;
+}
+namespace csweep::model {
+class HookedTransformer;
+}
+
+namespace csweep::interv {
+
+struct TaskRequest {
+  std::string task = "digits";       // tasks::make_dataset name
+  nlohmann::json params = nlohmann::json::object();
+  std::string corruption = "randAll";
+  std::uint64_t seed = 0;            // dataset seed; the corruption uses seed + 1
+  bool filter = false;               // keep prompts with clean top-1 correct and p(c) > 2 p(i)
+  MeanSource mean_source = MeanSource::kCorrupted;
+};
+
+struct TaskData {
+  tasks::Dataset clean, corrupted;
+  int dropped_by_filter = 0;
+  std::unique_ptr<DatasetCache> cache;
+};
+
+TaskData build_task_data(const model::HookedTransformer& model, const tok::Tokenizer& tok,
+                         const TaskRequest& req);
+
+// Per prompt: clean top-1 == correct and p(correct) > 2 p(incorrect) (the reference study's filter).
+std::vector<bool> clean_model_filter(const model::HookedTransformer& model, const PromptSet& prompts);
+
+}  // namespace csweep::interv
