@@ -11,11 +11,7 @@ step() { printf '\n==== %s (%s)\n' "$1" "$(date +%T)"; }
 
 step "dependencies";   scripts/install_deps.sh
 step "build";          scripts/build.sh
-if [[ -x scripts/fetch_smollm2.sh ]]; then
-  step "real model";   scripts/fetch_smollm2.sh
-fi
-if [[ -x scripts/fuzz_smoke.sh ]]; then
-  step "fuzz smoke";   scripts/fuzz_smoke.sh
-fi
+step "real model";     scripts/fetch_smollm2.sh
+step "fuzz smoke";     scripts/fuzz_smoke.sh
 step "ctest"
 ctest --test-dir "$build" --output-on-failure -j "${CSWEEP_TEST_JOBS:-2}" --timeout 900

@@ -35,6 +35,7 @@
 
 #include "core/error.hpp"
 #include "core/paths.hpp"
+#include "core/strings.hpp"
 #include "csweep/version.hpp"
 #include "pipeline/cli/commands.hpp"
 #include "workers/model/hooks.hpp"
@@ -238,14 +239,8 @@ torch::Device parse_device(const std::string& s) {
 std::vector<std::string> split_globs(const std::vector<std::string>& in) {
   std::vector<std::string> out;
   for (const auto& s : in) {
-    std::size_t start = 0;
-    while (start <= s.size()) {
-      const auto comma = s.find(',', start);
-      const auto piece = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!piece.empty()) out.push_back(piece);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
+    const auto pieces = split_list(s);
+    out.insert(out.end(), pieces.begin(), pieces.end());
   }
   return out;
 }

@@ -55,8 +55,6 @@ FIXTURES = REPO / "tests" / "fixtures"
 MODELS = FIXTURES / "models"
 REFERENCE = FIXTURES / "reference"
 TOKENIZER_DIR = REPO / "data" / "tokenizers" / "gpt2"
-if not (TOKENIZER_DIR / "encoder.json").exists():
-    TOKENIZER_DIR = Path("/work/shared/tokenizers/gpt2")
 
 VOCAB = 256
 N_CTX = 32

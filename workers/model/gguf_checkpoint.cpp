@@ -13,38 +13,18 @@
 #include "core/files.hpp"
 #include "workers/io/gguf.hpp"
 #include "workers/io/safetensors.hpp"
+#include "workers/model/param_layout.hpp"
 
 namespace csweep::model {
 
 namespace {
-
-using Shape = std::vector<std::int64_t>;
-
-// How a GGUF tensor (in row-major shape, i.e. dims reversed) becomes canonical tensor(s).
-enum class Xform {
-  kCopy,               // same layout
-  kTranspose,          // [out, in] -> [in, out]
-  kLinearHeadsIn,      // [n*d_head, d_model] -> [n, d_model, d_head]             (attn_v)
-  kRopeHeadsIn,        // un-permute rows per head, then as kLinearHeadsIn     (attn_q, attn_k)
-  kLinearHeadsOut,     // [d_model, n*d_head] -> [n, d_head, d_model]          (attn_output)
-  kMergedHeads,        // [n*d_head] -> [n, d_head]                            (attn_v.bias)
-  kRopeMergedHeads,    // un-permute per head, then [n, d_head]       (attn_q.bias, attn_k.bias)
-  kQKVRows,            // [(nq+nk+nv)*d_head, d_model] -> 3 x [n, d_model, d_head] (attn_qkv)
-  kQKVBias,            // [(nq+nk+nv)*d_head] -> 3 x [n, d_head]                (attn_qkv.bias)
-};
-
-struct NameRow {
-  const char* gguf;                    // "{l}" = layer index
-  Xform xform;
-  std::vector<const char*> canonical;  // "{l}" = layer index
-};
 
 // Hyperparameter keys, relative to "<arch>."; nullptr where the architecture has none.
 struct ArchSpec {
   const char* arch;  // general.architecture
   Family family;
   const char* norm_eps_key;
-  std::vector<NameRow> rows;
+  std::vector<LayoutRow> rows;  // stored = llama.cpp tensor name
 };
 
 const std::vector<ArchSpec>& arch_specs() {
@@ -53,51 +33,51 @@ const std::vector<ArchSpec>& arch_specs() {
        Family::kLlama,
        "attention.layer_norm_rms_epsilon",
        {
-           {"token_embd.weight", Xform::kCopy, {"embed.W_E"}},
-           {"blk.{l}.attn_norm.weight", Xform::kCopy, {"blocks.{l}.ln1.w"}},
-           {"blk.{l}.attn_q.weight", Xform::kRopeHeadsIn, {"blocks.{l}.attn.W_Q"}},
-           {"blk.{l}.attn_k.weight", Xform::kRopeHeadsIn, {"blocks.{l}.attn.W_K"}},
-           {"blk.{l}.attn_v.weight", Xform::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
-           {"blk.{l}.attn_output.weight", Xform::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
-           {"blk.{l}.attn_q.bias", Xform::kRopeMergedHeads, {"blocks.{l}.attn.b_Q"}},
-           {"blk.{l}.attn_k.bias", Xform::kRopeMergedHeads, {"blocks.{l}.attn.b_K"}},
-           {"blk.{l}.attn_v.bias", Xform::kMergedHeads, {"blocks.{l}.attn.b_V"}},
-           {"blk.{l}.attn_output.bias", Xform::kCopy, {"blocks.{l}.attn.b_O"}},
-           {"blk.{l}.ffn_norm.weight", Xform::kCopy, {"blocks.{l}.ln2.w"}},
-           {"blk.{l}.ffn_gate.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_gate"}},
-           {"blk.{l}.ffn_up.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_in"}},
-           {"blk.{l}.ffn_down.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_out"}},
-           {"blk.{l}.ffn_gate.bias", Xform::kCopy, {"blocks.{l}.mlp.b_gate"}},
-           {"blk.{l}.ffn_up.bias", Xform::kCopy, {"blocks.{l}.mlp.b_in"}},
-           {"blk.{l}.ffn_down.bias", Xform::kCopy, {"blocks.{l}.mlp.b_out"}},
-           {"output_norm.weight", Xform::kCopy, {"ln_final.w"}},
-           {"output.weight", Xform::kTranspose, {"unembed.W_U"}},
-           {"output.bias", Xform::kCopy, {"unembed.b_U"}},
+           {"token_embd.weight", Layout::kCopy, {"embed.W_E"}},
+           {"blk.{l}.attn_norm.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
+           {"blk.{l}.attn_q.weight", Layout::kRopeHeadsIn, {"blocks.{l}.attn.W_Q"}},
+           {"blk.{l}.attn_k.weight", Layout::kRopeHeadsIn, {"blocks.{l}.attn.W_K"}},
+           {"blk.{l}.attn_v.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
+           {"blk.{l}.attn_output.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+           {"blk.{l}.attn_q.bias", Layout::kRopeMergedHeads, {"blocks.{l}.attn.b_Q"}},
+           {"blk.{l}.attn_k.bias", Layout::kRopeMergedHeads, {"blocks.{l}.attn.b_K"}},
+           {"blk.{l}.attn_v.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_V"}},
+           {"blk.{l}.attn_output.bias", Layout::kCopy, {"blocks.{l}.attn.b_O"}},
+           {"blk.{l}.ffn_norm.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
+           {"blk.{l}.ffn_gate.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_gate"}},
+           {"blk.{l}.ffn_up.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
+           {"blk.{l}.ffn_down.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
+           {"blk.{l}.ffn_gate.bias", Layout::kCopy, {"blocks.{l}.mlp.b_gate"}},
+           {"blk.{l}.ffn_up.bias", Layout::kCopy, {"blocks.{l}.mlp.b_in"}},
+           {"blk.{l}.ffn_down.bias", Layout::kCopy, {"blocks.{l}.mlp.b_out"}},
+           {"output_norm.weight", Layout::kCopy, {"ln_final.w"}},
+           {"output.weight", Layout::kTranspose, {"unembed.W_U"}},
+           {"output.bias", Layout::kCopy, {"unembed.b_U"}},
        }},
       {"gpt2",
        Family::kGPT2,
        "attention.layer_norm_epsilon",
        {
-           {"token_embd.weight", Xform::kCopy, {"embed.W_E"}},
-           {"position_embd.weight", Xform::kCopy, {"pos_embed.W_pos"}},
-           {"blk.{l}.attn_norm.weight", Xform::kCopy, {"blocks.{l}.ln1.w"}},
-           {"blk.{l}.attn_norm.bias", Xform::kCopy, {"blocks.{l}.ln1.b"}},
-           {"blk.{l}.attn_qkv.weight", Xform::kQKVRows,
+           {"token_embd.weight", Layout::kCopy, {"embed.W_E"}},
+           {"position_embd.weight", Layout::kCopy, {"pos_embed.W_pos"}},
+           {"blk.{l}.attn_norm.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
+           {"blk.{l}.attn_norm.bias", Layout::kCopy, {"blocks.{l}.ln1.b"}},
+           {"blk.{l}.attn_qkv.weight", Layout::kQKVRows,
             {"blocks.{l}.attn.W_Q", "blocks.{l}.attn.W_K", "blocks.{l}.attn.W_V"}},
-           {"blk.{l}.attn_qkv.bias", Xform::kQKVBias,
+           {"blk.{l}.attn_qkv.bias", Layout::kQKVBias,
             {"blocks.{l}.attn.b_Q", "blocks.{l}.attn.b_K", "blocks.{l}.attn.b_V"}},
-           {"blk.{l}.attn_output.weight", Xform::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
-           {"blk.{l}.attn_output.bias", Xform::kCopy, {"blocks.{l}.attn.b_O"}},
-           {"blk.{l}.ffn_norm.weight", Xform::kCopy, {"blocks.{l}.ln2.w"}},
-           {"blk.{l}.ffn_norm.bias", Xform::kCopy, {"blocks.{l}.ln2.b"}},
-           {"blk.{l}.ffn_up.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_in"}},
-           {"blk.{l}.ffn_up.bias", Xform::kCopy, {"blocks.{l}.mlp.b_in"}},
-           {"blk.{l}.ffn_down.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_out"}},
-           {"blk.{l}.ffn_down.bias", Xform::kCopy, {"blocks.{l}.mlp.b_out"}},
-           {"output_norm.weight", Xform::kCopy, {"ln_final.w"}},
-           {"output_norm.bias", Xform::kCopy, {"ln_final.b"}},
-           {"output.weight", Xform::kTranspose, {"unembed.W_U"}},
-           {"output.bias", Xform::kCopy, {"unembed.b_U"}},
+           {"blk.{l}.attn_output.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+           {"blk.{l}.attn_output.bias", Layout::kCopy, {"blocks.{l}.attn.b_O"}},
+           {"blk.{l}.ffn_norm.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
+           {"blk.{l}.ffn_norm.bias", Layout::kCopy, {"blocks.{l}.ln2.b"}},
+           {"blk.{l}.ffn_up.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
+           {"blk.{l}.ffn_up.bias", Layout::kCopy, {"blocks.{l}.mlp.b_in"}},
+           {"blk.{l}.ffn_down.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
+           {"blk.{l}.ffn_down.bias", Layout::kCopy, {"blocks.{l}.mlp.b_out"}},
+           {"output_norm.weight", Layout::kCopy, {"ln_final.w"}},
+           {"output_norm.bias", Layout::kCopy, {"ln_final.b"}},
+           {"output.weight", Layout::kTranspose, {"unembed.W_U"}},
+           {"output.bias", Layout::kCopy, {"unembed.b_U"}},
        }},
   };
   return t;
@@ -110,84 +90,6 @@ const ArchSpec& arch_spec(const io::GgufFile& f) {
   throw InputError(fmt::format("{}: metadata 'general.architecture': got \"{}\", expected one of "
                                "\"llama\", \"gpt2\"",
                                f.source(), arch));
-}
-
-std::string expand(const std::string& tmpl, int layer) {
-  const auto pos = tmpl.find("{l}");
-  if (pos == std::string::npos) return tmpl;
-  return tmpl.substr(0, pos) + std::to_string(layer) + tmpl.substr(pos + 3);
-}
-
-// The row-major GGUF shape a row must have, given the canonical shapes of its targets.
-Shape gguf_shape(Xform x, const std::vector<Shape>& c) {
-  switch (x) {
-    case Xform::kCopy: return c[0];
-    case Xform::kTranspose: return {c[0][1], c[0][0]};
-    case Xform::kLinearHeadsIn:
-    case Xform::kRopeHeadsIn: return {c[0][0] * c[0][2], c[0][1]};
-    case Xform::kLinearHeadsOut: return {c[0][2], c[0][0] * c[0][1]};
-    case Xform::kMergedHeads:
-    case Xform::kRopeMergedHeads: return {c[0][0] * c[0][1]};
-    case Xform::kQKVRows: {
-      std::int64_t rows = 0;
-      for (const auto& s : c) rows += s[0] * s[2];
-      return {rows, c[0][1]};
-    }
-    case Xform::kQKVBias: {
-      std::int64_t n = 0;
-      for (const auto& s : c) n += s[0] * s[1];
-      return {n};
-    }
-  }
-  CSWEEP_ASSERT(false, "unknown transform");
-}
-
-// Inverse of llama.cpp's permute(): rows of each head go from interleaved pairs (GGUF row 2i+j)
-// back to halves (HF row j*d_head/2 + i). `t` is [n_heads*d_head, ...].
-torch::Tensor unpermute_rope_rows(const torch::Tensor& t, std::int64_t n_heads) {
-  const std::int64_t rows = t.size(0);
-  const std::int64_t half = rows / n_heads / 2;
-  std::vector<std::int64_t> view{n_heads, half, 2};
-  for (std::int64_t d = 1; d < t.dim(); ++d) view.push_back(t.size(d));
-  return t.reshape(view).transpose(1, 2).reshape(t.sizes()).contiguous();
-}
-
-std::vector<torch::Tensor> apply_xform(Xform x, const torch::Tensor& t, const std::vector<Shape>& c) {
-  switch (x) {
-    case Xform::kCopy: return {t};
-    case Xform::kTranspose: return {t.t().contiguous()};
-    case Xform::kLinearHeadsIn:  // [n*e, d] -> [n, e, d] -> [n, d, e]
-      return {t.view({c[0][0], c[0][2], c[0][1]}).permute({0, 2, 1}).contiguous()};
-    case Xform::kRopeHeadsIn:
-      return {unpermute_rope_rows(t, c[0][0])
-                  .view({c[0][0], c[0][2], c[0][1]})
-                  .permute({0, 2, 1})
-                  .contiguous()};
-    case Xform::kLinearHeadsOut:  // [d, n*e] -> [n*e, d] -> [n, e, d]
-      return {t.t().reshape(c[0]).contiguous()};
-    case Xform::kMergedHeads: return {t.reshape(c[0]).contiguous()};
-    case Xform::kRopeMergedHeads: return {unpermute_rope_rows(t, c[0][0]).reshape(c[0])};
-    case Xform::kQKVRows: {  // row blocks Q|K|V, head-major within each block
-      std::vector<torch::Tensor> out;
-      std::int64_t row = 0;
-      for (const auto& s : c) {
-        const std::int64_t h = s[0] * s[2];
-        out.push_back(t.narrow(0, row, h).reshape({s[0], s[2], s[1]}).permute({0, 2, 1}).contiguous());
-        row += h;
-      }
-      return out;
-    }
-    case Xform::kQKVBias: {
-      std::vector<torch::Tensor> out;
-      std::int64_t off = 0;
-      for (const auto& s : c) {
-        out.push_back(t.narrow(0, off, s[0] * s[1]).reshape(s).contiguous());
-        off += s[0] * s[1];
-      }
-      return out;
-    }
-  }
-  CSWEEP_ASSERT(false, "unknown transform");
 }
 
 // An integer hyperparameter that must fit an int; `fallback` when absent (nullopt = required).
@@ -303,43 +205,10 @@ LoadedModel load_gguf_model(const std::string& path) {
   const ModelConfig& cfg = m.cfg;
   const ArchSpec& spec = arch_spec(f);
 
-  std::map<std::string, const ParamSpec*> canon;
-  const auto specs = canonical_params(cfg);
-  for (const auto& p : specs) canon[p.name] = &p;
-
-  // Expand the name table for this config: GGUF name -> transform, targets and their shapes.
-  struct Expanded {
-    const NameRow* row;
-    std::vector<std::string> targets;
-    std::vector<Shape> shapes;
-    bool required = false;
-    bool seen = false;
-  };
-  std::map<std::string, Expanded> expected;
-  for (const auto& row : spec.rows) {
-    const bool per_layer = std::string(row.gguf).find("{l}") != std::string::npos;
-    for (int l = 0; l < (per_layer ? cfg.n_layers : 1); ++l) {
-      Expanded e{&row, {}, {}};
-      bool active = true;
-      for (const char* c : row.canonical) {
-        auto it = canon.find(expand(c, l));
-        if (it == canon.end()) {
-          active = false;
-          break;
-        }
-        e.targets.push_back(it->first);
-        e.shapes.push_back(it->second->shape);
-        e.required = e.required || !it->second->optional;
-      }
-      if (active) expected.emplace(expand(row.gguf, l), std::move(e));
-    }
-  }
   // A tied unembedding is W_E^T; a stored copy of the embedding is not loaded twice.
   std::set<std::string> ignored;
-  if (cfg.tied_embeddings) {
-    ignored.insert("output.weight");
-    expected.erase("output.weight");
-  }
+  if (cfg.tied_embeddings) ignored.insert("output.weight");
+  std::map<std::string, ExpectedTensor> expected = expand_rows(spec.rows, cfg, ignored);
 
   for (const auto& t : f.tensors()) {
     if (ignored.count(t.name)) continue;
@@ -348,9 +217,9 @@ LoadedModel load_gguf_model(const std::string& path) {
       throw InputError(fmt::format("{}: tensor '{}': not part of a {} model with {} layers "
                                    "(unsupported variant, or metadata and tensors disagree)",
                                    path, t.name, spec.arch, cfg.n_layers));
-    Expanded& e = it->second;
+    ExpectedTensor& e = it->second;
     e.seen = true;
-    const Shape want = gguf_shape(e.row->xform, e.shapes);
+    const Shape want = stored_shape(e.row->layout, e.shapes);
     const Shape got = t.shape();
     if (got != want)
       throw InputError(fmt::format("{}: tensor '{}': shape {} (GGUF dims [{}]), expected {} for "
@@ -366,15 +235,14 @@ LoadedModel load_gguf_model(const std::string& path) {
     torch::Tensor x = torch::empty(got, torch::kFloat32);
     io::dequantize_row(t.type(), f.tensor_data(t), x.data_ptr<float>(),
                        static_cast<std::size_t>(t.n_elements));
-    auto outs = apply_xform(e.row->xform, x, e.shapes);
-    for (std::size_t i = 0; i < outs.size(); ++i) m.params[e.targets[i]] = std::move(outs[i]);
+    store_canonical(e, x, m.params);
   }
 
   for (const auto& [name, e] : expected)
     if (e.required && !e.seen)
       throw InputError(fmt::format("{}: tensor '{}': missing (needed for {}, shape {})", path,
                                    name, fmt::join(e.targets, ", "),
-                                   io::shape_to_string(gguf_shape(e.row->xform, e.shapes))));
+                                   io::shape_to_string(stored_shape(e.row->layout, e.shapes))));
   if (cfg.tied_embeddings) m.params["unembed.W_U"] = m.params.at("embed.W_E").t().contiguous();
 
   check_params(cfg, m.params, path);

@@ -10,6 +10,7 @@
 #include "core/files.hpp"
 #include "workers/io/hf_config.hpp"
 #include "workers/io/safetensors.hpp"
+#include "workers/model/param_layout.hpp"
 
 namespace csweep::model {
 
@@ -17,29 +18,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// How an HF tensor becomes its canonical tensor(s). The HF shape expected for a row is derived
-// from the canonical shapes by the same rule, so the table carries no shapes of its own.
-enum class Xform {
-  kCopy,            // same layout
-  kTranspose,       // nn.Linear [out, in] -> [in, out]
-  kLinearHeadsIn,   // nn.Linear [n*d_head, d_model] -> [n, d_model, d_head]      (q/k/v_proj)
-  kLinearHeadsOut,  // nn.Linear [d_model, n*d_head] -> [n, d_head, d_model]      (o_proj)
-  kMergedHeads,     // [n*d_head, ...] -> [n, d_head, ...]                (Conv1D c_proj, biases)
-  kConv1DQKV,       // Conv1D [d_model, (nq+nk+nv)*d_head] -> 3 x [n, d_model, d_head]  (c_attn)
-  kConcatQKVBias,   // [(nq+nk+nv)*d_head] -> 3 x [n, d_head]                     (c_attn.bias)
-};
-
-struct NameRow {
-  const char* hf;  // with "{l}" for the layer index, in the LM-head layout
-  Xform xform;
-  std::vector<const char*> canonical;  // with "{l}"
-};
-
 struct FamilyNames {
   Family family;
   const char* prefix;          // stripped in the bare base-model layout ("h.0..." vs "transformer.h.0...")
   const char* lm_head;         // top-level, never prefixed
-  std::vector<NameRow> rows;
+  std::vector<LayoutRow> rows;       // stored = HF name in the LM-head layout
   std::vector<const char*> ignored;  // buffers that are not parameters
 };
 
@@ -49,120 +32,54 @@ const std::vector<FamilyNames>& name_tables() {
        "transformer.",
        "lm_head.weight",
        {
-           {"transformer.wte.weight", Xform::kCopy, {"embed.W_E"}},
-           {"transformer.wpe.weight", Xform::kCopy, {"pos_embed.W_pos"}},
-           {"transformer.h.{l}.ln_1.weight", Xform::kCopy, {"blocks.{l}.ln1.w"}},
-           {"transformer.h.{l}.ln_1.bias", Xform::kCopy, {"blocks.{l}.ln1.b"}},
-           {"transformer.h.{l}.attn.c_attn.weight", Xform::kConv1DQKV,
+           {"transformer.wte.weight", Layout::kCopy, {"embed.W_E"}},
+           {"transformer.wpe.weight", Layout::kCopy, {"pos_embed.W_pos"}},
+           {"transformer.h.{l}.ln_1.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
+           {"transformer.h.{l}.ln_1.bias", Layout::kCopy, {"blocks.{l}.ln1.b"}},
+           {"transformer.h.{l}.attn.c_attn.weight", Layout::kQKVColumns,
             {"blocks.{l}.attn.W_Q", "blocks.{l}.attn.W_K", "blocks.{l}.attn.W_V"}},
-           {"transformer.h.{l}.attn.c_attn.bias", Xform::kConcatQKVBias,
+           {"transformer.h.{l}.attn.c_attn.bias", Layout::kQKVBias,
             {"blocks.{l}.attn.b_Q", "blocks.{l}.attn.b_K", "blocks.{l}.attn.b_V"}},
-           {"transformer.h.{l}.attn.c_proj.weight", Xform::kMergedHeads, {"blocks.{l}.attn.W_O"}},
-           {"transformer.h.{l}.attn.c_proj.bias", Xform::kCopy, {"blocks.{l}.attn.b_O"}},
-           {"transformer.h.{l}.ln_2.weight", Xform::kCopy, {"blocks.{l}.ln2.w"}},
-           {"transformer.h.{l}.ln_2.bias", Xform::kCopy, {"blocks.{l}.ln2.b"}},
-           {"transformer.h.{l}.mlp.c_fc.weight", Xform::kCopy, {"blocks.{l}.mlp.W_in"}},
-           {"transformer.h.{l}.mlp.c_fc.bias", Xform::kCopy, {"blocks.{l}.mlp.b_in"}},
-           {"transformer.h.{l}.mlp.c_proj.weight", Xform::kCopy, {"blocks.{l}.mlp.W_out"}},
-           {"transformer.h.{l}.mlp.c_proj.bias", Xform::kCopy, {"blocks.{l}.mlp.b_out"}},
-           {"transformer.ln_f.weight", Xform::kCopy, {"ln_final.w"}},
-           {"transformer.ln_f.bias", Xform::kCopy, {"ln_final.b"}},
-           {"lm_head.weight", Xform::kTranspose, {"unembed.W_U"}},
+           {"transformer.h.{l}.attn.c_proj.weight", Layout::kMergedHeads, {"blocks.{l}.attn.W_O"}},
+           {"transformer.h.{l}.attn.c_proj.bias", Layout::kCopy, {"blocks.{l}.attn.b_O"}},
+           {"transformer.h.{l}.ln_2.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
+           {"transformer.h.{l}.ln_2.bias", Layout::kCopy, {"blocks.{l}.ln2.b"}},
+           {"transformer.h.{l}.mlp.c_fc.weight", Layout::kCopy, {"blocks.{l}.mlp.W_in"}},
+           {"transformer.h.{l}.mlp.c_fc.bias", Layout::kCopy, {"blocks.{l}.mlp.b_in"}},
+           {"transformer.h.{l}.mlp.c_proj.weight", Layout::kCopy, {"blocks.{l}.mlp.W_out"}},
+           {"transformer.h.{l}.mlp.c_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_out"}},
+           {"transformer.ln_f.weight", Layout::kCopy, {"ln_final.w"}},
+           {"transformer.ln_f.bias", Layout::kCopy, {"ln_final.b"}},
+           {"lm_head.weight", Layout::kTranspose, {"unembed.W_U"}},
        },
        {"transformer.h.{l}.attn.bias", "transformer.h.{l}.attn.masked_bias"}},
       {Family::kLlama,
        "model.",
        "lm_head.weight",
        {
-           {"model.embed_tokens.weight", Xform::kCopy, {"embed.W_E"}},
-           {"model.layers.{l}.input_layernorm.weight", Xform::kCopy, {"blocks.{l}.ln1.w"}},
-           {"model.layers.{l}.self_attn.q_proj.weight", Xform::kLinearHeadsIn, {"blocks.{l}.attn.W_Q"}},
-           {"model.layers.{l}.self_attn.k_proj.weight", Xform::kLinearHeadsIn, {"blocks.{l}.attn.W_K"}},
-           {"model.layers.{l}.self_attn.v_proj.weight", Xform::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
-           {"model.layers.{l}.self_attn.o_proj.weight", Xform::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
-           {"model.layers.{l}.self_attn.q_proj.bias", Xform::kMergedHeads, {"blocks.{l}.attn.b_Q"}},
-           {"model.layers.{l}.self_attn.k_proj.bias", Xform::kMergedHeads, {"blocks.{l}.attn.b_K"}},
-           {"model.layers.{l}.self_attn.v_proj.bias", Xform::kMergedHeads, {"blocks.{l}.attn.b_V"}},
-           {"model.layers.{l}.self_attn.o_proj.bias", Xform::kCopy, {"blocks.{l}.attn.b_O"}},
-           {"model.layers.{l}.post_attention_layernorm.weight", Xform::kCopy, {"blocks.{l}.ln2.w"}},
-           {"model.layers.{l}.mlp.gate_proj.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_gate"}},
-           {"model.layers.{l}.mlp.up_proj.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_in"}},
-           {"model.layers.{l}.mlp.down_proj.weight", Xform::kTranspose, {"blocks.{l}.mlp.W_out"}},
-           {"model.layers.{l}.mlp.gate_proj.bias", Xform::kCopy, {"blocks.{l}.mlp.b_gate"}},
-           {"model.layers.{l}.mlp.up_proj.bias", Xform::kCopy, {"blocks.{l}.mlp.b_in"}},
-           {"model.layers.{l}.mlp.down_proj.bias", Xform::kCopy, {"blocks.{l}.mlp.b_out"}},
-           {"model.norm.weight", Xform::kCopy, {"ln_final.w"}},
-           {"lm_head.weight", Xform::kTranspose, {"unembed.W_U"}},
+           {"model.embed_tokens.weight", Layout::kCopy, {"embed.W_E"}},
+           {"model.layers.{l}.input_layernorm.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
+           {"model.layers.{l}.self_attn.q_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_Q"}},
+           {"model.layers.{l}.self_attn.k_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_K"}},
+           {"model.layers.{l}.self_attn.v_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
+           {"model.layers.{l}.self_attn.o_proj.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+           {"model.layers.{l}.self_attn.q_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_Q"}},
+           {"model.layers.{l}.self_attn.k_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_K"}},
+           {"model.layers.{l}.self_attn.v_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_V"}},
+           {"model.layers.{l}.self_attn.o_proj.bias", Layout::kCopy, {"blocks.{l}.attn.b_O"}},
+           {"model.layers.{l}.post_attention_layernorm.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
+           {"model.layers.{l}.mlp.gate_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_gate"}},
+           {"model.layers.{l}.mlp.up_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
+           {"model.layers.{l}.mlp.down_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
+           {"model.layers.{l}.mlp.gate_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_gate"}},
+           {"model.layers.{l}.mlp.up_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_in"}},
+           {"model.layers.{l}.mlp.down_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_out"}},
+           {"model.norm.weight", Layout::kCopy, {"ln_final.w"}},
+           {"lm_head.weight", Layout::kTranspose, {"unembed.W_U"}},
        },
        {"model.layers.{l}.self_attn.rotary_emb.inv_freq"}},
   };
   return t;
-}
-
-using Shape = std::vector<std::int64_t>;
-
-std::string expand(const std::string& tmpl, int layer) {
-  const auto pos = tmpl.find("{l}");
-  if (pos == std::string::npos) return tmpl;
-  return tmpl.substr(0, pos) + std::to_string(layer) + tmpl.substr(pos + 3);
-}
-
-// The HF shape a row must have, given the canonical shapes of its targets.
-Shape hf_shape(Xform x, const std::vector<Shape>& c) {
-  switch (x) {
-    case Xform::kCopy: return c[0];
-    case Xform::kTranspose: return {c[0][1], c[0][0]};
-    case Xform::kLinearHeadsIn: return {c[0][0] * c[0][2], c[0][1]};
-    case Xform::kLinearHeadsOut: return {c[0][2], c[0][0] * c[0][1]};
-    case Xform::kMergedHeads: {
-      Shape s{c[0][0] * c[0][1]};
-      s.insert(s.end(), c[0].begin() + 2, c[0].end());
-      return s;
-    }
-    case Xform::kConv1DQKV: {
-      std::int64_t cols = 0;
-      for (const auto& s : c) cols += s[0] * s[2];
-      return {c[0][1], cols};
-    }
-    case Xform::kConcatQKVBias: {
-      std::int64_t n = 0;
-      for (const auto& s : c) n += s[0] * s[1];
-      return {n};
-    }
-  }
-  CSWEEP_ASSERT(false, "unknown transform");
-}
-
-std::vector<torch::Tensor> apply_xform(Xform x, const torch::Tensor& t, const std::vector<Shape>& c) {
-  switch (x) {
-    case Xform::kCopy: return {t};
-    case Xform::kTranspose: return {t.t().contiguous()};
-    case Xform::kLinearHeadsIn:  // [n*e, d] -> [n, e, d] -> [n, d, e]
-      return {t.view({c[0][0], c[0][2], c[0][1]}).permute({0, 2, 1}).contiguous()};
-    case Xform::kLinearHeadsOut:  // [d, n*e] -> [n*e, d] -> [n, e, d]
-      return {t.t().reshape(c[0]).contiguous()};
-    case Xform::kMergedHeads: return {t.reshape(c[0]).contiguous()};
-    case Xform::kConv1DQKV: {  // column blocks Q|K|V, head-major within each block
-      std::vector<torch::Tensor> out;
-      std::int64_t col = 0;
-      for (const auto& s : c) {
-        const std::int64_t w = s[0] * s[2];
-        out.push_back(t.narrow(1, col, w).reshape({s[1], s[0], s[2]}).permute({1, 0, 2}).contiguous());
-        col += w;
-      }
-      return out;
-    }
-    case Xform::kConcatQKVBias: {
-      std::vector<torch::Tensor> out;
-      std::int64_t off = 0;
-      for (const auto& s : c) {
-        out.push_back(t.narrow(0, off, s[0] * s[1]).reshape(s).contiguous());
-        off += s[0] * s[1];
-      }
-      return out;
-    }
-  }
-  CSWEEP_ASSERT(false, "unknown transform");
 }
 
 // Where each checkpoint tensor lives: the shard files opened once, and name -> (file, view).
@@ -259,43 +176,12 @@ LoadedModel load_hf_model(const std::string& dir_str) {
     if (f.family == cfg.family) names = &f;
   CSWEEP_ASSERT(names, "no name table for family {}", to_string(cfg.family));
 
-  std::map<std::string, const ParamSpec*> canon;
-  const auto specs = canonical_params(cfg);
-  for (const auto& p : specs) canon[p.name] = &p;
-
-  // Expand the table for this config's layers: hf name -> row, canonical names and shapes.
-  struct Expanded {
-    const NameRow* row;
-    std::vector<std::string> targets;
-    std::vector<Shape> shapes;
-    bool required;
-    bool seen = false;
-  };
-  std::map<std::string, Expanded> expected;
   std::set<std::string> ignored;
   for (int l = 0; l < cfg.n_layers; ++l)
-    for (const char* ig : names->ignored) ignored.insert(expand(ig, l));
+    for (const char* ig : names->ignored) ignored.insert(expand_layer(ig, l));
   // A tied unembedding is W_E^T, whatever lm_head.weight holds (transformers ties them at load).
   if (cfg.tied_embeddings) ignored.insert(names->lm_head);
-  for (const auto& row : names->rows) {
-    const bool per_layer = std::string(row.hf).find("{l}") != std::string::npos;
-    for (int l = 0; l < (per_layer ? cfg.n_layers : 1); ++l) {
-      Expanded e{&row, {}, {}, false};
-      bool active = true;
-      for (const char* c : row.canonical) {
-        auto it = canon.find(expand(c, l));
-        if (it == canon.end()) {
-          active = false;
-          break;
-        }
-        e.targets.push_back(it->first);
-        e.shapes.push_back(it->second->shape);
-        e.required = e.required || !it->second->optional;
-      }
-      const std::string hf = expand(row.hf, l);
-      if (active && !ignored.count(hf)) expected.emplace(hf, std::move(e));
-    }
-  }
+  std::map<std::string, ExpectedTensor> expected = expand_rows(names->rows, cfg, ignored);
 
   WeightSource ws = open_weights(dir);
   const std::string prefix = names->prefix;
@@ -312,12 +198,12 @@ LoadedModel load_hf_model(const std::string& dir_str) {
                         fmt::format("not expected by {} (config and weights disagree, or the "
                                     "checkpoint is not a {} model)",
                                     config_path.string(), to_string(cfg.family)));
-    Expanded& e = it->second;
+    ExpectedTensor& e = it->second;
     if (e.seen)
       throw input_error(fmt::format("{}: tensor \"{}\"", src, raw_name),
                         "stored twice (with and without the \"" + prefix + "\" prefix)");
     e.seen = true;
-    const Shape want = hf_shape(e.row->xform, e.shapes);
+    const Shape want = stored_shape(e.row->layout, e.shapes);
     if (view->shape != want)
       throw input_error(fmt::format("{}: tensor \"{}\"", src, raw_name),
                         fmt::format("shape mismatch with {}", config_path.string()),
@@ -327,15 +213,14 @@ LoadedModel load_hf_model(const std::string& dir_str) {
                         io::to_string(view->dtype), "F32, F16, BF16 or F64");
     torch::Tensor t = torch::empty(view->shape, torch::kFloat32);
     io::decode_f32(*view, t.data_ptr<float>(), src);
-    auto outs = apply_xform(e.row->xform, t, e.shapes);
-    for (std::size_t i = 0; i < outs.size(); ++i) m.params[e.targets[i]] = std::move(outs[i]);
+    store_canonical(e, t, m.params);
   }
 
   for (const auto& [hf, e] : expected)
     if (e.required && !e.seen)
       throw input_error(ws.describe,
                         fmt::format("missing tensor \"{}\" (for {})", hf, e.targets[0]), {},
-                        fmt::format("shape {} as {} describes", io::shape_to_string(hf_shape(e.row->xform, e.shapes)),
+                        fmt::format("shape {} as {} describes", io::shape_to_string(stored_shape(e.row->layout, e.shapes)),
                                     config_path.string()));
   if (cfg.tied_embeddings) m.params["unembed.W_U"] = m.params.at("embed.W_E").t().contiguous();
 

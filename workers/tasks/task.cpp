@@ -418,6 +418,36 @@ void set_uniform(Dataset& ds) {
   }
 }
 
+// A dataset of `task` with no prompts yet, its tokenizer recorded for provenance.
+Dataset empty_dataset(const std::string& task, const tok::Tokenizer& tok) {
+  Dataset ds;
+  ds.task = task;
+  ds.tokenizer_source = tok.source();
+  return ds;
+}
+
+// Ids of the answers of a generated prompt, whose answer words were checked to be single tokens.
+void set_answer_ids(Prompt& p, const tok::Tokenizer& tok) {
+  p.correct_id = *tok.single_token_id(p.correct);
+  p.incorrect_id = *tok.single_token_id(p.incorrect);
+}
+
+// A new prompt on a template drawn uniformly from `names`; its group is the template's index when
+// grouping by template, else the one group 0.
+Prompt draw_template(Rng& rng, const std::vector<std::string>& names, bool grouped) {
+  Prompt p;
+  const int t = rng.below(static_cast<int>(names.size()));
+  p.template_name = names[t];
+  p.group = grouped ? t : 0;
+  return p;
+}
+
+// Renders and tokenizes a prompt whose fields are set, and appends it to the dataset.
+void add_prompt(Dataset& ds, Prompt p, const tok::Tokenizer& tok, int bos) {
+  detail::finalize(p, ds.task, tok, bos);
+  ds.prompts.push_back(std::move(p));
+}
+
 // ---- Sequence continuation ---------------------------------------------------------------------
 
 Dataset make_sequence(const std::string& task, const json& j, const tok::Tokenizer& tok,
@@ -426,9 +456,7 @@ Dataset make_sequence(const std::string& task, const json& j, const tok::Tokeniz
                                 "group_by_template", "prepend_bos"});
   const auto& all = sequence_members(task);
   const int n_kind = static_cast<int>(all.size());
-  Dataset ds;
-  ds.task = task;
-  ds.tokenizer_source = tok.source();
+  Dataset ds = empty_dataset(task, tok);
   const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
   // k shown + the answer must fit inside the kind without wrapping (days: 7 members).
   const int k = params.integer("members", 4, 3, std::min(6, n_kind - 1));
@@ -446,10 +474,7 @@ Dataset make_sequence(const std::string& task, const json& j, const tok::Tokeniz
 
   Rng rng(seed, detail::name_stream(task));
   for (int i = 0; i < n; ++i) {
-    Prompt p;
-    const int t = rng.below(static_cast<int>(templates.size()));
-    p.template_name = templates[t];
-    p.group = grouped ? t : 0;
+    Prompt p = draw_template(rng, templates, grouped);
     // Start so that the answer (k steps on) stays inside the list: increasing starts at 1..n-k
     // (digits, 4 shown: 1..8 as in the reference study), decreasing at k+1..n.
     const int start = increasing ? rng.range(0, n_kind - k - 1) : rng.range(k, n_kind - 1);
@@ -458,10 +483,8 @@ Dataset make_sequence(const std::string& task, const json& j, const tok::Tokeniz
     for (int w : rng.distinct(static_cast<int>(words.size()), k + 1)) p.fillers.push_back(words[w]);
     p.correct = " " + all[start + step * k];
     p.incorrect = " " + p.members.back();
-    p.correct_id = *tok.single_token_id(p.correct);
-    p.incorrect_id = *tok.single_token_id(p.incorrect);
-    detail::finalize(p, task, tok, bos);
-    ds.prompts.push_back(std::move(p));
+    set_answer_ids(p, tok);
+    add_prompt(ds, std::move(p), tok, bos);
   }
   set_uniform(ds);
   return ds;
@@ -472,9 +495,7 @@ Dataset make_sequence(const std::string& task, const json& j, const tok::Tokeniz
 Dataset make_greater_than(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
   const std::string task = "greater_than";
   const Params params(task, j, {"n_prompts", "prepend_bos"});
-  Dataset ds;
-  ds.task = task;
-  ds.tokenizer_source = tok.source();
+  Dataset ds = empty_dataset(task, tok);
   ds.group_names = {"all"};
   const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
   const int bos = resolve_bos(params, tok, ds);
@@ -513,8 +534,7 @@ Dataset make_greater_than(const json& j, const tok::Tokenizer& tok, std::uint64_
     p.incorrect = fmt::format("{:02d}", yy);
     p.correct_id = ds.year_ids[yy + 1];
     p.incorrect_id = ds.year_ids[yy];
-    detail::finalize(p, task, tok, bos);
-    ds.prompts.push_back(std::move(p));
+    add_prompt(ds, std::move(p), tok, bos);
   }
   set_uniform(ds);
   return ds;
@@ -525,9 +545,7 @@ Dataset make_greater_than(const json& j, const tok::Tokenizer& tok, std::uint64_
 Dataset make_ioi(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
   const std::string task = "ioi";
   const Params params(task, j, {"n_prompts", "templates", "group_by_template", "prepend_bos"});
-  Dataset ds;
-  ds.task = task;
-  ds.tokenizer_source = tok.source();
+  Dataset ds = empty_dataset(task, tok);
   const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
   const std::string which = params.choice("templates", "both", {"both", "ABBA", "BABA"});
   // Templates differ in length, so means per position only make sense per template.
@@ -545,10 +563,7 @@ Dataset make_ioi(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
   ds.group_names = grouped ? forms : std::vector<std::string>{"all"};
   Rng rng(seed, detail::name_stream(task));
   for (int i = 0; i < n; ++i) {
-    Prompt p;
-    const int f = rng.below(static_cast<int>(forms.size()));
-    p.template_name = forms[f];
-    p.group = grouped ? f : 0;
+    Prompt p = draw_template(rng, forms, grouped);
     const auto two = rng.distinct(static_cast<int>(names.size()), 2);
     const std::string& io = names[two[0]];
     const std::string& s = names[two[1]];
@@ -558,10 +573,8 @@ Dataset make_ioi(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
                  objects[rng.below(static_cast<int>(objects.size()))]};
     p.correct = " " + io;
     p.incorrect = " " + s;
-    p.correct_id = *tok.single_token_id(p.correct);
-    p.incorrect_id = *tok.single_token_id(p.incorrect);
-    detail::finalize(p, task, tok, bos);
-    ds.prompts.push_back(std::move(p));
+    set_answer_ids(p, tok);
+    add_prompt(ds, std::move(p), tok, bos);
   }
   set_uniform(ds);
   return ds;
@@ -573,9 +586,7 @@ Dataset make_custom(const json& j, const tok::Tokenizer& tok) {
   const std::string task = "custom";
   const Params params(task, j, {"path", "prepend_bos"});
   const std::string path = params.string("path");
-  Dataset ds;
-  ds.task = task;
-  ds.tokenizer_source = tok.source();
+  Dataset ds = empty_dataset(task, tok);
   ds.group_names = {"all"};
   const int bos = resolve_bos(params, tok, ds);
   std::istringstream in(read_file_text(path));

@@ -1,5 +1,5 @@
 #pragma once
-// Byte-level helpers shared by the tokenizer's parts (internal to workers/tokenizer).
+// Byte-level helpers shared by the tokenizer's parts and the BPE trainer (workers/train).
 #include <array>
 #include <cstddef>
 #include <cstdint>

@@ -5,76 +5,48 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <fstream>
+#include <numeric>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "workers/tokenizer/byte_level.hpp"
 
 namespace csweep::train {
 
 namespace {
 
-// GPT-2 bytes_to_unicode(): printable bytes map to themselves, the rest to U+0100 upwards in
-// byte order. Returned in GPT-2's vocabulary order (printable ranges first).
-std::vector<std::pair<int, char32_t>> byte_order() {
-  std::vector<std::pair<int, char32_t>> out;
-  std::array<bool, 256> printable{};
-  for (int b = '!'; b <= '~'; ++b) printable[b] = true;
-  for (int b = 0xA1; b <= 0xAC; ++b) printable[b] = true;
-  for (int b = 0xAE; b <= 0xFF; ++b) printable[b] = true;
-  for (int b = 0; b < 256; ++b) {
-    if (printable[b]) out.emplace_back(b, static_cast<char32_t>(b));
-  }
-  char32_t next = 256;
-  for (int b = 0; b < 256; ++b) {
-    if (!printable[b]) out.emplace_back(b, next++);
-  }
-  return out;
-}
-
-const std::array<char32_t, 256>& byte_map() {
-  static const std::array<char32_t, 256> m = [] {
-    std::array<char32_t, 256> a{};
-    for (const auto& [b, cp] : byte_order()) a[b] = cp;
-    return a;
-  }();
-  return m;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
+// The byte-level token of one raw byte.
 std::string symbol(unsigned char b) {
   std::string s;
-  append_utf8(s, byte_map()[b]);
+  tok::detail::append_utf8(s, tok::detail::byte_to_codepoint()[b]);
   return s;
+}
+
+// The 256 byte tokens in GPT-2's vocabulary order. bytes_to_unicode() maps printable bytes to
+// themselves and the rest to U+0100 upwards, and GPT-2 lists the byte tokens by code point, so
+// printable bytes come first.
+std::vector<std::string> byte_tokens() {
+  const auto& cp = tok::detail::byte_to_codepoint();
+  std::array<int, 256> order{};
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return cp[a] < cp[b]; });
+  std::vector<std::string> out;
+  for (int b : order) out.push_back(symbol(static_cast<unsigned char>(b)));
+  return out;
 }
 
 }  // namespace
 
 std::string byte_level_text(const std::string& bytes) {
-  std::string out;
-  for (unsigned char b : bytes) append_utf8(out, byte_map()[b]);
-  return out;
+  return tok::detail::bytes_to_token_text(bytes);
 }
 
 BpeVocab train_bpe(const std::map<std::string, long>& words, const std::vector<std::string>& specials) {
   BpeVocab v;
-  for (const auto& [b, cp] : byte_order()) {
-    (void)cp;
-    v.id_to_token.push_back(symbol(static_cast<unsigned char>(b)));
-  }
+  v.id_to_token = byte_tokens();
   std::vector<std::pair<std::vector<std::string>, long>> segs;
   for (const auto& [w, count] : words) {
     CSWEEP_ASSERT(!w.empty() && count > 0, "BPE word '{}' with count {}", w, count);

@@ -123,7 +123,7 @@ TEST(ModelConfigCounts, MatchPublishedParameterCounts) {
 // transformers records num_parameters() of the saved model in the sharded index's metadata.
 TEST(ModelConfigCounts, MatchTransformersCountOfShardedFixture) {
   const fs::path dir = fs::path(CSWEEP_FIXTURES_DIR) / "models" / "gpt2_tiny_sharded";
-  if (!fs::exists(dir)) GTEST_SKIP() << "fixture not generated";
+  ASSERT_TRUE(fs::exists(dir)) << "missing committed fixture " << dir;
   const auto idx = nlohmann::json::parse(read_file_text((dir / "model.safetensors.index.json").string()));
   const auto c = io::read_hf_config((dir / "config.json").string());
   EXPECT_EQ(c.n_params_total(), idx["metadata"]["total_parameters"].get<std::int64_t>());
@@ -179,7 +179,7 @@ TEST(ModelConfig, ToStringListsEveryField) {
 // (tests/fixtures/reference/<name>.tl_config.json, written by the fixture generator).
 TEST(ModelConfigFixtures, AgreesWithTransformerLensConfig) {
   const fs::path ref = fs::path(CSWEEP_FIXTURES_DIR) / "reference";
-  if (!fs::exists(ref)) GTEST_SKIP() << "fixtures not generated";
+  ASSERT_TRUE(fs::exists(ref)) << "missing committed fixture " << ref;
   int checked = 0;
   for (const auto& e : fs::directory_iterator(ref)) {
     const std::string fname = e.path().filename().string();

@@ -80,7 +80,7 @@ TEST(Gpt2Train, GradientsReachEveryParameter) {
 // Default model vs Hugging Face transformers (fixture from tests/reference/default_model_logits.py).
 TEST(DefaultModel, LogitsEqualHuggingFace) {
   const std::string fixture = std::string(CSWEEP_FIXTURES_DIR) + "/default_model_logits.json";
-  if (!std::filesystem::exists(fixture)) GTEST_SKIP() << "no fixture " << fixture;
+  ASSERT_TRUE(std::filesystem::exists(fixture)) << "missing committed fixture " << fixture;
   const auto j = nlohmann::json::parse(csweep::read_file_text(fixture));
   const std::string dir = std::string(CSWEEP_SOURCE_DIR) + "/models/default";
   const auto loaded = csweep::model::load_model(dir);

@@ -41,6 +41,40 @@ TEST(Trainer, SameOptionsSameFiles) {
   (void)rc;
 }
 
+bool has_staging_sibling(const std::filesystem::path& out) {
+  for (const auto& e : std::filesystem::directory_iterator(out.parent_path()))
+    if (e.path().filename().string().rfind(out.filename().string() + ".", 0) == 0) return true;
+  return false;
+}
+
+TEST(Trainer, ReplacesAnExistingFolderOnlyAfterSuccess) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(::testing::TempDir()) / "train_replace";
+  fs::remove_all(root);
+  const fs::path out = root / "model";
+  fs::create_directories(out);
+  csweep::write_file_atomic((out / "stale.txt").string(), "from an older run\n");
+  csweep::write_file_atomic((out / "model.safetensors").string(), "old weights");
+
+  // A run that fails mid-way (prompts longer than the context) leaves the old folder untouched
+  // and no staging folder behind.
+  auto failing = tiny(out.string() + "/");
+  failing.n_ctx = 8;
+  EXPECT_ANY_THROW(csweep::train::train_default_model(failing, "test"));
+  EXPECT_EQ(csweep::read_file_text((out / "model.safetensors").string()), "old weights");
+  EXPECT_TRUE(fs::exists(out / "stale.txt"));
+  EXPECT_FALSE(has_staging_sibling(out));
+
+  // A successful run replaces the folder whole: new files only, nothing of the old one.
+  csweep::train::train_default_model(tiny(out.string()), "test");
+  EXPECT_FALSE(fs::exists(out / "stale.txt"));
+  for (const char* f : {"model.safetensors", "vocab.json", "merges.txt", "config.json", "README.md"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  EXPECT_NE(csweep::read_file_text((out / "model.safetensors").string()), "old weights");
+  EXPECT_FALSE(has_staging_sibling(out));
+  fs::remove_all(root);
+}
+
 TEST(Trainer, TokenizerMakesEveryTaskWordOneToken) {
   const std::string dir = ::testing::TempDir() + "train_a";
   if (!std::filesystem::exists(dir + "/vocab.json")) csweep::train::train_default_model(tiny(dir), "test");
