@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/strings.hpp"
 #include "pipeline/cli/commands.hpp"
 #include "pipeline/job_spec.hpp"
 #include "workers/interventions/executor.hpp"
@@ -47,18 +48,6 @@ struct EvalOptions {
   std::string device = "cpu";
 };
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    const auto comma = s.find(',', start);
-    const auto piece = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!piece.empty()) out.push_back(piece);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 void run_eval(const EvalOptions& opt) {
   pipeline::ModelSpec spec;
@@ -82,8 +71,8 @@ void run_eval(const EvalOptions& opt) {
   if (opt.n_prompts > 0) params["n_prompts"] = opt.n_prompts;
 
   interv::Intervention iv;
-  for (const auto& c : split(opt.ablate)) iv.components.push_back(interv::parse_component(c));
-  for (const auto& p : split(opt.positions)) {
+  for (const auto& c : split_list(opt.ablate)) iv.components.push_back(interv::parse_component(c));
+  for (const auto& p : split_list(opt.positions)) {
     const bool numeric = p.find_first_not_of("-0123456789") == std::string::npos;
     if (numeric) {
       iv.positions.indices.push_back(std::stoi(p));
@@ -124,7 +113,7 @@ void run_eval(const EvalOptions& opt) {
     j["clean_logit_diff"] = base.clean_logit_diff;
     j["corrupted_logit_diff"] = base.corrupted_logit_diff;
     j["clean_prob_correct"] = base.clean_prob_correct;
-    j["ablate"] = split(opt.ablate);
+    j["ablate"] = split_list(opt.ablate);
     j["kind"] = interv::to_string(kind);
     j["logit_diff"] = row.logit_diff;
     j["performance"] = row.performance;

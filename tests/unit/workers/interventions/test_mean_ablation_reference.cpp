@@ -23,7 +23,7 @@ class MeanAblationTable : public ::testing::TestWithParam<std::string> {};
 TEST_P(MeanAblationTable, MatchesTransformerLens) {
   const std::string name = GetParam();
   const std::string table_path = mt::fixture_reference(name, ".mean_ablation.safetensors");
-  if (!std::filesystem::exists(table_path)) GTEST_SKIP() << "no fixture " << table_path;
+  ASSERT_TRUE(std::filesystem::exists(table_path)) << "missing committed fixture " << table_path;
   const auto ref = mt::load_reference(name + ".mean_ablation");
   const auto loaded = model::load_model(mt::fixture_model(name));
   const model::HookedTransformer tm(loaded);
