@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """Prints the largest effects of a circuitsweep results file, per experiment and family.
 
-    analysis/summarize.py RESULTS.h5 [--top N] [--metric performance]
+    analysis/summarize.py RESULTS.h5 [--top N] [--metric performance] [--allow-incomplete]
 
 Reads the file with h5py only (the schema is documented in docs/SWEEPS.md and
 reducers/schema.hpp): for each (model, task, corruption, ablation) experiment it shows the clean
 and corrupted logit differences and, for every intervention family, the N interventions that
 lower the metric most (performance 100 % = no effect; 0 % = the task's logit difference is gone).
+
+A file whose root attribute "complete" is not 1 (an interrupted run, an unfinished shard) holds
+only part of the grid: summarize prints "INCOMPLETE: x of y units" on stderr and exits 3, unless
+--allow-incomplete is given (then it warns and summarises what is there).
 """
 import argparse
 import json
@@ -29,6 +33,22 @@ def names(root, attr):
     return [v.decode() if isinstance(v, bytes) else str(v) for v in value]
 
 
+EXIT_INCOMPLETE = 3
+
+
+def shard_coverage(f):
+    """(units of the file's shard in its ledger, units of the shard): shard i of N of a T-unit
+    grid is units [T*i//N, T*(i+1)//N) (docs/SWEEPS.md)."""
+    if "ledger" not in f:
+        return 0, None
+    attrs = f["ledger"].attrs
+    total = int(attrs.get("total_units", 0))
+    index, count = int(attrs.get("shard_index", 0)), int(attrs.get("shard_count", 1))
+    first, last = total * index // count, total * (index + 1) // count
+    units = np.unique(f["ledger/unit"][...]) if "ledger/unit" in f else np.array([], dtype=np.uint64)
+    return int(((units >= first) & (units < last)).sum()), last - first
+
+
 def component_label(kind, layer, index):
     if kind == 0:
         return f"{layer}.{index}"
@@ -45,6 +65,8 @@ def main():
     ap.add_argument("--top", type=int, default=5, help="interventions shown per family (default 5)")
     ap.add_argument("--metric", default="performance",
                     help="column to rank by, ascending (default performance)")
+    ap.add_argument("--allow-incomplete", action="store_true",
+                    help="summarise a partial file (complete != 1) instead of exiting 3")
     args = ap.parse_args()
 
     try:
@@ -56,9 +78,16 @@ def main():
         corruptions = names(f, "corruption_names")
         ablations = names(f, "ablation_names")
         models = names(f, "model_names")
-        ledger = f["ledger/unit"][...] if "ledger/unit" in f else np.array([])
-        total = f["ledger"].attrs.get("total_units") if "ledger" in f else None
-        print(f"{args.results}: {len(ledger)} of {total} work units")
+        done, expected = shard_coverage(f)
+        complete = f.attrs.get("complete")
+        if complete is None or int(complete) != 1:
+            print(f"summarize: INCOMPLETE: {done} of {expected} units in {args.results} "
+                  f"(root attribute complete = {complete}); rerun the same `csweep run` to finish it"
+                  + (", or merge all shards" if "ledger" in f and int(f["ledger"].attrs.get("shard_count", 1)) > 1 else ""),
+                  file=sys.stderr)
+            if not args.allow_incomplete:
+                sys.exit(EXIT_INCOMPLETE)
+        print(f"{args.results}: {done} of {expected} work units")
         base = f["baselines"]
         bkey = np.stack([base[c][...] for c in ("model", "task", "corruption", "ablation")], axis=1)
         for fam in f["tables"]:

@@ -444,10 +444,8 @@ std::vector<interv::Intervention> Grid::interventions(const WorkUnit& u) const {
 }
 
 std::pair<std::uint64_t, std::uint64_t> Grid::shard_range(int index, int count) const {
-  CSWEEP_ASSERT(count >= 1 && index >= 0 && index < count, "shard {}/{}", index, count);
-  const auto t = static_cast<unsigned __int128>(total_units_);
-  return {static_cast<std::uint64_t>(t * static_cast<unsigned>(index) / static_cast<unsigned>(count)),
-          static_cast<std::uint64_t>(t * static_cast<unsigned>(index + 1) / static_cast<unsigned>(count))};
+  // The file's "complete" attribute is computed from the same definition.
+  return reducers::shard_unit_range(total_units_, index, count);
 }
 
 reducers::ExperimentIndex Grid::experiment_index(const ExperimentKey& k) {

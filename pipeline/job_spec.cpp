@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -658,6 +659,7 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
     ModelSpec m;
     m.origin = s.at(t, prefix);
     m.path = require_string(s, t, prefix, "path", t);
+    m.path_origin = s.at(*t.get("path"), prefix + ".path");
     m.name = get_string(s, t, prefix, "name").value_or(m.path);
     if (!names.insert(m.name).second)
       fail(s, t.get("name") ? *t.get("name") : static_cast<const toml::node&>(t), prefix + ".name",
@@ -790,23 +792,55 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
 
 JobSpec load_job_spec(const std::string& path) { return parse_job_spec(read_file_text(path), path); }
 
+namespace {
+
+std::string path_where(const ModelSpec& m) {
+  return m.path_origin.empty() ? m.origin + ".path" : m.path_origin;
+}
+
+std::string canonical_path(const std::string& p) {
+  std::error_code ec;
+  const auto c = std::filesystem::weakly_canonical(p, ec);
+  return ec ? p : c.string();
+}
+
+}  // namespace
+
 std::string resolve_model_path(const ModelSpec& m) {
-  if (m.path != "default") return m.path;
+  const std::string where = path_where(m);
+  struct stat st;
+  if (m.path != "default") {
+    if (::stat(m.path.c_str(), &st) != 0) {
+      std::error_code ec;
+      const auto cwd = std::filesystem::current_path(ec);
+      throw input_error(where, "path does not exist", "\"" + m.path + "\"",
+                        "a Hugging Face folder or a .gguf file" +
+                            (m.path.empty() || m.path[0] == '/'
+                                 ? std::string()
+                                 : " (relative to the working directory " + cwd.string() + ")"));
+    }
+    return canonical_path(m.path);
+  }
   // The embedded default model ships in models/default of the source tree and of an install.
-  if (const char* env = std::getenv("CSWEEP_DEFAULT_MODEL"); env && *env) return env;
+  if (const char* env = std::getenv("CSWEEP_DEFAULT_MODEL"); env && *env) {
+    if (::stat(env, &st) != 0)
+      throw input_error(where, "path does not exist",
+                        "\"default\" = $CSWEEP_DEFAULT_MODEL = \"" + std::string(env) + "\"",
+                        "$CSWEEP_DEFAULT_MODEL naming the default model's folder, or unset");
+    return canonical_path(env);
+  }
   std::vector<std::string> tried;
   const std::string exe = executable_dir();
   for (const char* rel : {"/../models/default", "/../../models/default",
                           "/../share/circuitsweep/models/default"}) {
     if (exe.empty()) break;
     const std::string p = exe + rel;
-    struct stat st;
-    if (::stat(p.c_str(), &st) == 0) return p;
+    if (::stat(p.c_str(), &st) == 0) return canonical_path(p);
     tried.push_back(p);
   }
   std::string list;
   for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t;
-  throw input_error(m.origin + ".path", "the default model was not found", "\"default\"",
+  throw input_error(where, "the default model was not found", "\"default\"",
                     "models/default next to the csweep build or install (tried " + list +
                         "), or $CSWEEP_DEFAULT_MODEL");
 }
@@ -817,7 +851,7 @@ model::ModelConfig model_config(const ModelSpec& m) {
   struct stat st;
   const std::string cfg = dir + "/config.json";
   if (::stat(cfg.c_str(), &st) == 0) return io::read_hf_config(cfg);
-  throw input_error(m.origin + ".path", "cannot read the model's architecture without loading it",
+  throw input_error(path_where(m), "cannot read the model's architecture without loading it",
                     "'" + m.path + "'",
                     "a Hugging Face folder with config.json, or a [models.config] table "
                     "(n_layers, n_heads, d_model, d_mlp)");

@@ -25,6 +25,7 @@ struct ModelSpec {
   // checkpoints whose config cannot be read without loading them (GGUF) and for tests.
   std::optional<model::ModelConfig> config;
   std::string origin;  // "file:line" for later errors
+  std::string path_origin;  // "file:line: models[i].path" of the path key ("" = origin + ".path")
 };
 
 struct TaskSpec {
@@ -108,8 +109,11 @@ struct JobSpec {
 JobSpec load_job_spec(const std::string& path);
 JobSpec parse_job_spec(const std::string& text, const std::string& path);
 
-// Where the model's files are: "default" -> the embedded default model (data path models/default,
-// see core/paths.hpp); otherwise the path as given.
+// Where the model's files are: "default" -> the embedded default model (models/default next to
+// the build or install, or $CSWEEP_DEFAULT_MODEL); otherwise the path as given (relative to the
+// working directory). Returned canonical (std::filesystem::weakly_canonical) so logs show one
+// spelling. A path that does not exist is an InputError "path does not exist" naming the spec's
+// file, line, key and value — raised here, before any loader or config reader sees the path.
 std::string resolve_model_path(const ModelSpec& m);
 
 // Architecture of a model without loading its weights: the spec's `config`, else config.json of

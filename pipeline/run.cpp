@@ -271,8 +271,9 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
                                   size, wall, &st);
       meta.shard_index = shard_index;
       meta.shard_count = shard_count;
-      const bool complete = ledger->n_done() == last - first;
       ledger->finish(meta);
+      // The writer derives "complete" from the compacted ledger; report exactly what the file says.
+      const bool complete = ledger->stored_meta().int_attrs.at("complete") == 1;
       std::fprintf(stderr, "csweep: %s: %llu/%llu units done (%llu this run, %llu re-issued) in %.1f s%s\n",
                    out.c_str(), static_cast<unsigned long long>(ledger->n_done()),
                    static_cast<unsigned long long>(last - first),

@@ -117,6 +117,8 @@ MergeSummary merge_shards(const std::string& out, const std::vector<std::string>
     merged.ledger.insert(merged.ledger.end(), r.ledger.begin(), r.ledger.end());
   }
   write_results(out, merged);
+  // Coverage was checked above, so the writer must have found the grid whole.
+  CSWEEP_ASSERT(merged.meta.int_attrs.at("complete") == 1, "merged file {} is not complete", out);
   return summary;
 }
 

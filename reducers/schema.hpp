@@ -4,8 +4,8 @@
 // File layout (all tables are column-oriented: one 1-D or 2-D dataset per column, so h5py, pandas
 // and nothing of ours can read them):
 //
-//   /                       attributes: provenance (kProvenanceAttributes) and the name lists that
-//                           index columns refer to ("model_names", "task_names", ...)
+//   /                       attributes: provenance (kProvenanceAttributes, including "complete")
+//                           and the name lists that index columns refer to ("model_names", ...)
 //   /baselines/<column>     one row per experiment (kBaselineColumns)
 //   /tables/<family>/<col>  one group per intervention family, one row per evaluated intervention
 //                           (kInterventionColumns); group attributes: family kind, its spec (JSON),
@@ -104,6 +104,9 @@ inline constexpr const char* kProvenanceAttributes[] = {
     "start_time",         // ISO 8601 UTC of the first run
     "end_time",           // ISO 8601 UTC of the last compaction
     "wall_seconds",       // double: summed over runs
+    "complete",           // int 0/1: 1 only when /ledger/unit holds every unit of the file's
+                          // shard [T*i/N, T*(i+1)/N) (the whole grid for N = 1 and merged files);
+                          // derived by the writer at every compaction
 };
 
 // One evaluated intervention, fully self-describing (so the journal and merged shards never need

@@ -546,6 +546,25 @@ Results read_impl(const std::string& path, bool with_rows) {
 
 }  // namespace
 
+std::pair<std::uint64_t, std::uint64_t> shard_unit_range(std::uint64_t total_units, int index,
+                                                         int count) {
+  CSWEEP_ASSERT(count >= 1 && index >= 0 && index < count, "shard {}/{}", index, count);
+  const auto t = static_cast<unsigned __int128>(total_units);
+  return {static_cast<std::uint64_t>(t * static_cast<unsigned>(index) / static_cast<unsigned>(count)),
+          static_cast<std::uint64_t>(t * static_cast<unsigned>(index + 1) / static_cast<unsigned>(count))};
+}
+
+std::pair<std::uint64_t, std::uint64_t> shard_coverage(const Results& results) {
+  const FileMeta& m = results.meta;
+  const auto [first, last] = shard_unit_range(m.total_units, m.shard_index, m.shard_count);
+  std::vector<std::uint64_t> units = results.ledger;
+  std::sort(units.begin(), units.end());
+  units.erase(std::unique(units.begin(), units.end()), units.end());
+  const auto done = std::count_if(units.begin(), units.end(),
+                                  [&](std::uint64_t u) { return u >= first && u < last; });
+  return {static_cast<std::uint64_t>(done), last - first};
+}
+
 void write_results(const std::string& path, Results& results) {
   silence_hdf5();
   const FileMeta& m = results.meta;
@@ -554,6 +573,10 @@ void write_results(const std::string& path, Results& results) {
   for (auto& t : results.tables) sort_rows(t);
   sort_baselines(results.baselines);
   std::sort(results.ledger.begin(), results.ledger.end());
+  // Derived here from the ledger, never taken from the caller: a reader must not mistake an
+  // interrupted run's (or an unfinished shard's) file for the whole grid.
+  const auto [done, expected] = shard_coverage(results);
+  results.meta.int_attrs["complete"] = done == expected ? 1 : 0;
 
   const std::string tmp = path + ".tmp";
   std::remove(tmp.c_str());

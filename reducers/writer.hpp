@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reducers/schema.hpp"
@@ -44,7 +45,17 @@ struct Results {
   std::vector<std::uint64_t> ledger;     // finished unit ids
 };
 
+// Units [T*i/N, T*(i+1)/N) of shard i of N of a grid of T units (the one definition of a shard).
+std::pair<std::uint64_t, std::uint64_t> shard_unit_range(std::uint64_t total_units, int index,
+                                                         int count);
+
+// Units of the file's shard (shard_unit_range of its meta) that its ledger holds, and how many
+// the shard has.
+std::pair<std::uint64_t, std::uint64_t> shard_coverage(const Results& results);
+
 // Sorts every table canonically and writes `path` atomically (tmp + fsync + rename + dir fsync).
+// Sets the root attribute "complete" (int 0/1, also into results.meta.int_attrs) from the ledger:
+// 1 only when every unit of the file's shard is in it, whatever the caller's attributes say.
 void write_results(const std::string& path, Results& results);
 
 // Reads a file written by write_results. Throws InputError naming the path and the object when

@@ -11,6 +11,9 @@ TEST is one of:
   sigterm  SIGTERM -> exit 75 with durable partial output; the rerun completes identically
   hang     a worker stopped (SIGSTOP) past --worker-timeout: its units are re-issued, the job
            completes identically
+  quickstart_ranks
+           the real `csweep` (--driver) on jobs/quickstart.toml (--job): -np 1, -np 3 and 2 shards
+           (-np 1 and -np 2) merged with `csweep merge` give identical tables, all complete
 Uses only h5py/numpy (Debian's /usr/bin/python3), never our own reader.
 """
 import argparse
@@ -24,13 +27,28 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_tables  # noqa: E402
+import h5py  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JOB = os.path.join(HERE, "jobs", "small.toml")
+SUMMARIZE = os.path.join(HERE, "..", "..", "analysis", "summarize.py")
 EXIT_INTERRUPTED = 75
+EXIT_INCOMPLETE = 3  # analysis/summarize.py on a partial file
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_pml="ob1", OMPI_MCA_btl="self,vader", OMPI_MCA_rmaps_base_oversubscribe="1")
+
+
+def complete_attr(path):
+    """The root attribute "complete" as h5py reads it (None when absent)."""
+    with h5py.File(path, "r") as f:
+        value = f.attrs.get("complete")
+    return None if value is None else int(value)
+
+
+def summarize(path, *extra):
+    return subprocess.run([sys.executable, SUMMARIZE, path, *extra], capture_output=True, text=True,
+                          timeout=120)
 
 
 def log(msg):
@@ -42,6 +60,7 @@ class Suite:
         self.driver = args.driver
         self.mpirun = args.mpirun
         self.dir = args.workdir
+        self.job = args.job
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
 
@@ -49,7 +68,7 @@ class Suite:
         return os.path.join(self.dir, name)
 
     def cmd(self, np_, output, *extra):
-        return [self.mpirun, "-np", str(np_), "--oversubscribe", self.driver, "run", JOB,
+        return [self.mpirun, "-np", str(np_), "--oversubscribe", self.driver, "run", self.job,
                 "--output", output, *extra]
 
     def run(self, np_, output, *extra, env=None, expect=0):
@@ -95,6 +114,8 @@ def test_shards(s):
     merged = s.path("merged.h5")
     subprocess.run([s.driver, "merge", merged, a, b], check=True, env=ENV)
     s.same(ref, merged)
+    # A finished shard is complete (its own unit range); so is the merge of all of them.
+    assert (complete_attr(a), complete_attr(b), complete_attr(merged)) == (1, 1, 1)
     # Three shards, merged in another order.
     parts = [s.path(f"t{i}.h5") for i in range(3)]
     for i, p in enumerate(parts):
@@ -225,9 +246,19 @@ def test_sigterm(s):
         assert 0 < done < 324, f"{done} units durable after the interruption"
         lost, extra, wrong = check_tables.compare_to_expected(out, JOB)
         assert extra == 0 and wrong == 0 and lost > 0
-        log(f"sigterm to the ranks of -np {np_}: exit 75, {done} units durable")
+        # The partial file says so, and the summary refuses it unless asked to go on.
+        assert complete_attr(out) == 0, f"interrupted file has complete = {complete_attr(out)}"
+        p = summarize(out)
+        assert p.returncode == EXIT_INCOMPLETE, f"summarize exit {p.returncode}:\n{p.stderr}"
+        assert f"INCOMPLETE: {done} of 324 units" in p.stderr, p.stderr
+        p = summarize(out, "--allow-incomplete")
+        assert p.returncode == 0 and "INCOMPLETE" in p.stderr, f"exit {p.returncode}:\n{p.stderr}"
+        log(f"sigterm to the ranks of -np {np_}: exit 75, {done} units durable, complete = 0")
     s.run(2, out)
     s.same(ref, out)
+    assert complete_attr(out) == 1, f"resumed file has complete = {complete_attr(out)}"
+    p = summarize(out)
+    assert p.returncode == 0 and "INCOMPLETE" not in p.stderr, f"exit {p.returncode}:\n{p.stderr}"
     # SIGTERM to mpirun itself: OpenMPI forwards it to the ranks (which flush and exit 75) but
     # mpirun reports 1 whatever the ranks return; the output is still durable and resumable.
     out2 = s.path("term_mpirun.h5")
@@ -262,12 +293,37 @@ def test_hang(s):
     log("hang: a stopped worker's units were re-issued; tables identical")
 
 
+def test_quickstart_ranks(s):
+    """Acceptance on the real engine: the rank count and the shard split change no number."""
+    one = s.path("np1.h5")
+    s.run(1, one)
+    three = s.path("np3.h5")
+    s.run(3, three)
+    s.same(one, three)
+    a, b = s.path("shard0.h5"), s.path("shard1.h5")
+    s.run(1, a, "--shard", "0/2")
+    s.run(2, b, "--shard", "1/2")
+    merged = s.path("merged.h5")
+    p = subprocess.run([s.driver, "merge", merged, a, b], env=ENV, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, f"csweep merge: exit {p.returncode}:\n{p.stdout}{p.stderr}"
+    s.same(one, merged)
+    with h5py.File(one, "r") as f:
+        rows = sum(f["tables"][name]["intervention"].shape[0] for name in f["tables"])
+    assert rows > 0, "the quickstart produced no rows"
+    for path in (one, three, a, b, merged):
+        assert complete_attr(path) == 1, f"{path}: complete = {complete_attr(path)}"
+    log(f"quickstart_ranks: -np 1, -np 3 and 2 merged shards identical ({rows} rows), all complete")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("test", choices=["ranks", "shards", "sigkill", "sigterm", "hang"])
+    ap.add_argument("test", choices=["ranks", "shards", "sigkill", "sigterm", "hang",
+                                     "quickstart_ranks"])
     ap.add_argument("--driver", required=True)
     ap.add_argument("--mpirun", required=True)
     ap.add_argument("--workdir", required=True)
+    ap.add_argument("--job", default=JOB, help="job spec (default tests/mpi/jobs/small.toml)")
     args = ap.parse_args()
     s = Suite(args)
     globals()[f"test_{args.test}"](s)

@@ -14,4 +14,14 @@ if(CSWEEP_H5PY_PYTHON AND MPIEXEC_EXECUTABLE)
                      --workdir ${CMAKE_CURRENT_BINARY_DIR}/mpi-${t})
     set_tests_properties(mpi.${t} PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE)
   endforeach()
+  # Acceptance on the real engine: the real csweep on jobs/quickstart.toml (embedded default
+  # model) with -np 1, -np 3 and 2 merged shards gives identical tables.
+  if(TARGET csweep)
+    add_test(NAME mpi.quickstart_ranks
+             COMMAND ${CSWEEP_H5PY_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/mpi_suite.py quickstart_ranks
+                     --driver $<TARGET_FILE:csweep> --mpirun ${MPIEXEC_EXECUTABLE}
+                     --job ${PROJECT_SOURCE_DIR}/jobs/quickstart.toml
+                     --workdir ${CMAKE_CURRENT_BINARY_DIR}/mpi-quickstart_ranks)
+    set_tests_properties(mpi.quickstart_ranks PROPERTIES LABELS mpi TIMEOUT 180 RUN_SERIAL TRUE)
+  endif()
 endif()

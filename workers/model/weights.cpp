@@ -30,8 +30,12 @@ LoadedModel load_model(const std::string& path) {
     throw input_error(path, "unrecognised model path", {},
                       "a Hugging Face folder (config.json + model.safetensors) or a .gguf file");
   }
-  spdlog::info("loaded model {} ({} parameters, weights sha256 {})\n{}", path,
-               m.cfg.n_params_total(), m.weights_sha256, m.cfg.to_string());
+  // One line at info (a sweep loads a model on every rank); the full config at debug.
+  spdlog::info("loaded model '{}' ({}, {} layers x {} heads, d_model {}, {} parameters) from {}",
+               m.cfg.name, to_string(m.cfg.family), m.cfg.n_layers, m.cfg.n_heads, m.cfg.d_model,
+               m.cfg.n_params_total(), m.source);
+  spdlog::debug("model config of {} (weights sha256 {}):\n{}", m.source, m.weights_sha256,
+                m.cfg.to_string());
   return m;
 }
 

@@ -5,9 +5,15 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
-#include <ctime>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -131,6 +137,65 @@ std::string metrics_table(const TrainReport& r) {
   return md;
 }
 
+namespace fs = std::filesystem;
+
+// The output folder as given, without a trailing separator ("models/default/" -> "models/default").
+fs::path output_folder(const std::string& out_dir) {
+  fs::path out = fs::path(out_dir).lexically_normal();
+  if (out.filename().empty()) out = out.parent_path();
+  CSWEEP_CHECK_INPUT(!out.empty() && out != "." && out != "..",
+                     "train --out: '{}' is not a folder name (expected e.g. models/default)", out_dir);
+  if (fs::exists(out))
+    CSWEEP_CHECK_INPUT(fs::is_directory(out), "train --out: {} exists and is not a folder", out.string());
+  return out;
+}
+
+// Removes the staging folder unless the trained model was published from it (an exception or a
+// failed rename must not leave half a model next to the output).
+struct StagingGuard {
+  fs::path dir;
+  ~StagingGuard() {
+    std::error_code ec;
+    if (!dir.empty()) fs::remove_all(dir, ec);
+  }
+};
+
+void fsync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // durability is best effort here; the rename itself already happened
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// Moves the finished folder `staged` to `out`. An existing `out` is swapped with it in one atomic
+// renameat2(RENAME_EXCHANGE) and the old contents (now under `staged`) deleted, so `out` is at
+// every moment either the complete old model or the complete new one. Filesystems without
+// RENAME_EXCHANGE get two renames (a crash between them leaves the old model under
+// "<out>.old.<pid>" and the new one under `staged`, never a mix).
+void publish_folder(const fs::path& staged, const fs::path& out) {
+  std::error_code ec;
+  if (!fs::exists(out)) {
+    fs::rename(staged, out, ec);
+    if (ec) throw input_error(out.string(), "cannot rename " + staged.string() + " to it: " + ec.message());
+  } else if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, out.c_str(), RENAME_EXCHANGE) != 0) {
+    const int err = errno;
+    if (err != EINVAL && err != ENOSYS && err != ENOTSUP)
+      throw input_error(out.string(), "cannot swap in " + staged.string() + ": " + std::strerror(err));
+    const fs::path old = out.string() + ".old." + std::to_string(::getpid());
+    fs::rename(out, old, ec);
+    if (ec) throw input_error(out.string(), "cannot move aside to " + old.string() + ": " + ec.message());
+    fs::rename(staged, out, ec);
+    if (ec) {
+      std::error_code back;
+      fs::rename(old, out, back);  // put the previous model back rather than leave no model
+      throw input_error(out.string(), "cannot rename " + staged.string() + " to it: " + ec.message());
+    }
+    fs::remove_all(old, ec);
+  }
+  fs::remove_all(staged, ec);  // the previous model, after an exchange; nothing otherwise
+  fsync_dir(out.parent_path().empty() ? fs::path(".") : out.parent_path());
+}
+
 }  // namespace
 
 TrainReport train_default_model(const TrainOptions& opt, const std::string& command_line) {
@@ -143,12 +208,20 @@ TrainReport train_default_model(const TrainOptions& opt, const std::string& comm
   const std::clock_t c0 = std::clock();
   torch::set_num_threads(opt.threads);
   torch::manual_seed(opt.seed);
-  std::filesystem::create_directories(opt.out_dir);
+  // Everything is written into a private staging folder that replaces the output only once the
+  // model is complete: a killed or failed run never leaves a folder mixing old and new files.
+  const fs::path final_dir = output_folder(opt.out_dir);
+  if (!final_dir.parent_path().empty()) fs::create_directories(final_dir.parent_path());
+  StagingGuard staging{final_dir.string() + ".tmp." + std::to_string(::getpid())};
+  fs::remove_all(staging.dir);
+  fs::create_directories(staging.dir);
+  const std::string out_dir = staging.dir.string();
+  spdlog::info("train: writing into {} (renamed to {} when done)", out_dir, final_dir.string());
 
   // 1. Tokenizer: every pre-token of the task family becomes one token.
   const BpeVocab bpe = train_bpe(sequence_pretokens(), {kEndOfText});
-  write_bpe(bpe, opt.out_dir);
-  const tok::Tokenizer tok = tok::Tokenizer::load(opt.out_dir);
+  write_bpe(bpe, out_dir);
+  const tok::Tokenizer tok = tok::Tokenizer::load(out_dir);
   const int eot = *tok.eos_id();
   spdlog::info("train: BPE vocabulary of {} tokens ({} merges)", bpe.id_to_token.size(), bpe.merges.size());
 
@@ -213,7 +286,7 @@ TrainReport train_default_model(const TrainOptions& opt, const std::string& comm
   spdlog::info("train: held-out evaluation\n{}", report.markdown);
 
   // 5. HF-style folder.
-  const std::string weights = opt.out_dir + "/model.safetensors";
+  const std::string weights = out_dir + "/model.safetensors";
   write_safetensors(weights, params);
   report.file_bytes = static_cast<std::int64_t>(std::filesystem::file_size(weights));
   const json config = {{"architectures", {"GPT2LMHeadModel"}},
@@ -234,7 +307,7 @@ TrainReport train_default_model(const TrainOptions& opt, const std::string& comm
                        {"embd_pdrop", 0.0},
                        {"attn_pdrop", 0.0},
                        {"torch_dtype", "float32"}};
-  write_file_atomic(opt.out_dir + "/config.json", config.dump(2) + "\n");
+  write_file_atomic(out_dir + "/config.json", config.dump(2) + "\n");
 
   const std::string readme = fmt::format(
       "# circuitsweep default model\n\n"
@@ -259,8 +332,11 @@ TrainReport train_default_model(const TrainOptions& opt, const std::string& comm
       fmt::arg("seed", opt.seed), fmt::arg("threads", opt.threads), fmt::arg("secs", report.seconds), fmt::arg("cpu", report.cpu_seconds),
       fmt::arg("steps", opt.steps), fmt::arg("batch", opt.batch), fmt::arg("lr", opt.lr),
       fmt::arg("loss", report.final_loss), fmt::arg("n_eval", opt.eval_prompts), fmt::arg("table", report.markdown));
-  write_file_atomic(opt.out_dir + "/README.md", readme);
-  spdlog::info("train: wrote {} ({} bytes of weights); training took {:.0f} s ({:.0f} s CPU)", opt.out_dir,
+  write_file_atomic(out_dir + "/README.md", readme);
+  fsync_dir(staging.dir);
+  publish_folder(staging.dir, final_dir);
+  staging.dir.clear();
+  spdlog::info("train: wrote {} ({} bytes of weights); training took {:.0f} s ({:.0f} s CPU)", final_dir.string(),
                report.file_bytes, report.seconds, report.cpu_seconds);
   return report;
 }

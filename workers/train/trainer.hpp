@@ -55,7 +55,9 @@ struct TrainReport {
 // Trains, evaluates on held-out prompts and writes an HF-style folder to opt.out_dir:
 // config.json (model_type gpt2), model.safetensors (float32, HF GPT-2 names, Conv1D [in, out]),
 // vocab.json, merges.txt, README.md (reproduce command + metrics). `command_line` is recorded
-// in README.md.
+// in README.md. The files are written into "<out_dir>.tmp.<pid>" and that folder replaces
+// out_dir (atomically where the filesystem allows) only after training succeeded: an existing
+// out_dir is left untouched by a failed or killed run, and never mixes old and new files.
 TrainReport train_default_model(const TrainOptions& opt, const std::string& command_line);
 
 }  // namespace csweep::train

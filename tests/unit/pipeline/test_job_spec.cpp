@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
 #include <string>
 
 #include "core/error.hpp"
@@ -149,6 +152,44 @@ TEST(JobSpec, ModelRangesAreCheckedAgainstTheArchitecture) {
     EXPECT_NE(m.find("[1, 4]"), std::string::npos) << m;
     EXPECT_NE(m.find("0..3"), std::string::npos) << m;
   }
+}
+
+TEST(JobSpec, MissingModelPathIsNamedBeforeAnyModelMessage) {
+  // Without a config the architecture would be read from the folder: the missing path must be
+  // reported first, with file, line, key and value.
+  const JobSpec job = parse_job_spec(
+      with("config = { n_layers = 4, n_heads = 4, d_model = 32, d_mlp = 8 }\n", ""), "spec.toml");
+  for (const auto& call : {+[](const ModelSpec& m) { (void)model_config(m); },
+                           +[](const ModelSpec& m) { (void)resolve_model_path(m); }}) {
+    try {
+      call(job.models[0]);
+      FAIL() << "no error";
+    } catch (const InputError& e) {
+      const std::string m = e.what();
+      EXPECT_EQ(m.rfind("spec.toml:6: models[0].path: path does not exist (got \"nowhere\"", 0), 0u) << m;
+    }
+  }
+}
+
+TEST(JobSpec, ModelPathsResolveCanonically) {
+  namespace fs = std::filesystem;
+  ModelSpec m;
+  m.origin = "spec.toml:1: models[0]";
+  m.path = std::string(CSWEEP_SOURCE_DIR) + "/tests/../models/./default";
+  const std::string expected = fs::canonical(std::string(CSWEEP_SOURCE_DIR) + "/models/default").string();
+  EXPECT_EQ(resolve_model_path(m), expected);
+  m.path = "default";
+  ::setenv("CSWEEP_DEFAULT_MODEL", (std::string(CSWEEP_SOURCE_DIR) + "/models/../models/default").c_str(), 1);
+  EXPECT_EQ(resolve_model_path(m), expected);
+  ::setenv("CSWEEP_DEFAULT_MODEL", "/nonexistent/model", 1);
+  try {
+    (void)resolve_model_path(m);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("path does not exist"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/model"), std::string::npos) << e.what();
+  }
+  ::unsetenv("CSWEEP_DEFAULT_MODEL");
 }
 
 TEST(JobSpec, ShippedSpecsParse) {

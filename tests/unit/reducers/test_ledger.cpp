@@ -227,6 +227,33 @@ TEST_F(TempDir, MergeChecksCoverage) {
   const Results r = read_results(path("m.h5"));
   EXPECT_EQ(r.ledger, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5}));
   EXPECT_EQ(r.meta.shard_count, 1);
+  EXPECT_EQ(r.meta.int_attrs.at("complete"), 1);
+}
+
+TEST_F(TempDir, CompleteAttributeFollowsTheShardLedger) {
+  // Shard 1/3 of a 10-unit grid is units [3, 6) (docs/SWEEPS.md: [T*i/N, T*(i+1)/N)).
+  EXPECT_EQ(shard_unit_range(10, 1, 3), (std::pair<std::uint64_t, std::uint64_t>{3, 6}));
+  FileMeta m = meta(10);
+  m.shard_index = 1;
+  m.shard_count = 3;
+  m.int_attrs["complete"] = 1;  // a caller's claim is ignored: the writer derives it
+  const std::string out = path("s.h5");
+  {
+    Ledger l(out, m);
+    EXPECT_EQ(read_results_meta(out).meta.int_attrs.at("complete"), 0);
+    l.append(record(3));
+    l.append(record(5));
+    l.finish(m);
+  }
+  Results r = read_results_meta(out);
+  EXPECT_EQ(r.meta.int_attrs.at("complete"), 0);
+  EXPECT_EQ(shard_coverage(r), (std::pair<std::uint64_t, std::uint64_t>{2, 3}));
+  {
+    Ledger l(out, m);
+    l.append(record(4));
+    l.finish(m);
+  }
+  EXPECT_EQ(read_results_meta(out).meta.int_attrs.at("complete"), 1);
 }
 
 }  // namespace
