@@ -9,3 +9,15 @@ target_compile_definitions(test_smollm2 PRIVATE
   CSWEEP_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
 add_test(NAME realmodel.smollm2 COMMAND test_smollm2 WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(realmodel.smollm2 PROPERTIES LABELS realmodel TIMEOUT 900)
+
+# The csweep binary on the same file (tests/smollm2/check_cli.py, CI's /usr/bin/python3 + h5py):
+# `csweep eval --model GGUF` with no other flag, `inspect`, and `dump` read back with h5py.
+# Absent model → FAIL with the fetch command, as above.
+if(TARGET csweep)
+  foreach(mode eval inspect dump)
+    add_test(NAME realmodel.smollm2.cli_${mode}
+             COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/check_cli.py $<TARGET_FILE:csweep>
+                     ${CMAKE_CURRENT_BINARY_DIR}/smollm2_cli_work ${mode})
+    set_tests_properties(realmodel.smollm2.cli_${mode} PROPERTIES LABELS realmodel TIMEOUT 900)
+  endforeach()
+endif()

@@ -77,7 +77,8 @@ Dataset corrupt(const Dataset& clean, const std::string& corruption, std::uint64
   Rng rng(seed, detail::name_stream("corruption/" + corruption));
 
   if (is_sequence_task(clean.task)) {
-    const auto& all = sequence_members(clean.task);
+    // The dataset's pool: members excluded for the tokenizer must not come back here.
+    const auto& all = clean.member_pool.empty() ? sequence_members(clean.task) : clean.member_pool;
     for (auto& p : out.prompts) {
       for (const auto& m : p.members) member_index(all, m, clean.task);
       p.members = corrupt_sequence(p.members, corruption, all, rng);

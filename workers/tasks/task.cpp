@@ -64,6 +64,10 @@ bool is_sequence_task(const std::string& task) {
   return task == "digits" || task == "numwords" || task == "months" || task == "days";
 }
 
+bool split_digits_from_space(const tok::Tokenizer& tok) {
+  return !tok.single_token_id(" 5") && tok.single_token_id("5");
+}
+
 std::vector<std::string> corruption_names(const std::string& task) {
   if (is_sequence_task(task)) {
     return {"randAll", "switchLastTwo", "repeatLastTwo", "repeatFirstAll", "repeatRand",
@@ -93,13 +97,16 @@ const std::vector<std::string>& ioi_templates() {
 }
 
 // "{F0} done in{M0}. {F1} done in{M1}. ... {Fk} done in": member values carry their leading
-// space (" 3", the token the model sees), fillers do not (F0 starts the text).
-std::string sequence_template(const std::string& verb, int k) {
+// space (" 3", the token the model sees), fillers do not (F0 starts the text). With
+// space_ends_text the answer's space closes the text ("... done in "), for tokenizers that
+// split digits from the preceding space: the model then predicts the bare digit, exactly the
+// token it would see after that space.
+std::string sequence_template(const std::string& verb, int k, bool space_ends_text) {
   std::string t;
   for (int i = 0; i < k; ++i) {
     t += fmt::format("{}{{F{}}} {} in{{M{}}}.", i ? " " : "", i, verb, i);
   }
-  t += fmt::format(" {{F{}}} {} in", k, verb);
+  t += fmt::format(" {{F{}}} {} in{}", k, verb, space_ends_text ? " " : "");
   return t;
 }
 
@@ -139,7 +146,7 @@ Filled render_fields(const std::string& task, const Prompt& p) {
       values["M" + std::to_string(i)] = " " + p.members[i];
       marks["M" + std::to_string(i)] = "S" + std::to_string(i + 1);
     }
-    return fill_template(sequence_template(p.template_name, k), values, marks);
+    return fill_template(sequence_template(p.template_name, k, p.space_ends_text), values, marks);
   }
   if (task == "greater_than") {
     CSWEEP_ASSERT(p.fillers.size() == 1 && p.members.size() == 2, "bad greater-than fields");
@@ -450,13 +457,58 @@ void add_prompt(Dataset& ds, Prompt p, const tok::Tokenizer& tok, int bos) {
 
 // ---- Sequence continuation ---------------------------------------------------------------------
 
+// The members a sequence dataset draws from: the kind's whole list, each " x" one token. With
+// space_ends_text (digits, digit-splitting tokenizer) each shown member is [" ", "x"] and the
+// answer is the bare "x", so "x" must be one token; the tail of the list that is not ("10" ->
+// ["1", "0"]) is left out, reported once per tokenizer, so sequences stay contiguous. A member
+// that is not one token while a later one is would leave a gap in the sequence: that throws.
+std::vector<std::string> member_pool(const std::string& task, bool space_ends_text,
+                                     const tok::Tokenizer& tok) {
+  const auto& all = sequence_members(task);
+  if (!space_ends_text) {
+    std::vector<std::string> spaced;
+    for (const auto& m : all) spaced.push_back(" " + m);
+    require_single_tokens(task, "members", spaced, tok);
+    return all;
+  }
+  std::size_t n_ok = 0;
+  while (n_ok < all.size() && tok.single_token_id(all[n_ok])) ++n_ok;
+  const std::vector<std::string> tail(all.begin() + n_ok, all.end());
+  const std::vector<std::string> pool(all.begin(), all.begin() + n_ok);
+  // Every member below the first offender is one token; the rest must all be offenders, and
+  // enough must remain for the shortest sequence (3 shown + the answer).
+  if (single_token_offenders(tail, tok).size() != tail.size() || pool.size() < 4) {
+    require_single_tokens(task, "members", all, tok);
+    throw input_error(fmt::format("task '{}' with tokenizer {}", task, tok.source()),
+                      fmt::format("only {} members are single tokens", pool.size()), "",
+                      "at least 4 (3 shown + the answer)");
+  }
+  static std::mutex mu;
+  static std::set<std::string> reported;
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    first = reported.insert(task + "\n" + tok.source()).second;
+  }
+  if (!tail.empty() && first) {
+    spdlog::warn("task '{}': {} splits digits from the preceding space (' 5' -> [' ', '5']), so "
+                 "prompts end with 'in ' and the answers are bare digit tokens; members {} are "
+                 "excluded because they are not single tokens ({}); members used: {}..{}",
+                 task, tok.source(), fmt::join(tail, ", "),
+                 fmt::join(single_token_offenders(tail, tok), "; "), pool.front(), pool.back());
+  }
+  return pool;
+}
+
 Dataset make_sequence(const std::string& task, const json& j, const tok::Tokenizer& tok,
                       std::uint64_t seed) {
   const Params params(task, j, {"n_prompts", "members", "direction", "templates", "fillers",
                                 "group_by_template", "prepend_bos"});
-  const auto& all = sequence_members(task);
-  const int n_kind = static_cast<int>(all.size());
   Dataset ds = empty_dataset(task, tok);
+  const bool space_ends_text = task == "digits" && split_digits_from_space(tok);
+  ds.member_pool = member_pool(task, space_ends_text, tok);
+  const auto& all = ds.member_pool;
+  const int n_kind = static_cast<int>(all.size());
   const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
   // k shown + the answer must fit inside the kind without wrapping (days: 7 members).
   const int k = params.integer("members", 4, 3, std::min(6, n_kind - 1));
@@ -466,9 +518,6 @@ Dataset make_sequence(const std::string& task, const json& j, const tok::Tokeniz
   const bool grouped = params.boolean("group_by_template", false);
   const int bos = resolve_bos(params, tok, ds);
 
-  std::vector<std::string> spaced;
-  for (const auto& m : all) spaced.push_back(" " + m);
-  require_single_tokens(task, "members", spaced, tok);
   const auto words = detail::single_token_words(filler_list, /*also_bare=*/true, tok, k + 1);
   ds.group_names = grouped ? templates : std::vector<std::string>{"all"};
 
@@ -481,8 +530,10 @@ Dataset make_sequence(const std::string& task, const json& j, const tok::Tokeniz
     const int step = increasing ? 1 : -1;
     for (int m = 0; m < k; ++m) p.members.push_back(all[start + step * m]);
     for (int w : rng.distinct(static_cast<int>(words.size()), k + 1)) p.fillers.push_back(words[w]);
-    p.correct = " " + all[start + step * k];
-    p.incorrect = " " + p.members.back();
+    const std::string space = space_ends_text ? "" : " ";
+    p.space_ends_text = space_ends_text;
+    p.correct = space + all[start + step * k];
+    p.incorrect = space + p.members.back();
     set_answer_ids(p, tok);
     add_prompt(ds, std::move(p), tok, bos);
   }

@@ -5,6 +5,9 @@
 // Tasks (make_dataset's `task`):
 //   digits | numwords | months | days   sequence continuation (ARCHITECTURE §3):
 //       "{W1} {verb} in {x1}. {W2} {verb} in {x2}. ... {Wk+1} {verb} in" -> " {x_k+1}"
+//     Digit-splitting tokenizers (SmolLM2, llama.cpp "smollm": " 5" -> [" ", "5"]) never produce
+//     a digit token with a leading space, so for them digit prompts end with "in " and the answers
+//     are the bare digit tokens ("... in " -> "5"), as such models are evaluated; see make_dataset.
 //   greater_than   "The {noun} lasted from the year {XX}{YY} to the year {XX}" -> "YY"-range years
 //   ioi            "When Mary and John went to the store, John gave a drink to" -> " Mary"
 //   custom         JSONL lines {"prompt", "correct", "incorrect"[, "corrupted"]}
@@ -43,6 +46,8 @@ struct Prompt {
   std::map<std::string, int> positions;  // named token positions (see header comment)
   int answer_pos() const { return positions.at("end"); }
   int yy = -1;                        // greater-than: the start year's last two digits, else -1
+  bool space_ends_text = false;       // sequence tasks: the answer's leading space is the text's
+                                      // last character ("... in " -> "5"; digit-splitting tokenizers)
 };
 
 struct Dataset {
@@ -56,6 +61,8 @@ struct Dataset {
   std::vector<int> year_ids;          // greater-than: id of "00".."99" (-1 if not one token)
   std::string tokenizer_source;       // provenance
   std::vector<std::string> alt_texts; // custom: each line's "corrupted" prompt (empty if none)
+  std::vector<std::string> member_pool;  // sequence tasks: the members prompts and corruptions draw
+                                         // from, in order (the kind's list less excluded members)
 
   std::size_t size() const { return prompts.size(); }
   int max_length() const;             // tokens of the longest prompt
@@ -66,6 +73,10 @@ struct Dataset {
 // bad value throws InputError naming the key, the value and the expectation. Members and
 // answers that are not single tokens for `tok` throw InputError listing every offender; filler
 // words that are not single tokens are dropped (logged) so prompts keep equal lengths.
+// Digits with a digit-splitting tokenizer (split_digits_from_space(tok)): prompts end with "in ",
+// members and answers are bare digit tokens, and the members that are not one token ("10".."12")
+// are left out of the member pool with one logged notice naming them; members that are not one
+// token below a single-token one would break the sequence, so they still throw.
 //   sequence tasks: n_prompts (100), members (4, 3..6), direction ("increasing"|"decreasing"),
 //     templates (["done","lost","born"]), fillers ("objects"|"names"), group_by_template (false:
 //     every prompt in one group, as the reference study), prepend_bos (auto)
@@ -76,15 +87,19 @@ Dataset make_dataset(const std::string& task, const nlohmann::json& params,
                      const tok::Tokenizer& tok, std::uint64_t seed);
 
 // Corrupted copy of `clean` (same size, same order, same groups). Names:
-//   sequence tasks: randAll (each member := a random member of the same kind), switchLastTwo
+//   sequence tasks: randAll (each member := a random member of the dataset's member_pool), switchLastTwo
 //     (swap the last two shown), repeatLastTwo (the last two shown repeated over all slots:
 //     x3 x4 x3 x4), repeatFirstAll (every member := x1), repeatRand (every member := one random
-//     member), permutation (a random non-identity order of the shown members);
+//     member of the pool), permutation (a random non-identity order of the shown members);
 //   greater_than: XX01 (YY := 01);  ioi: ABC (the three names := three distinct random names);
 //   custom: custom (each line's "corrupted" prompt).
 // A name that does not apply to the dataset's task throws InputError listing those that do.
 Dataset corrupt(const Dataset& clean, const std::string& corruption, std::uint64_t seed,
                 const tok::Tokenizer& tok);
+
+// True when `tok` splits every digit from the preceding space: " 5" is not one token but "5" is
+// (SmolLM2's Digits pre-tokenizer). Digit prompts then move the answer's space into the text.
+bool split_digits_from_space(const tok::Tokenizer& tok);
 
 std::vector<std::string> task_names();
 std::vector<std::string> corruption_names(const std::string& task);

@@ -9,6 +9,12 @@
 #include <set>
 #include <string>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+#include <utility>
+
 #include "core/error.hpp"
 #include "workers/tasks/task.hpp"
 #include "workers/tokenizer/tokenizer.hpp"
@@ -52,8 +58,22 @@ void check_row(const Dataset& ds, const Prompt& p, const csweep::tok::Tokenizer&
   };
   if (csweep::tasks::is_sequence_task(ds.task)) {
     EXPECT_EQ(p.fillers.size(), p.members.size() + 1);
+    // Each shown member's token: " x" as one token, or with a digit-splitting tokenizer the bare
+    // "x" right after its own space token.
+    const std::string lead = p.space_ends_text ? "" : " ";
     for (std::size_t i = 0; i < p.members.size(); ++i) {
-      EXPECT_EQ(token_at("S" + std::to_string(i + 1)), tok.single_token_id(" " + p.members[i]).value_or(-4));
+      const std::string s = "S" + std::to_string(i + 1);
+      EXPECT_EQ(token_at(s), tok.single_token_id(lead + p.members[i]).value_or(-4));
+      if (p.space_ends_text) {
+        EXPECT_EQ(p.tokens.at(p.positions.at(s) - 1), tok.single_token_id(" ").value_or(-5));
+      }
+    }
+    EXPECT_EQ(p.text.back() == ' ', p.space_ends_text);
+    // Either answer appended to the text is exactly the text's tokens plus the answer's token.
+    for (const auto& [answer, id] : {std::make_pair(p.correct, p.correct_id), std::make_pair(p.incorrect, p.incorrect_id)}) {
+      std::vector<int> head = tok.encode(p.text);
+      head.push_back(id);
+      EXPECT_EQ(tok.encode(p.text + answer), head) << answer;
     }
     // The text itself names the members in order: "... in {x}." for each.
     std::size_t at = 0;
@@ -413,6 +433,155 @@ TEST(NoBos, PositionsShiftWithoutBos) {
   const Dataset ds = csweep::tasks::make_dataset("digits", {{"n_prompts", 5}, {"prepend_bos", false}}, gpt2(), 5);
   check_dataset(ds);
   EXPECT_EQ(ds.prompts[0].positions.at("S1"), 3);
+}
+
+// ---- Digit-splitting tokenizers (SmolLM2: " 5" -> [" ", "5"]) -----------------------------------
+
+// GPT-2's vocabulary and merges under the Digits+ByteLevel pre-tokenizer: the tokenizer that
+// tests/fixtures/tokenizers/gpt2_digits_vectors.jsonl pins against HF tokenizers.
+json gpt2_vocab() {
+  std::ifstream in(std::string(CSWEEP_SOURCE_DIR) + "/data/tokenizers/gpt2/encoder.json");
+  return json::parse(in);
+}
+
+csweep::tok::Tokenizer gpt2_digits(const std::string& source) {
+  const json vocab = gpt2_vocab();
+  std::vector<std::string> id_to_token(vocab.size());
+  for (const auto& [text, id] : vocab.items()) id_to_token[id.get<int>()] = text;
+  std::ifstream in(std::string(CSWEEP_SOURCE_DIR) + "/data/tokenizers/gpt2/vocab.bpe");
+  std::vector<std::pair<std::string, std::string>> merges;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line.rfind("#version", 0) == 0) continue;
+    const auto sp = line.find(' ');
+    merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
+  }
+  return csweep::tok::Tokenizer::from_tables(id_to_token, merges, csweep::tok::PreTokenizer::kDigitsThenGPT2,
+                                             {{"<|endoftext|>", 50256}}, source);
+}
+
+const csweep::tok::Tokenizer& digits_tok() {
+  static csweep::tok::Tokenizer t = gpt2_digits("gpt2 tables + digits pre-tokenizer");
+  return t;
+}
+
+const std::vector<std::string> kOneToNine = {"1", "2", "3", "4", "5", "6", "7", "8", "9"};
+
+TEST(DigitSplitting, DetectedFromTheTokenizer) {
+  EXPECT_TRUE(csweep::tasks::split_digits_from_space(digits_tok()));
+  EXPECT_FALSE(csweep::tasks::split_digits_from_space(gpt2()));
+  const auto tiny = csweep::tok::Tokenizer::load(std::string(CSWEEP_FIXTURES_DIR) + "/tokenizers/tiny_digits");
+  EXPECT_TRUE(csweep::tasks::split_digits_from_space(tiny));
+}
+
+TEST(DigitSplitting, PromptsEndWithTheSpaceAndAnswersAreBareDigits) {
+  const json vocab = gpt2_vocab();
+  const Dataset ds = csweep::tasks::make_dataset("digits", json::object(), digits_tok(), 1);
+  check_dataset(ds, digits_tok());
+  ASSERT_EQ(ds.size(), 100u);
+  EXPECT_TRUE(ds.uniform_length);
+  EXPECT_EQ(ds.member_pool, kOneToNine);
+  std::set<int> starts;
+  for (const auto& p : ds.prompts) {
+    EXPECT_TRUE(p.space_ends_text);
+    ASSERT_EQ(p.members.size(), 4u);
+    const int x1 = std::stoi(p.members[0]);
+    starts.insert(x1);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(p.members[i], std::to_string(x1 + i));
+    EXPECT_EQ(p.correct, std::to_string(x1 + 4));
+    EXPECT_EQ(p.incorrect, std::to_string(x1 + 3));
+    // Ids straight from GPT-2's encoder.json: "Ġ" is the space, "5" the bare digit.
+    EXPECT_EQ(p.correct_id, vocab.at(std::to_string(x1 + 4)).get<int>());
+    EXPECT_EQ(p.incorrect_id, vocab.at(std::to_string(x1 + 3)).get<int>());
+    EXPECT_EQ(p.tokens.back(), vocab.at("\u0120").get<int>());
+    const std::string v = p.template_name;
+    std::string expected;
+    for (int i = 0; i < 4; ++i) expected += p.fillers[i] + " " + v + " in " + p.members[i] + ". ";
+    expected += p.fillers[4] + " " + v + " in ";
+    EXPECT_EQ(p.text, expected);
+    EXPECT_EQ(p.positions.at("S1"), 5);  // [bos] W1 verb in " " x1
+    EXPECT_EQ(p.tokens.at(5), vocab.at(p.members[0]).get<int>());
+  }
+  // Answers 5..9: the members 10..12 are two digit tokens and are excluded.
+  EXPECT_EQ(*starts.begin(), 1);
+  EXPECT_EQ(*starts.rbegin(), 5);
+}
+
+TEST(DigitSplitting, EveryDirectionLengthAndCorruption) {
+  for (const std::string dir : {"increasing", "decreasing"}) {
+    for (int k = 3; k <= 6; ++k) {
+      const json params = {{"n_prompts", 40}, {"members", k}, {"direction", dir}};
+      const Dataset clean = csweep::tasks::make_dataset("digits", params, digits_tok(), 3);
+      SCOPED_TRACE(dir + " k=" + std::to_string(k));
+      check_dataset(clean, digits_tok());
+      const int step = dir == "increasing" ? 1 : -1;
+      for (const auto& p : clean.prompts) {
+        const int x1 = std::stoi(p.members[0]);
+        for (int i = 0; i < k; ++i) EXPECT_EQ(p.members[i], std::to_string(x1 + step * i));
+        const int answer = std::stoi(p.correct);
+        EXPECT_EQ(answer, x1 + step * k);
+        EXPECT_GE(answer, 1);
+        EXPECT_LE(answer, 9);
+      }
+      for (const auto& name : csweep::tasks::corruption_names("digits")) {
+        SCOPED_TRACE(name);
+        const Dataset bad = csweep::tasks::corrupt(clean, name, 5, digits_tok());
+        check_dataset(bad, digits_tok());
+        for (std::size_t i = 0; i < bad.size(); ++i) {
+          EXPECT_EQ(bad.prompts[i].positions, clean.prompts[i].positions);
+          EXPECT_EQ(bad.prompts[i].correct_id, clean.prompts[i].correct_id);
+          EXPECT_TRUE(bad.prompts[i].space_ends_text);
+        }
+      }
+    }
+  }
+}
+
+TEST(DigitSplitting, RandAllDrawsFromTheAllowedMembersOnly) {
+  const Dataset clean = csweep::tasks::make_dataset("digits", {{"n_prompts", 500}}, digits_tok(), 2);
+  for (const std::string name : {"randAll", "repeatRand"}) {
+    const Dataset bad = csweep::tasks::corrupt(clean, name, 9, digits_tok());
+    std::set<std::string> seen;
+    for (const auto& p : bad.prompts) seen.insert(p.members.begin(), p.members.end());
+    EXPECT_EQ(seen, std::set<std::string>(kOneToNine.begin(), kOneToNine.end())) << name;
+  }
+}
+
+TEST(DigitSplitting, WordKindsKeepTheSpacedForm) {
+  for (const std::string kind : {"numwords", "months", "days"}) {
+    const Dataset ds = csweep::tasks::make_dataset(kind, {{"n_prompts", 30}}, digits_tok(), 4);
+    check_dataset(ds, digits_tok());
+    EXPECT_EQ(ds.member_pool, csweep::tasks::sequence_members(kind));
+    for (const auto& p : ds.prompts) {
+      EXPECT_FALSE(p.space_ends_text);
+      EXPECT_EQ(p.correct.front(), ' ');
+    }
+  }
+}
+
+TEST(DigitSplitting, SingleTokenCheckStillReportsOffenders) {
+  const auto bad = csweep::tasks::single_token_offenders({"5", " 5", "10"}, digits_tok());
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].rfind("' 5' -> [", 0), 0u) << bad[0];
+  EXPECT_EQ(bad[1].rfind("'10' -> [", 0), 0u) << bad[1];
+}
+
+TEST(DigitSplitting, OneNoticeNamesTheExcludedMembers) {
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  const auto tok = gpt2_digits("gpt2 tables + digits pre-tokenizer (notice)");
+  csweep::tasks::make_dataset("digits", {{"n_prompts", 5}}, tok, 1);
+  csweep::tasks::make_dataset("digits", {{"n_prompts", 5}, {"direction", "decreasing"}}, tok, 2);
+  spdlog::set_default_logger(previous);
+  const std::string text = log.str();
+  std::size_t notices = 0;
+  for (std::size_t at = 0; (at = text.find("splits digits from the preceding space", at)) != std::string::npos; ++at) {
+    ++notices;
+  }
+  EXPECT_EQ(notices, 1u) << text;
+  EXPECT_NE(text.find("members 10, 11, 12 are excluded"), std::string::npos) << text;
+  EXPECT_NE(text.find("'10' -> ["), std::string::npos) << text;
 }
 
 }  // namespace
