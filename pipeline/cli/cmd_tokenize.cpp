@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/paths.hpp"
 #include "pipeline/cli/commands.hpp"
+#include "workers/model/model_tokenizer.hpp"
 #include "workers/tokenizer/tokenizer.hpp"
 
 namespace csweep::cli {
@@ -35,7 +36,8 @@ void print_line(const Json& j) {
 
 void run_tokenize(const TokenizeOptions& opt) {
   const std::string path = opt.tokenizer.empty() ? data_path("tokenizers/gpt2") : opt.tokenizer;
-  const tok::Tokenizer tokenizer = tok::Tokenizer::load(path);
+  // A GGUF model file carries its tokenizer in its metadata; folders and tokenizer.json load directly.
+  const tok::Tokenizer tokenizer = model::load_tokenizer_from(path);
 
   if (!opt.text.empty() || opt.jsonl.empty()) {
     Json out;
