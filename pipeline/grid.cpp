@@ -410,6 +410,7 @@ Grid::Grid(const JobSpec& job, std::vector<model::ModelConfig> configs)
   j["ablations"] = meta.ablation_names;
   j["metric_sets"] = meta.metric_sets;
   j["seeds"] = meta.seeds;
+  j["mean_over"] = job.mean_over;  // changes what mean-ablation rows mean
   nlohmann::json fams = nlohmann::json::array();
   for (const auto& f : meta.families) fams.push_back(nlohmann::json::parse(f.spec_json));
   j["families"] = fams;

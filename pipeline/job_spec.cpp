@@ -700,7 +700,13 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
   {
     const auto& t = *en->as_table();
     const std::string prefix = "experiments";
-    check_keys(s, t, prefix, {"corruptions", "ablations", "metrics", "seeds", "thresholds"});
+    check_keys(s, t, prefix, {"corruptions", "ablations", "metrics", "seeds", "thresholds", "mean_over"});
+    if (auto m = get_string(s, t, prefix, "mean_over")) {
+      if (*m != "corrupted" && *m != "clean")
+        fail(s, *t.get("mean_over"), "experiments.mean_over", "unknown mean dataset",
+             "\"corrupted\" (the reference study's choice) or \"clean\"");
+      job.mean_over = *m;
+    }
     job.corruptions = string_list(s, t, prefix, "corruptions", true, t);
     for (std::size_t i = 0; i < job.corruptions.size(); ++i) {
       const auto& c = job.corruptions[i];

@@ -100,6 +100,7 @@ struct JobSpec {
   std::vector<std::vector<metrics::Metric>> metric_sets;
   std::vector<std::int64_t> seeds;
   std::vector<double> thresholds;  // pruning thresholds T (percent); stored for analysis
+  std::string mean_over = "corrupted";  // dataset of the per-position means: "corrupted" | "clean"
   std::vector<FamilySpec> families;
   OutputSpec output;
   BatchingSpec batching;

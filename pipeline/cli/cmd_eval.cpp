@@ -44,6 +44,7 @@ struct EvalOptions {
   std::uint64_t seed = 0;
   int n_prompts = 0;  // 0 = the task's default
   bool filter = false;
+  std::string mean_over = "corrupted";
   bool json = false;
   std::string device = "cpu";
 };
@@ -94,6 +95,7 @@ void run_eval(const EvalOptions& opt) {
   req.corruption = opt.corruption;
   req.seed = opt.seed;
   req.filter = opt.filter;
+  req.mean_source = opt.mean_over == "clean" ? interv::MeanSource::kClean : interv::MeanSource::kCorrupted;
   const auto data = interv::build_task_data(tm, tok, req);
   interv::Executor ex(tm);
   const auto row = ex.evaluate(*data.cache, kind, {iv}, {}).at(0);
@@ -115,6 +117,7 @@ void run_eval(const EvalOptions& opt) {
     j["clean_prob_correct"] = base.clean_prob_correct;
     j["ablate"] = split_list(opt.ablate);
     j["kind"] = interv::to_string(kind);
+    j["mean_over"] = opt.mean_over;
     j["logit_diff"] = row.logit_diff;
     j["performance"] = row.performance;
     j["normalized"] = row.normalized;
@@ -163,6 +166,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--n-prompts", opt->n_prompts, "prompts to generate (0 = the task's default)");
   cmd->add_flag("--filter", opt->filter, "keep prompts whose clean top-1 is correct and "
                                          "p(correct) > 2 p(incorrect)");
+  cmd->add_option("--mean-over", opt->mean_over,
+                  "dataset whose per-position means replace ablated activations (--kind mean)")
+      ->check(CLI::IsMember({"corrupted", "clean"}))
+      ->capture_default_str();
   cmd->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--json", opt->json, "print one JSON object");
   cmd->callback([opt] { run_eval(*opt); });

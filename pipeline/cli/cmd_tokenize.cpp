@@ -81,7 +81,8 @@ void add_tokenize_command(CLI::App& app) {
       "tokenize", "Encode text with a byte-level BPE tokenizer; prints JSONL {\"text\", \"ids\"}.");
   cmd->add_option("--tokenizer", opt->tokenizer,
                   "tokenizer directory (tokenizer.json, vocab.json + merges.txt, or encoder.json + "
-                  "vocab.bpe) or tokenizer.json file; default: GPT-2's, from data/tokenizers/gpt2");
+                  "vocab.bpe), a tokenizer.json file, or a .gguf model (its metadata tokenizer); "
+                  "default: GPT-2's, from data/tokenizers/gpt2");
   auto* jsonl = cmd->add_option("--jsonl", opt->jsonl,
                                 "JSONL file, one {\"text\": ...} object per line")
                     ->check(CLI::ExistingFile);

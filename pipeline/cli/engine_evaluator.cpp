@@ -80,6 +80,7 @@ class EngineEvaluator : public UnitEvaluator {
     req.params = task.params.is_null() ? nlohmann::json::object() : task.params;
     req.corruption = job_.corruptions.at(static_cast<size_t>(key.corruption));
     req.seed = static_cast<std::uint64_t>(job_.seeds.at(static_cast<size_t>(key.seed)));
+    req.mean_source = job_.mean_over == "clean" ? interv::MeanSource::kClean : interv::MeanSource::kCorrupted;
     current_ = std::make_unique<interv::TaskData>(interv::build_task_data(*m.tm, *m.tok, req));
     current_id_ = id;
     const auto& b = current_->cache->baseline();

@@ -131,6 +131,16 @@ TEST(JobSpec, BadValuesAreNamed) {
   EXPECT_NE(e.find("duplicate family name"), std::string::npos) << e;
 }
 
+TEST(JobSpec, MeanOverDefaultsToCorruptedAndIsValidated) {
+  EXPECT_EQ(parse_job_spec(kValid, "spec.toml").mean_over, "corrupted");
+  EXPECT_EQ(parse_job_spec(with("thresholds = [20]", "thresholds = [20]\nmean_over = \"clean\""),
+                           "spec.toml").mean_over,
+            "clean");
+  const auto e = error_of(with("thresholds = [20]", "thresholds = [20]\nmean_over = \"both\""));
+  EXPECT_NE(e.find("spec.toml:20: experiments.mean_over"), std::string::npos) << e;
+  EXPECT_NE(e.find("both"), std::string::npos) << e;
+}
+
 TEST(JobSpec, MissingSectionsAndSyntaxErrors) {
   std::string s = kValid;
   s = s.substr(0, s.find("[output]"));

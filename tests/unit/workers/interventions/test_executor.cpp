@@ -110,6 +110,32 @@ TEST_P(BatchedEqualsReference, AnswerLogitsMatch) {
 INSTANTIATE_TEST_SUITE_P(AllKinds, BatchedEqualsReference,
                          ::testing::Combine(::testing::Values(0, 1), ::testing::Range(0, 6)));
 
+// Mean ablation with the means taken over the clean prompts instead of the corrupted ones: the
+// batched executor equals the hooked one-at-a-time path, and the two mean sources differ.
+TEST(BatchedEqualsReference, MeanOverCleanSetMatches) {
+  for (int model_idx : {0, 1}) {
+    const auto cfg = model_idx == 0 ? gpt2_config() : llama_config();
+    const auto loaded = random_model(cfg, 31 + model_idx);
+    const model::HookedTransformer tm(loaded);
+    const auto prompts = random_prompts(cfg, 6, 12, 8);
+    DatasetCache clean_means(tm, prompts, MeanSource::kClean);
+    DatasetCache corrupt_means(tm, prompts, MeanSource::kCorrupted);
+    ReferencePath ref(tm, prompts, MeanSource::kClean);
+    ExecutorOptions opt;
+    opt.max_interventions_per_batch = 4;
+    Executor ex(tm, opt);
+    const auto ivs = random_interventions(AblationKind::kMean, cfg, 10, 300 + model_idx);
+    const auto batched = ex.answer_logits(clean_means, AblationKind::kMean, ivs, true);
+    for (size_t i = 0; i < ivs.size(); ++i) {
+      const auto expect = ref.answer_logits(AblationKind::kMean, ivs[i]);
+      EXPECT_LE((batched[static_cast<int64_t>(i)] - expect).abs().max().item<double>(), kTol)
+          << "model " << model_idx << " intervention " << i;
+    }
+    const auto other = ex.answer_logits(corrupt_means, AblationKind::kMean, ivs, true);
+    EXPECT_GT((batched - other).abs().max().item<double>(), 1e-3) << "mean sources coincide";
+  }
+}
+
 TEST(ExecutorInvariants, EmptyInterventionIsTheCleanRun) {
   const auto cfg = gpt2_config();
   const model::HookedTransformer tm(random_model(cfg, 3));
