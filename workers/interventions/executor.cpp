@@ -7,11 +7,15 @@
 
 #include "core/error.hpp"
 #include "workers/interventions/tensor_util.hpp"
+#include "workers/model/kernels.hpp"
 #include "workers/model/transformer.hpp"
 
 namespace csweep::interv {
 
 using model::HookedTransformer;
+using model::activation;
+using model::apply_rotary;
+using model::is_half;
 
 void validate_intervention(const Intervention& iv, AblationKind kind, int n_layers, int n_heads,
                            int n_kv_heads, int d_mlp) {
@@ -97,34 +101,7 @@ class MaskBuilder {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The compute kernels of the batched forward pass (same arithmetic as HookedTransformer).
-
-torch::Tensor activation(const torch::Tensor& x, model::ActFn fn) {
-  switch (fn) {
-    case model::ActFn::kGeluNew: return torch::gelu(x, "tanh");
-    case model::ActFn::kGelu: return torch::gelu(x);
-    case model::ActFn::kSilu: return torch::silu(x);
-    case model::ActFn::kRelu: return torch::relu(x);
-  }
-  CSWEEP_ASSERT(false, "unknown activation function");
-  return {};
-}
-
-bool is_half(torch::ScalarType t) { return t == torch::kBFloat16 || t == torch::kHalf; }
-
-// x [R, Pq, n, d_head]; cos/sin [R|1, Pq, rotary_dim].
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                           int rotary_dim) {
-  const int64_t d_head = x.size(-1);
-  const auto c = cos.unsqueeze(2);
-  const auto s = sin.unsqueeze(2);
-  const auto xr = rotary_dim == d_head ? x : x.narrow(-1, 0, rotary_dim);
-  const int64_t half = rotary_dim / 2;
-  const auto rot_half = torch::cat({-xr.narrow(-1, half, half), xr.narrow(-1, 0, half)}, -1);
-  auto out = xr * c + rot_half * s;
-  if (rotary_dim == d_head) return out;
-  return torch::cat({out, x.narrow(-1, rotary_dim, d_head - rotary_dim)}, -1);
-}
+// The batched forward pass; its elementwise kernels are HookedTransformer's (model/kernels.hpp).
 
 class Runner {
  public:

@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "workers/model/hooks.hpp"
+#include "workers/model/kernels.hpp"
 
 namespace csweep::model {
 
@@ -151,34 +152,6 @@ void check_shape(const torch::Tensor& t, std::vector<int64_t> expected, const st
 }
 
 bool all_zero(const torch::Tensor& t) { return !t.defined() || t.eq(0).all().item<bool>(); }
-
-torch::Tensor activation(const torch::Tensor& x, ActFn fn) {
-  switch (fn) {
-    case ActFn::kGeluNew: return torch::gelu(x, "tanh");
-    case ActFn::kGelu: return torch::gelu(x);
-    case ActFn::kSilu: return torch::silu(x);
-    case ActFn::kRelu: return torch::relu(x);
-  }
-  CSWEEP_ASSERT(false, "unknown activation function");
-  return {};
-}
-
-bool is_half(torch::ScalarType t) { return t == torch::kBFloat16 || t == torch::kHalf; }
-
-// x [batch, pos, n, d_head]; cos/sin [pos, rotary_dim]: rotate-half RoPE on the first rotary_dim
-// features of each head, the rest passes through.
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                           int rotary_dim) {
-  const int64_t d_head = x.size(-1);
-  const auto c = cos.view({1, cos.size(0), 1, rotary_dim});
-  const auto s = sin.view({1, sin.size(0), 1, rotary_dim});
-  const auto xr = rotary_dim == d_head ? x : x.narrow(-1, 0, rotary_dim);
-  const int64_t half = rotary_dim / 2;
-  const auto rot_half = torch::cat({-xr.narrow(-1, half, half), xr.narrow(-1, 0, half)}, -1);
-  auto out = xr * c + rot_half * s;
-  if (rotary_dim == d_head) return out;
-  return torch::cat({out, x.narrow(-1, rotary_dim, d_head - rotary_dim)}, -1);
-}
 
 }  // namespace
 
