@@ -26,6 +26,11 @@ if(CSWEEP_WITH_CUDA)
   find_package(CUDAToolkit REQUIRED)
 endif()
 find_package(Torch REQUIRED)
+if(CSWEEP_WITH_CUDA AND NOT CAFFE2_USE_CUDA)
+  # Debian's LibTorch is CPU-only: the build still works (device selection falls back to the CPU
+  # at run time), but GPU runs need a CUDA-enabled LibTorch (Torch_DIR=<libtorch>/share/cmake/Torch).
+  message(WARNING "CSWEEP_WITH_CUDA=ON but the LibTorch found at ${TORCH_INSTALL_PREFIX} has no CUDA support")
+endif()
 if(CSWEEP_WITH_NCCL)
   find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} REQUIRED)
   find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} REQUIRED)
