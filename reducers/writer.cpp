@@ -239,32 +239,38 @@ const Column& column(const Column* begin, const Column* end, const char* name) {
 }
 #define COL(table, name) column(std::begin(table), std::end(table), name)
 
+// Struct fields behind the experiment and baseline columns, in kExperimentColumns order and by
+// kBaselineColumns name; shared by the writer and the reader so the two cannot drift apart.
+constexpr std::int32_t ExperimentIndex::*kExperimentFields[] = {
+    &ExperimentIndex::model,      &ExperimentIndex::seed,     &ExperimentIndex::task,
+    &ExperimentIndex::corruption, &ExperimentIndex::ablation, &ExperimentIndex::metric_set};
+static_assert(std::size(kExperimentFields) == std::size(kExperimentColumns));
+
+constexpr std::pair<const char*, double metrics::Baseline::*> kBaselineFields[] = {
+    {"clean_logit_diff", &metrics::Baseline::clean_logit_diff},
+    {"corrupted_logit_diff", &metrics::Baseline::corrupted_logit_diff},
+    {"clean_accuracy", &metrics::Baseline::clean_accuracy},
+    {"corrupted_accuracy", &metrics::Baseline::corrupted_accuracy},
+    {"clean_prob_correct", &metrics::Baseline::clean_prob_correct}};
+
 void write_experiment_columns(hid_t g, const std::vector<ExperimentIndex>& exps,
                               const std::string& path) {
   const hsize_t n = exps.size();
   std::vector<std::int32_t> v(n);
-  using Field = std::int32_t ExperimentIndex::*;
-  const Field fields[] = {&ExperimentIndex::model,      &ExperimentIndex::seed,
-                          &ExperimentIndex::task,       &ExperimentIndex::corruption,
-                          &ExperimentIndex::ablation,   &ExperimentIndex::metric_set};
   for (std::size_t f = 0; f < std::size(kExperimentColumns); ++f) {
-    for (hsize_t i = 0; i < n; ++i) v[i] = exps[i].*fields[f];
+    for (hsize_t i = 0; i < n; ++i) v[i] = exps[i].*kExperimentFields[f];
     write_column(g, kExperimentColumns[f], v, n, 1, path);
   }
 }
 
 std::vector<ExperimentIndex> read_experiment_columns(hid_t g, const std::string& path) {
-  using Field = std::int32_t ExperimentIndex::*;
-  const Field fields[] = {&ExperimentIndex::model,      &ExperimentIndex::seed,
-                          &ExperimentIndex::task,       &ExperimentIndex::corruption,
-                          &ExperimentIndex::ablation,   &ExperimentIndex::metric_set};
   std::vector<ExperimentIndex> exps;
   for (std::size_t f = 0; f < std::size(kExperimentColumns); ++f) {
     auto v = read_column<std::int32_t>(g, kExperimentColumns[f].name, path);
     if (f == 0) exps.resize(v.size());
     CSWEEP_CHECK_INPUT(v.size() == exps.size(), "{}: column {} has {} rows, expected {}", path,
                        kExperimentColumns[f].name, v.size(), exps.size());
-    for (std::size_t i = 0; i < v.size(); ++i) exps[i].*fields[f] = v[i];
+    for (std::size_t i = 0; i < v.size(); ++i) exps[i].*kExperimentFields[f] = v[i];
   }
   return exps;
 }
@@ -275,15 +281,8 @@ void write_baselines(hid_t root, const std::vector<BaselineRow>& rows, const std
   std::vector<ExperimentIndex> exps;
   for (const auto& r : rows) exps.push_back(r.exp);
   write_experiment_columns(g, exps, path);
-  using Field = double metrics::Baseline::*;
-  const std::pair<const char*, Field> fields[] = {
-      {"clean_logit_diff", &metrics::Baseline::clean_logit_diff},
-      {"corrupted_logit_diff", &metrics::Baseline::corrupted_logit_diff},
-      {"clean_accuracy", &metrics::Baseline::clean_accuracy},
-      {"corrupted_accuracy", &metrics::Baseline::corrupted_accuracy},
-      {"clean_prob_correct", &metrics::Baseline::clean_prob_correct}};
   std::vector<double> v(n);
-  for (const auto& [name, field] : fields) {
+  for (const auto& [name, field] : kBaselineFields) {
     for (hsize_t i = 0; i < n; ++i) v[i] = rows[i].baseline.*field;
     write_column(g, COL(kBaselineColumns, name), v, n, 1, path);
   }
@@ -298,14 +297,7 @@ std::vector<BaselineRow> read_baselines(hid_t root, const std::string& path) {
   auto exps = read_experiment_columns(g, path);
   std::vector<BaselineRow> rows(exps.size());
   for (std::size_t i = 0; i < rows.size(); ++i) rows[i].exp = exps[i];
-  using Field = double metrics::Baseline::*;
-  const std::pair<const char*, Field> fields[] = {
-      {"clean_logit_diff", &metrics::Baseline::clean_logit_diff},
-      {"corrupted_logit_diff", &metrics::Baseline::corrupted_logit_diff},
-      {"clean_accuracy", &metrics::Baseline::clean_accuracy},
-      {"corrupted_accuracy", &metrics::Baseline::corrupted_accuracy},
-      {"clean_prob_correct", &metrics::Baseline::clean_prob_correct}};
-  for (const auto& [name, field] : fields) {
+  for (const auto& [name, field] : kBaselineFields) {
     auto v = read_column<double>(g, name, path);
     CSWEEP_CHECK_INPUT(v.size() == rows.size(), "{}: /baselines/{} has {} rows, expected {}",
                        path, name, v.size(), rows.size());
