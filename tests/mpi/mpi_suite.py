@@ -61,6 +61,7 @@ class Suite:
         self.mpirun = args.mpirun
         self.dir = args.workdir
         self.job = args.job
+        self.launches = 0
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
 
@@ -131,61 +132,90 @@ def test_shards(s):
     log("shards: 2 and 3 merged shards identical to -np 1; missing/duplicate units reported")
 
 
-def rank_pids(mpirun_pid):
-    """{MPI rank: pid} of the processes mpirun started (from their OMPI_COMM_WORLD_RANK)."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+class Launch:
+    """A background run whose ranks announce their pids in a directory of their own (the
+    driver's CSWEEP_TEST_PID_DIR), so signals reach exactly the processes of this run."""
+
+    def __init__(self, s, np_, out, *extra, delay_ms):
+        s.launches += 1
+        self.np = np_
+        self.pid_dir = s.path(f"pids{s.launches}")
+        os.makedirs(self.pid_dir)
+        env = dict(ENV, CSWEEP_TEST_UNIT_DELAY_MS=str(delay_ms), CSWEEP_TEST_PID_DIR=self.pid_dir)
+        self.p = subprocess.Popen(s.cmd(np_, out, *extra), env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def ranks(self, timeout=60.0):
+        """{MPI rank: pid} once every rank has announced itself (None if the run ended first)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = {}
+            for name in os.listdir(self.pid_dir):
+                if name.startswith("rank") and name.endswith(".pid"):
+                    with open(os.path.join(self.pid_dir, name)) as f:
+                        found[int(name[4:-4])] = int(f.read())
+            if len(found) == self.np:
+                return found
+            if self.p.poll() is not None:
+                return None
+            time.sleep(0.02)
+        self.kill_all()
+        raise AssertionError(f"only {len(found)} of {self.np} ranks started within {timeout} s")
+
+    def signal(self, pid, sig):
+        """Sends sig to a live process of this run; False if it had already ended."""
+        if self.p.poll() is not None:
+            return False
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            if ppid != mpirun_pid:
-                continue
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
-            if b"OMPI_COMM_WORLD_RANK" in env:
-                out[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(entry)
-        except (OSError, ValueError, IndexError):
-            continue
-    return out
+            os.kill(pid, sig)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def wait(self, timeout):
+        try:
+            _, err = self.p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_all()
+            raise AssertionError(f"the run did not end within {timeout} s (hang)")
+        return self.p.returncode, err
+
+    def kill_all(self):
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.p.communicate()
 
 
 def kill_and_resume(s, out, np_, rng, target):
-    """Starts a run, SIGKILLs `target` at a random time; returns True if the run had finished."""
-    env = dict(ENV, CSWEEP_TEST_UNIT_DELAY_MS="8")  # a full run: ~1-3 s of work
-    p = subprocess.Popen(s.cmd(np_, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    delay = rng.uniform(0.4, 1.6)
+    """Starts a run and SIGKILLs `target` at a random time once every rank is up; returns
+    "finished" if the run completed first, else "killed"."""
+    run = Launch(s, np_, out, delay_ms=8)  # a full run: ~1-3 s of work
+    ranks = run.ranks()
+    if ranks is None:
+        return "finished" if run.wait(60)[0] == 0 else "failed"
+    delay = rng.uniform(0.1, 1.0)
     time.sleep(delay)
-    if p.poll() is not None:
-        p.communicate()
-        return p.returncode == 0
     if target == "mpirun":
-        os.kill(p.pid, signal.SIGKILL)
+        victim = run.p.pid
+    elif target == "rank0":
+        victim = ranks[0]
     else:
-        ranks = rank_pids(p.pid)
-        if ranks:
-            victim = ranks.get(0) if target == "rank0" else rng.choice(
-                [pid for r, pid in ranks.items() if r != 0] or list(ranks.values()))
-            try:
-                os.kill(victim, signal.SIGKILL)
-            except (ProcessLookupError, TypeError):
-                pass
-    try:
-        p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        raise AssertionError("job did not end after a rank was killed (hang)")
-    log(f"  SIGKILL {target} of -np {np_} after {delay:.2f} s (mpirun exit {p.returncode})")
+        victim = rng.choice([pid for r, pid in ranks.items() if r != 0] or list(ranks.values()))
+    delivered = run.signal(victim, signal.SIGKILL)
+    rc, _ = run.wait(60)
     # mpirun killed directly leaves its ranks orphaned: end them (they belong to this test only).
     try:
-        os.killpg(p.pid, signal.SIGKILL)
+        os.killpg(run.p.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    if not delivered:
+        assert rc == 0, f"-np {np_}: exit {rc} without a kill"
+        return "finished"
+    log(f"  SIGKILL {target} of -np {np_} after {delay:.2f} s (mpirun exit {rc})")
     time.sleep(0.2)
-    return False
+    return "killed"
 
 
 def test_sigkill(s):
@@ -201,9 +231,10 @@ def test_sigkill(s):
         while True:
             np_ = rng.choice([2, 3, 4])
             target = targets[(trial + attempts) % 3]
-            finished = kill_and_resume(s, out, np_, rng, target)
+            outcome = kill_and_resume(s, out, np_, rng, target)
             attempts += 1
-            if finished:
+            assert outcome != "failed", f"-np {np_}: an uninterrupted run failed"
+            if outcome == "finished":
                 break
             kills += 1
             if attempts >= 4:  # enough kills for this trial: finish without interruption
@@ -218,19 +249,16 @@ def test_sigkill(s):
 
 
 def start_and_signal(s, out, np_, to_ranks):
-    """Starts a slow run, sends SIGTERM after 1.5 s to every rank (as srun/Slurm do) or to mpirun
-    only; returns (exit code, stderr)."""
-    env = dict(ENV, CSWEEP_TEST_UNIT_DELAY_MS="20")  # ~3 s of work for 2 workers
-    p = subprocess.Popen(s.cmd(np_, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    time.sleep(1.5)
-    if to_ranks:
-        for pid in rank_pids(p.pid).values():
-            os.kill(pid, signal.SIGTERM)
-    else:
-        p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
-    return p.returncode, err
+    """Starts a slow run and, 1 s after every rank is up, sends SIGTERM to every rank (as
+    srun/Slurm do) or to mpirun only; returns (exit code, stderr)."""
+    run = Launch(s, np_, out, delay_ms=20)  # ~3 s of work for 2 workers
+    ranks = run.ranks()
+    assert ranks is not None, f"-np {np_} ended before its ranks were seen: {run.wait(60)}"
+    time.sleep(1.0)
+    targets = list(ranks.values()) if to_ranks else [run.p.pid]
+    delivered = [run.signal(pid, signal.SIGTERM) for pid in targets]
+    assert all(delivered), f"-np {np_}: the run ended before SIGTERM reached it"
+    return run.wait(60)
 
 
 def test_sigterm(s):
@@ -272,22 +300,16 @@ def test_sigterm(s):
 def test_hang(s):
     ref = s.reference()
     out = s.path("hang.h5")
-    env = dict(ENV, CSWEEP_TEST_UNIT_DELAY_MS="20")  # ~3 s of work for 2 workers
-    p = subprocess.Popen(s.cmd(3, out, "--worker-timeout", "1", "--max-chunk", "4"), env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(1.0)
-    ranks = rank_pids(p.pid)
-    assert len(ranks) == 3, f"expected 3 ranks, found {ranks}"
+    run = Launch(s, 3, out, "--worker-timeout", "1", "--max-chunk", "4", delay_ms=20)
+    ranks = run.ranks()  # ~3 s of work for 2 workers
+    assert ranks is not None, f"the run ended before its ranks were seen: {run.wait(60)}"
+    time.sleep(0.5)
     victim = ranks[2]
-    os.kill(victim, signal.SIGSTOP)
+    assert run.signal(victim, signal.SIGSTOP), "the run ended before the worker could be stopped"
     time.sleep(2.5)  # > the timeout: rank 0 re-issues the victim's units
     os.kill(victim, signal.SIGCONT)
-    try:
-        _, err = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        raise
-    assert p.returncode == 0, f"exit {p.returncode}:\n{err}"
+    rc, err = run.wait(120)
+    assert rc == 0, f"exit {rc}:\n{err}"
     assert "re-issuing" in err, err
     s.same(ref, out)
     log("hang: a stopped worker's units were re-issued; tables identical")

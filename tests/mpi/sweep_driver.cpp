@@ -2,9 +2,12 @@
 // HashEvaluator instead of the engine (same pipeline code path, same exit codes).
 //   sweep_driver run JOB [--output F] [--shard i/N] [--worker-timeout S] [--progress S]
 //   sweep_driver merge OUT SHARD...
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,9 +17,29 @@
 #include "pipeline/run.hpp"
 #include "tests/mpi/hash_evaluator.hpp"
 
+namespace {
+
+// With CSWEEP_TEST_PID_DIR set, each rank announces "<dir>/rank<R>.pid" (written to a temporary
+// name and renamed, so a reader never sees half a number). The suite signals ranks by these
+// files rather than by scanning /proc, whose environ files are not readable on every machine.
+void announce_pid() {
+  const char* dir = std::getenv("CSWEEP_TEST_PID_DIR");
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (dir == nullptr || rank == nullptr) return;
+  const std::string path = std::string(dir) + "/rank" + rank + ".pid";
+  {
+    std::ofstream out(path + ".tmp");
+    out << ::getpid() << "\n";
+  }
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace csweep;
   log::init(-1, "info");
+  announce_pid();
   try {
     if (argc >= 3 && std::strcmp(argv[1], "run") == 0) {
       pipeline::RunRequest req;
