@@ -180,11 +180,15 @@ class Launch:
             raise AssertionError(f"the run did not end within {timeout} s (hang)")
         return self.p.returncode, err
 
-    def kill_all(self):
+    def kill_group(self):
+        """SIGKILLs whatever is left of the run's process group (mpirun and its ranks)."""
         try:
             os.killpg(self.p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def kill_all(self):
+        self.kill_group()
         self.p.communicate()
 
 
@@ -206,10 +210,7 @@ def kill_and_resume(s, out, np_, rng, target):
     delivered = run.signal(victim, signal.SIGKILL)
     rc, _ = run.wait(60)
     # mpirun killed directly leaves its ranks orphaned: end them (they belong to this test only).
-    try:
-        os.killpg(run.p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    run.kill_group()
     if not delivered:
         assert rc == 0, f"-np {np_}: exit {rc} without a kill"
         return "finished"
