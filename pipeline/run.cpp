@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -176,6 +177,13 @@ std::string utc_now() {
   return buf;
 }
 
+std::string worker_timeout_problem(double s) {
+  if (std::isfinite(s) && s > 0 && s <= kMaxWorkerTimeoutS) return "";
+  return fmt::format("--worker-timeout: got {}, expected seconds in (0, {:.0f}] (the silence after which "
+                     "a worker's units are re-issued; it must exceed the time of one unit)",
+                     s, kMaxWorkerTimeoutS);
+}
+
 std::pair<int, int> parse_shard(const std::string& text) {
   const auto slash = text.find('/');
   int i = -1, n = -1;
@@ -203,6 +211,8 @@ std::string shard_output_path(const std::string& base, int index, int count) {
 }
 
 int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
+  if (const auto problem = worker_timeout_problem(req.worker_timeout_s); !problem.empty())
+    throw InputError(problem);
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {

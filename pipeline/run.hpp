@@ -24,6 +24,12 @@ struct RunRequest {
   bool summary = true;             // print the largest effect per family and experiment at the end
 };
 
+// Longest accepted --worker-timeout: a week. A larger value (or 0, a negative or a non-finite one)
+// is a typo; with it a lost worker would never have its units re-issued.
+inline constexpr double kMaxWorkerTimeoutS = 7 * 24 * 3600.0;
+// "" when `seconds` is a valid --worker-timeout, else what is wrong with it (the CLI's usage error).
+std::string worker_timeout_problem(double seconds);
+
 // Shard i of N writes "<stem>.shard<i>of<N>.h5" unless --output names a file.
 std::string shard_output_path(const std::string& base, int index, int count);
 // Parses "i/N"; InputError naming --shard otherwise.

@@ -135,12 +135,35 @@ ScheduleStats run_single(const Grid& grid, reducers::Ledger& ledger, UnitEvaluat
 }
 
 // ---- workers ---------------------------------------------------------------------------------------
+//
+// Protocol (every message on the main thread, tag = meaning):
+//   worker -> 0: Request (idle), Result (one finished unit), Leaving (units handed back; the
+//                worker's last message, sent exactly once before it returns)
+//   0 -> worker: Work (a chunk of unit ids), Stop (one byte: 1 = the run is interrupted)
+// A worker answers Stop with Leaving, so rank 0 knows every worker is done with MPI before it
+// finalizes, and a Leaving that was not asked for (the worker got SIGTERM/SIGINT) ends the run.
+
+void leave(const std::vector<std::uint64_t>& unstarted, MPI_Comm comm) {
+  send_bytes(pack_units(unstarted), 0, kTagLeaving, comm);
+}
+
+// A Stop from rank 0 waiting to be received (checked between units, so a stop of the run takes
+// effect after the unit in hand rather than after the whole chunk).
+bool stop_pending(MPI_Comm comm, bool* interrupted) {
+  int flag = 0;
+  MPI_Status status;
+  mpi_check(MPI_Iprobe(0, kTagStop, comm, &flag, &status), "MPI_Iprobe");
+  if (!flag) return false;
+  const std::string msg = recv_bytes(status, comm);
+  *interrupted = !msg.empty() && msg[0] != 0;
+  return true;
+}
 
 ScheduleStats run_worker(const Grid& grid, UnitEvaluator& ev, MPI_Comm comm, ScheduleStats st) {
   Backoff backoff;
   for (;;) {
     if (stop_requested()) {
-      send_bytes({}, 0, kTagLeaving, comm);
+      leave({}, comm);
       st.interrupted = true;
       return st;
     }
@@ -151,18 +174,29 @@ ScheduleStats run_worker(const Grid& grid, UnitEvaluator& ev, MPI_Comm comm, Sch
     for (;;) {
       mpi_check(MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &status), "MPI_Iprobe");
       if (flag) break;
+      if (stop_requested()) {
+        // Rank 0 may be answering right now: it re-issues whatever it assigned to a worker that
+        // left, so an unreceived Work message loses nothing.
+        leave({}, comm);
+        st.interrupted = true;
+        return st;
+      }
       backoff.wait();
     }
     const std::string msg = recv_bytes(status, comm);
-    if (status.MPI_TAG == kTagStop) return st;
+    if (status.MPI_TAG == kTagStop) {
+      st.interrupted = !msg.empty() && msg[0] != 0;
+      leave({}, comm);
+      return st;
+    }
     CSWEEP_ASSERT(status.MPI_TAG == kTagWork, "worker got unexpected tag {}", status.MPI_TAG);
     const auto units = unpack_units(msg);
     for (std::size_t i = 0; i < units.size(); ++i) {
-      if (stop_requested()) {
-        // Hand back what was not started; rank 0 is stopping too (or re-issues them).
-        send_bytes(pack_units(std::vector<std::uint64_t>(units.begin() + static_cast<std::ptrdiff_t>(i), units.end())),
-                   0, kTagLeaving, comm);
-        st.interrupted = true;
+      bool interrupted = true;
+      if (stop_requested() || stop_pending(comm, &interrupted)) {
+        // Hand back what was not started: rank 0 stops the run (or re-issues them).
+        leave(std::vector<std::uint64_t>(units.begin() + static_cast<std::ptrdiff_t>(i), units.end()), comm);
+        st.interrupted = interrupted;
         return st;
       }
       send_bytes(reducers::serialize(evaluate_unit(grid, ev, units[i])), 0, kTagResult, comm);
@@ -176,7 +210,10 @@ ScheduleStats run_worker(const Grid& grid, UnitEvaluator& ev, MPI_Comm comm, Sch
 ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& opt, MPI_Comm comm,
                               int n_ranks, ScheduleStats st) {
   struct Worker {
-    bool live = true, stopped = false, waiting = false;
+    bool live = true;       // heard from within the timeout (or never yet due)
+    bool left = false;      // its Leaving arrived: it sends nothing more
+    bool stop_sent = false;
+    bool waiting = false;   // asked for work and got no answer yet
     double last_heard = 0;
     std::set<std::uint64_t> inflight;
   };
@@ -215,13 +252,40 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
              return cursor >= opt.last_unit;
            }();
   };
+  auto send_stop = [&](int r, bool interrupted) {
+    Worker& w = workers[static_cast<std::size_t>(r)];
+    send_bytes(std::string(1, interrupted ? '\1' : '\0'), r, kTagStop, comm);
+    w.stop_sent = true;
+    w.waiting = false;
+  };
+  auto hand_back = [&](Worker& w, const std::vector<std::uint64_t>& units) {
+    for (auto u : units) {
+      owner.erase(u);
+      reissue.push_back(u);
+    }
+    for (auto u : w.inflight) {
+      owner.erase(u);
+      reissue.push_back(u);
+    }
+    w.inflight.clear();
+  };
+  auto begin_stop = [&](double t, const std::string& why) {
+    if (stopping) return;
+    stopping = true;
+    stop_deadline = t + opt.stop_grace_s;
+    std::fprintf(stderr, "csweep: %s: finishing the units in hand, then exiting (rerun the same command to resume)\n",
+                 why.c_str());
+    std::fflush(stderr);
+    for (int r = 1; r < n_ranks; ++r) {
+      const Worker& w = workers[static_cast<std::size_t>(r)];
+      if (!w.left && !w.stop_sent) send_stop(r, true);
+    }
+  };
   auto serve = [&](int r) {
     Worker& w = workers[static_cast<std::size_t>(r)];
-    if (!w.waiting) return;
-    if (stopping) {
-      send_bytes({}, r, kTagStop, comm);
+    if (!w.waiting || w.left) return;
+    if (w.stop_sent) {  // its Request crossed our Stop; the Stop answers it
       w.waiting = false;
-      w.stopped = true;
       return;
     }
     const std::uint64_t pending = st.units_in_shard - std::min(st.units_in_shard, ledger.n_recorded() + owner.size());
@@ -239,9 +303,7 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
       w.waiting = false;
       w.last_heard = now_s();  // the timeout counts from the assignment
     } else if (all_recorded()) {
-      send_bytes({}, r, kTagStop, comm);
-      w.waiting = false;
-      w.stopped = true;
+      send_stop(r, false);
     }
     // else: everything left is in flight elsewhere; keep this worker waiting in case a unit is
     // re-issued.
@@ -287,17 +349,13 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
           w.waiting = true;
           break;
         case kTagLeaving:
-          for (auto u : unpack_units(msg)) {
-            owner.erase(u);
-            reissue.push_back(u);
-          }
-          for (auto u : w.inflight) {
-            owner.erase(u);
-            reissue.push_back(u);
-          }
-          w.inflight.clear();
-          w.stopped = true;
+          hand_back(w, unpack_units(msg));
+          w.left = true;
           w.waiting = false;
+          // Not asked to stop: the rank got SIGTERM/SIGINT (from a user or a scheduler that is
+          // ending the job). Without it the run cannot finish as planned, and its process now
+          // waits in MPI_Finalize for the others, so the whole run stops.
+          if (!w.stop_sent) begin_stop(now_s(), fmt::format("rank {} was stopped", r));
           break;
         default:
           CSWEEP_ASSERT(false, "coordinator got unexpected tag {} from rank {}", status.MPI_TAG, r);
@@ -311,15 +369,11 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
       last_sync = t;
     }
 
-    if (stop_requested() && !stopping) {
-      stopping = true;
-      stop_deadline = t + opt.stop_grace_s;
-      std::fprintf(stderr, "csweep: stop requested: finishing units in hand, then exiting\n");
-    }
+    if (stop_requested()) begin_stop(t, "stop requested");
     // Workers silent past the timeout: re-issue their units.
     for (int r = 1; r < n_ranks; ++r) {
       Worker& w = workers[static_cast<std::size_t>(r)];
-      if (!w.live || w.stopped || w.inflight.empty() || t - w.last_heard < opt.worker_timeout_s) continue;
+      if (!w.live || w.left || w.inflight.empty() || t - w.last_heard < opt.worker_timeout_s) continue;
       spdlog::warn("rank {} silent for {:.0f} s: re-issuing its {} unit(s)", r, t - w.last_heard,
                    w.inflight.size());
       w.live = false;
@@ -334,24 +388,24 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
     for (int r = 1; r < n_ranks; ++r) serve(r);
     progress.update(st.units_done_now, interventions, false);
 
-    bool all_stopped = true, live_stopped = true;
+    bool all_left = true, none_working = true;
     for (int r = 1; r < n_ranks; ++r) {
       const Worker& w = workers[static_cast<std::size_t>(r)];
-      all_stopped = all_stopped && w.stopped;
-      live_stopped = live_stopped && (w.stopped || !w.live);
+      all_left = all_left && w.left;
+      none_working = none_working && (w.left || !w.live);
     }
     if (stopping) {
-      if (all_stopped || t > stop_deadline) {
-        st.interrupted = true;
-        st.workers_lost = 0;
-        for (int r = 1; r < n_ranks; ++r) st.workers_lost += !workers[static_cast<std::size_t>(r)].stopped;
-        break;
-      }
-    } else if (all_recorded() && live_stopped) {
-      if (all_stopped) break;
+      if (none_working || t > stop_deadline) break;
+    } else if (all_recorded()) {
+      if (all_left) break;
       // Lost workers: give them a short while to come back (so MPI_Finalize can be clean).
-      if (finish_deadline == 0) finish_deadline = t + std::min(opt.worker_timeout_s, 10.0);
-      if (t > finish_deadline) break;
+      if (none_working) {
+        if (finish_deadline == 0) finish_deadline = t + std::min(opt.worker_timeout_s, 10.0);
+        if (t > finish_deadline) break;
+      }
+    } else if (none_working) {
+      // Work is left and no rank can do it (every worker lost): waiting could last forever.
+      begin_stop(t, "no worker rank is responding");
     }
     if (got_any)
       backoff.reset();
@@ -359,6 +413,10 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
       backoff.wait();
   }
   ledger.sync();
+  st.interrupted = stopping && !all_recorded();
+  // Ranks that never said they are done may hang MPI_Finalize: the caller ends the job instead.
+  st.workers_lost = 0;
+  for (int r = 1; r < n_ranks; ++r) st.workers_lost += !workers[static_cast<std::size_t>(r)].left;
   progress.update(st.units_done_now, interventions, true);
   return st;
 }

@@ -12,8 +12,12 @@
 //    first result of a unit wins) and it gets work again. A worker that dies is a different story:
 //    OpenMPI's mpirun aborts the whole job when a rank is killed (SIGKILL, OOM), so recovery there
 //    is the resume: rerunning `csweep run` continues from the journal (docs/SWEEPS.md).
-//  * SIGTERM/SIGINT: stop handing out work, let workers finish the unit in hand, journal it, and
-//    return interrupted = true (the caller compacts and exits kExitInterrupted).
+//  * SIGTERM/SIGINT to any rank stops the whole run: a signalled worker finishes the unit in hand,
+//    hands back the rest and leaves; rank 0 (signalled, or told by a leaving worker) tells every
+//    other worker to stop after its unit in hand, journals what returns and returns
+//    interrupted = true (the caller compacts and exits kExitInterrupted). So does rank 0 when
+//    every worker is lost while work is left. Workers that never answer a stop (stop_grace_s) are
+//    counted in workers_lost: the caller ends the job with MPI_Abort after compacting.
 #include <mpi.h>
 
 #include <cstdint>

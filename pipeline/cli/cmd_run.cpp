@@ -1,5 +1,6 @@
 // `csweep run JOB [--output F] [--shard i/N]`: the sweep, under mpirun or alone (docs/SWEEPS.md).
 #include <cstdlib>
+#include <string>
 
 #include "pipeline/cli/commands.hpp"
 #include "pipeline/cli/engine_evaluator.hpp"
@@ -18,7 +19,21 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-o,--output", req->output, "results file (default: the spec's output.path)");
   cmd->add_option("--shard", req->shard, "run slice i of N of the grid (i/N, 0-based) into its own file");
   cmd->add_option("--worker-timeout", req->worker_timeout_s,
-                  "seconds of silence after which a worker's units are re-issued")->capture_default_str();
+                  "seconds of silence after which a worker's units are re-issued (must exceed one unit's time)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            double s = 0;
+            try {
+              std::size_t used = 0;
+              s = std::stod(v, &used);
+              if (used != v.size()) return "--worker-timeout: got '" + v + "', expected a number of seconds";
+            } catch (const std::exception&) {
+              return "--worker-timeout: got '" + v + "', expected a number of seconds";
+            }
+            return pipeline::worker_timeout_problem(s);
+          },
+          "SECONDS in (0, 604800]"));
   cmd->add_option("--progress", req->progress_interval_s, "seconds between progress lines")->capture_default_str();
   cmd->add_option("--max-chunk", req->max_chunk, "most units handed to a worker at once")->capture_default_str();
   cmd->add_flag("!--no-summary", req->summary, "do not print the largest effects at the end");

@@ -11,6 +11,10 @@ TEST is one of:
   sigterm  SIGTERM -> exit 75 with durable partial output; the rerun completes identically
   hang     a worker stopped (SIGSTOP) past --worker-timeout: its units are re-issued, the job
            completes identically
+  stop_any any one rank ending early ends the whole run within seconds, exit 75 with a durable,
+           resumable output: SIGTERM to the only worker (-np 2, --worker-timeout 10), to one worker
+           of -np 3, to rank 0 alone (-np 4); the only worker stopped past --worker-timeout;
+           --worker-timeout 0 / negative / absurd refused
   quickstart_ranks
            the real `csweep` (--driver) on jobs/quickstart.toml (--job): -np 1, -np 3 and 2 shards
            (-np 1 and -np 2) merged with `csweep merge` give identical tables, all complete
@@ -139,6 +143,7 @@ class Launch:
     def __init__(self, s, np_, out, *extra, delay_ms):
         s.launches += 1
         self.np = np_
+        self.out = out
         self.pid_dir = s.path(f"pids{s.launches}")
         os.makedirs(self.pid_dir)
         env = dict(ENV, CSWEEP_TEST_UNIT_DELAY_MS=str(delay_ms), CSWEEP_TEST_PID_DIR=self.pid_dir)
@@ -316,8 +321,84 @@ def test_hang(s):
     log("hang: a stopped worker's units were re-issued; tables identical")
 
 
+def expect_interrupted(s, run, np_, what, timeout=20):
+    """The run ends within `timeout` s (a hang otherwise) with exit 75, a clean MPI shutdown and a
+    durable, partial, correct output."""
+    rc, err = run.wait(timeout)
+    run.kill_group()  # a rank stopped with SIGSTOP is still there
+    assert rc == EXIT_INTERRUPTED, f"{what}: exit {rc}, expected {EXIT_INTERRUPTED}:\n{err}"
+    assert "interrupted: rerun the same command to resume" in err, f"{what}:\n{err}"
+    out = run.out
+    assert complete_attr(out) == 0, f"{what}: complete = {complete_attr(out)}"
+    lost, extra, wrong = check_tables.compare_to_expected(out, JOB)
+    assert extra == 0 and wrong == 0 and lost > 0, f"{what}: lost {lost} extra {extra} wrong {wrong}"
+    return err
+
+
+def test_stop_any(s):
+    ref = s.reference()
+    # Issue 8's reproduction: SIGTERM to the only worker used to leave it in MPI_Finalize and rank 0
+    # polling forever (the worker timeout never fired: the worker had said goodbye).
+    run = Launch(s, 2, s.path("term_only_worker.h5"), "--worker-timeout", "10", delay_ms=20)
+    ranks = run.ranks()
+    assert ranks is not None, "-np 2 ended before its ranks were seen"
+    time.sleep(1.0)
+    assert run.signal(ranks[1], signal.SIGTERM), "-np 2 ended before the SIGTERM"
+    err = expect_interrupted(s, run, 2, "SIGTERM to the only worker")
+    assert "rank 1 was stopped" in err, err
+    assert "MPI_ABORT" not in err, f"expected a clean MPI shutdown:\n{err}"
+    log("stop_any: SIGTERM to the only worker of -np 2: exit 75, clean shutdown")
+    # One worker of three: the run stops too (it does not continue short-handed).
+    run = Launch(s, 3, s.path("term_one_of_two.h5"), delay_ms=20)
+    ranks = run.ranks()
+    assert ranks is not None
+    time.sleep(1.0)
+    assert run.signal(ranks[2], signal.SIGTERM)
+    err = expect_interrupted(s, run, 3, "SIGTERM to one worker of -np 3")
+    assert "MPI_ABORT" not in err, err
+    log("stop_any: SIGTERM to rank 2 of -np 3: exit 75, clean shutdown")
+    # Rank 0 alone (no signal reaches the workers): it tells them to stop after the unit in hand
+    # rather than waiting out its 30 s grace for the chunk.
+    run = Launch(s, 4, s.path("term_rank0.h5"), "--max-chunk", "16", delay_ms=20)
+    ranks = run.ranks()
+    assert ranks is not None
+    time.sleep(1.0)
+    assert run.signal(ranks[0], signal.SIGTERM)
+    err = expect_interrupted(s, run, 4, "SIGTERM to rank 0 of -np 4", timeout=25)
+    assert "MPI_ABORT" not in err and "lost" not in err, f"rank 0 waited out its grace:\n{err}"
+    log("stop_any: SIGTERM to rank 0 alone of -np 4: exit 75, clean shutdown")
+    # The only worker stopped (SIGSTOP) past the timeout: its units cannot be re-issued to anyone,
+    # so the run ends rather than waiting for it forever.
+    run = Launch(s, 2, s.path("stopped_only_worker.h5"), "--worker-timeout", "1", delay_ms=20)
+    ranks = run.ranks()
+    assert ranks is not None
+    time.sleep(0.5)
+    assert run.signal(ranks[1], signal.SIGSTOP)
+    err = expect_interrupted(s, run, 2, "the only worker stopped past the timeout")
+    assert "no worker rank is responding" in err, err
+    log("stop_any: the only worker SIGSTOPped past --worker-timeout: exit 75")
+    # Every one of these outputs resumes to the uninterrupted tables.
+    for name in ("term_only_worker.h5", "term_rank0.h5"):
+        s.run(2, s.path(name))
+        s.same(ref, s.path(name))
+    # Timeouts that would make re-issue fire at once or never are usage errors.
+    for bad in ("0", "-5", "nan", "inf", "1e9"):
+        p = subprocess.run(s.cmd(1, s.path("never.h5"), "--worker-timeout", bad), env=ENV,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and "--worker-timeout" in p.stderr and "expected seconds" in p.stderr, \
+            f"--worker-timeout {bad}: exit {p.returncode}:\n{p.stderr}"
+        assert not os.path.exists(s.path("never.h5")), f"--worker-timeout {bad} left an output"
+    log("stop_any: resumed outputs identical; bad --worker-timeout values refused")
+
+
 def test_quickstart_ranks(s):
     """Acceptance on the real engine: the rank count and the shard split change no number."""
+    # The real command line refuses a timeout that would re-issue at once or never (usage, 64).
+    for bad in ("0", "-1", "1e9", "soon"):
+        p = subprocess.run([s.driver, "run", s.job, "--output", s.path("never.h5"), "--worker-timeout", bad],
+                           env=ENV, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 64 and "--worker-timeout" in p.stderr, f"{bad}: exit {p.returncode}:\n{p.stderr}"
+        assert not os.path.exists(s.path("never.h5"))
     one = s.path("np1.h5")
     s.run(1, one)
     three = s.path("np3.h5")
@@ -342,7 +423,7 @@ def test_quickstart_ranks(s):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("test", choices=["ranks", "shards", "sigkill", "sigterm", "hang",
-                                     "quickstart_ranks"])
+                                     "stop_any", "quickstart_ranks"])
     ap.add_argument("--driver", required=True)
     ap.add_argument("--mpirun", required=True)
     ap.add_argument("--workdir", required=True)

@@ -7,7 +7,7 @@ target_compile_options(sweep_driver PRIVATE ${CSWEEP_WARNINGS})
 
 find_program(CSWEEP_H5PY_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 if(CSWEEP_H5PY_PYTHON AND MPIEXEC_EXECUTABLE)
-  foreach(t ranks shards sigkill sigterm hang)
+  foreach(t ranks shards sigkill sigterm hang stop_any)
     add_test(NAME mpi.${t}
              COMMAND ${CSWEEP_H5PY_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/mpi_suite.py ${t}
                      --driver $<TARGET_FILE:sweep_driver> --mpirun ${MPIEXEC_EXECUTABLE}
