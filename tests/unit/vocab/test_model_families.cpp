@@ -1,0 +1,56 @@
+// Model family presets against the Hugging Face transformers config classes, whose defaults say
+// what an absent config.json key means. Values read from transformers (GPT2Config(),
+// LlamaConfig()) and written here by hand:
+//   GPT2Config:  layer_norm_epsilon 1e-05, n_positions 1024, vocab_size 50257,
+//                activation_function gelu_new, tie_word_embeddings True
+//   LlamaConfig: rms_norm_eps 1e-06, max_position_embeddings 2048, vocab_size 32000,
+//                hidden_act silu, tie_word_embeddings False, attention_bias False, mlp_bias False,
+//                rope theta 10000
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "vocab/model_families.hpp"
+
+namespace csweep::vocab {
+namespace {
+
+using model::Family;
+
+TEST(ModelFamilies, Names) {
+  EXPECT_EQ(model_families().names(), (std::vector<std::string>{"gpt2", "llama"}));
+  EXPECT_EQ(model_families().parse("llama"), Family::kLlama);
+  EXPECT_THROW(model_families().parse("Llama"), InputError);
+  for (const auto& t : model_families().terms()) EXPECT_EQ(model_preset(t.value).family, t.value);
+}
+
+TEST(ModelFamilies, Gpt2PresetIsGpt2ConfigDefaults) {
+  const auto c = model_preset(Family::kGPT2);
+  EXPECT_EQ(c.norm, model::NormKind::kLayerNorm);
+  EXPECT_DOUBLE_EQ(c.norm_eps, 1e-5);
+  EXPECT_EQ(c.n_ctx, 1024);
+  EXPECT_EQ(c.d_vocab, 50257);
+  EXPECT_EQ(c.act_fn, model::ActFn::kGeluNew);
+  EXPECT_FALSE(c.gated_mlp);
+  EXPECT_EQ(c.positional, model::PosKind::kLearned);
+  EXPECT_TRUE(c.tied_embeddings);
+  EXPECT_TRUE(c.attn_bias);
+  EXPECT_TRUE(c.mlp_bias);
+}
+
+TEST(ModelFamilies, LlamaPresetIsLlamaConfigDefaults) {
+  const auto c = model_preset(Family::kLlama);
+  EXPECT_EQ(c.norm, model::NormKind::kRMSNorm);
+  EXPECT_DOUBLE_EQ(c.norm_eps, 1e-6);
+  EXPECT_EQ(c.n_ctx, 2048);
+  EXPECT_EQ(c.d_vocab, 32000);
+  EXPECT_EQ(c.act_fn, model::ActFn::kSilu);
+  EXPECT_TRUE(c.gated_mlp);
+  EXPECT_EQ(c.positional, model::PosKind::kRotary);
+  EXPECT_DOUBLE_EQ(c.rotary_base, 10000.0);
+  EXPECT_FALSE(c.tied_embeddings);
+  EXPECT_FALSE(c.attn_bias);
+  EXPECT_FALSE(c.mlp_bias);
+}
+
+}  // namespace
+}  // namespace csweep::vocab

@@ -1,0 +1,47 @@
+#include "vocab/model_families.hpp"
+
+namespace csweep::vocab {
+
+using model::Family;
+
+const Vocabulary<Family>& model_families() {
+  static const Vocabulary<Family> v(
+      "model family",
+      {{Family::kGPT2, "gpt2", {}, "GPT-2: LayerNorm, learned positions, gelu_new MLP"},
+       {Family::kLlama, "llama", {}, "Llama: RMSNorm, RoPE, gated SiLU MLP (also SmolLM2)"}});
+  return v;
+}
+
+model::ModelConfig model_preset(Family f) {
+  model::ModelConfig c;
+  c.family = f;
+  switch (f) {
+    case Family::kGPT2:
+      c.norm = model::NormKind::kLayerNorm;
+      c.norm_eps = 1e-5;
+      c.positional = model::PosKind::kLearned;
+      c.act_fn = model::ActFn::kGeluNew;
+      c.gated_mlp = false;
+      c.n_ctx = 1024;
+      c.d_vocab = 50257;
+      c.tied_embeddings = true;
+      c.attn_bias = c.mlp_bias = true;
+      return c;
+    case Family::kLlama:
+      c.norm = model::NormKind::kRMSNorm;
+      c.norm_eps = 1e-6;
+      c.positional = model::PosKind::kRotary;
+      c.rotary_base = 10000.0;
+      c.act_fn = model::ActFn::kSilu;
+      c.gated_mlp = true;
+      c.n_ctx = 2048;
+      c.d_vocab = 32000;
+      c.tied_embeddings = false;
+      c.attn_bias = c.mlp_bias = false;
+      return c;
+  }
+  CSWEEP_ASSERT(false, "model family {} has no preset", static_cast<int>(f));
+  return c;
+}
+
+}  // namespace csweep::vocab
