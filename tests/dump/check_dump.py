@@ -153,7 +153,15 @@ def check_model(csweep, fixtures, work, name):
             exp = ref["logits"]
             span = float(exp.max() - exp.min())
             d = max_diff(logits[full], exp[full])
-            check(d is not None and d <= 0.05 + 0.02 * span, f"{name}: bf16 logits differ by {d}")
+            # This checks the plumbing of --dtype (the bf16 model really ran, the datasets are
+            # float32); the accuracy of bf16 itself is bounded, on both matmul kernels an x86-64
+            # CPU can get, by HookedTransformer.Bfloat16* (tests/unit/workers/model). Bounds that
+            # hold on any CPU: bf16 cannot match fp32 to fp32 precision (> 10 * TOL), and a
+            # broken dtype path (wrong or unconverted weights, a missing upcast, overflow) moves
+            # logits by the order of their span, while bf16 rounding on the least accurate kernel
+            # stays below a few percent of it: at most a quarter of the span.
+            check(d is not None and 10 * TOL < d <= 0.25 * span,
+                  f"{name}: bf16 logits differ from HF by {d} (span {span:.3f})")
 
 
 def check_text_prompts(csweep, fixtures, work):
