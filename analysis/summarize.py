@@ -7,6 +7,7 @@ Reads the file with h5py only (the schema is documented in docs/SWEEPS.md and
 reducers/schema.hpp): for each (model, task, corruption, ablation) experiment it shows the clean
 and corrupted logit differences and, for every intervention family, the N interventions that
 lower the metric most (performance 100 % = no effect; 0 % = the task's logit difference is gone).
+Metrics an experiment's metric set did not request are NaN in the file and are not ranked.
 
 A file whose root attribute "complete" is not 1 (an interrupted run, an unfinished shard) holds
 only part of the grid: summarize prints "INCOMPLETE: x of y units" on stderr and exits 3, unless
@@ -112,6 +113,13 @@ def main():
                              f"{base['corrupted_logit_diff'][b[0]]:.3f}, clean acc "
                              f"{base['clean_accuracy'][b[0]]:.2f})")
                 print(head)
+                # Metrics an experiment did not request are stored as NaN (reducers/schema.hpp):
+                # leave them out of the ranking, and say so when nothing is left.
+                rows = rows[~np.isnan(metric[rows])]
+                if len(rows) == 0:
+                    print(f"    ({args.metric} was not requested by this experiment's metric set: "
+                          f"all NaN; choose another --metric)")
+                    continue
                 order = rows[np.argsort(metric[rows], kind="stable")][: args.top]
                 for r in order:
                     comps = [component_label(k, l, i) for k, l, i in zip(kinds[r], layers[r], idx[r])]

@@ -468,11 +468,16 @@ reducers::UnitRecord Grid::make_record(const WorkUnit& u,
     throw InternalError(fmt::format("the evaluator returned {} rows for unit {} of {} interventions",
                                     rows.size(), u.id, u.end - u.begin));
   reducers::UnitRecord rec;
+  rec.grid_fingerprint = fingerprint_;
   rec.unit = u.id;
   rec.family = u.family;
   rec.baseline.exp = experiment_index(u.key);
   rec.baseline.baseline = baseline;
   const Family& fam = family(u.key.model, u.family);
+  const auto& set = job_->metric_sets.at(static_cast<std::size_t>(u.key.metric_set));
+  const auto requested = [&](metrics::Metric m) {
+    return set.empty() || std::find(set.begin(), set.end(), m) != set.end();
+  };
   CSWEEP_ASSERT(ivs.size() == rows.size(), "{} interventions for {} rows", ivs.size(), rows.size());
   rec.rows.resize(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -481,6 +486,10 @@ reducers::UnitRecord Grid::make_record(const WorkUnit& u,
     fam.fill_row(&r, ivs[i], u.begin + i);
     r.metrics = std::move(rows[i]);
     if (!job_->output.per_prompt) r.metrics.per_prompt_logit_diff.clear();
+    // Only what the experiment's metric set asks for is stored; the rest is NaN, whatever the
+    // evaluator filled in (the engine computes the logit-difference family in any case).
+    for (const auto& [metric, field] : metrics::kMetricFields)
+      if (!requested(metric)) r.metrics.*field = metrics::MetricRow::kNotComputed;
   }
   return rec;
 }
@@ -534,6 +543,10 @@ reducers::FileMeta Grid::file_meta() const {
   }
   m.total_units = total_units_;
   m.grid_fingerprint = fingerprint_;
+  std::vector<reducers::Segment> segs;
+  for (const auto& s : segments_)
+    segs.push_back({experiment_index(s.key), s.family, s.first_unit, s.n_units, s.size});
+  m.layout = reducers::UnitLayout(job_->batching.unit_size, std::move(segs));
   return m;
 }
 

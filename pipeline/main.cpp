@@ -10,8 +10,12 @@
 #include "core/log.hpp"
 #include "csweep/version.hpp"
 #include "pipeline/cli/commands.hpp"
+#include "reducers/h5.hpp"
 
 int main(int argc, char** argv) {
+  // Before any HDF5 use: no HDF5-DIAG stacks on stderr (errors become our messages) and no
+  // library exit handler (every file is closed explicitly; see reducers/h5.hpp).
+  csweep::reducers::h5::init();
   CLI::App app{"csweep — find and compare circuits in transformer language models by exhaustive "
                "ablation and patching sweeps (see README.md)."};
   app.set_version_flag("--version", std::string(csweep::kVersion) + " (" + csweep::kGitRevision + ")");
@@ -37,6 +41,9 @@ int main(int argc, char** argv) {
   } catch (const csweep::InputError& e) {
     std::fprintf(stderr, "csweep: error: %s\n", e.what());
     return csweep::kExitInput;
+  } catch (const csweep::IoError& e) {
+    std::fprintf(stderr, "csweep: I/O error: %s\n", e.what());
+    return csweep::kExitIo;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "csweep: internal error: %s\n", e.what());
     return csweep::kExitInternal;

@@ -305,6 +305,10 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
     if (size > 1) abort_all(rank, "error", e.what(), kExitInput);
     MPI_Finalize();
     throw;
+  } catch (const IoError& e) {
+    if (size > 1) abort_all(rank, "I/O error", e.what(), kExitIo);
+    MPI_Finalize();
+    throw;
   } catch (const std::exception& e) {
     if (size > 1) abort_all(rank, "internal error", e.what(), kExitInternal);
     MPI_Finalize();

@@ -4,6 +4,10 @@
 // Design (docs/SWEEPS.md, "Resume"): the HDF5 file `path` is only ever replaced whole (written to
 // "<path>.tmp", fsync'd, renamed over). Finished units are appended to "<path>.journal" as
 // length-prefixed, CRC-checked records; a unit counts as done once sync() has fsync'd its record.
+// The journal starts with a header frame naming its grid (fingerprint, unit count, shard) and
+// every record carries its grid fingerprint and unit id: a journal or a record of another grid
+// is refused (InputError naming the journal and both fingerprints), never replayed, and every
+// replayed record must hold exactly its unit's rows (layout.hpp verify_record).
 // compact() folds the journal into a fresh HDF5 file and then empties the journal. A crash at any
 // moment leaves (a) the old or the new HDF5 file, never a torn one, and (b) a journal whose
 // complete records are all valid — a torn last record fails its CRC and is cut off on reopen.
@@ -20,9 +24,10 @@ namespace csweep::reducers {
 class Ledger {
  public:
   // Opens `path` for writing. A missing file is created with `meta` and empty tables. An existing
-  // one must have the same grid fingerprint and shard (InputError naming both otherwise); its
-  // provenance attributes are kept (see stored_meta()). The journal is replayed and its torn tail,
-  // if any, truncated.
+  // one must have the same grid fingerprint, unit layout and shard (InputError naming both
+  // otherwise) and hold exactly its ledger's rows; its provenance attributes are kept (see
+  // stored_meta()). The journal must belong to the same grid; it is replayed and its torn or
+  // corrupt tail, if any, truncated with a warning (warnings()).
   Ledger(std::string path, const FileMeta& meta);
   ~Ledger();
   Ledger(const Ledger&) = delete;
@@ -39,6 +44,8 @@ class Ledger {
   const FileMeta& stored_meta() const { return stored_; }
   std::uint64_t n_replayed() const { return n_replayed_; }      // units found in the journal
   std::uint64_t n_torn_bytes() const { return n_torn_bytes_; }  // cut off the journal on open
+  // What opening the output found worth telling the user (also logged as warnings).
+  const std::vector<std::string>& warnings() const { return warnings_; }
 
   // Appends a finished unit to the journal. Returns false (and writes nothing) when the unit is
   // already done or pending — the first result of a unit wins, re-issued duplicates are dropped.
@@ -49,12 +56,20 @@ class Ledger {
   // over `path`, then empties the journal. Implies sync().
   void compact(const FileMeta& meta);
   // compact() and remove the (empty) journal: the output is one self-contained HDF5 file.
+  // When this session added nothing (no journal units replayed, none appended: a rerun on a
+  // complete output) the file is left untouched, byte for byte.
   void finish(const FileMeta& meta);
+  // True when finish() would rewrite the file.
+  bool has_new_units() const { return n_replayed_ > 0 || appended_; }
 
   static std::string journal_path(const std::string& path) { return path + ".journal"; }
 
  private:
+  // Refuses a journal of another grid; true when the journal is empty and needs a header.
+  bool check_journal_header(bool output_exists);
+  void write_journal_header();
   void replay_journal();
+  void warn(const std::string& text);
 
   std::string path_;
   FileMeta stored_;
@@ -63,10 +78,31 @@ class Ledger {
   std::vector<std::uint64_t> pending_;
   std::vector<bool> pending_mask_;
   std::uint64_t n_done_ = 0, n_replayed_ = 0, n_torn_bytes_ = 0;
+  std::uint64_t header_bytes_ = 0;  // size of the journal's header frame
+  bool appended_ = false;
+  std::vector<std::string> warnings_;
 };
 
-// Reads every complete record of a journal file (for compaction and tests); stops at the first
-// torn or corrupt record and reports its byte offset in *good_bytes.
-std::vector<UnitRecord> read_journal(const std::string& journal_path, std::uint64_t* good_bytes);
+// The journal's header: the grid its records belong to.
+struct JournalHeader {
+  std::string grid_fingerprint;
+  std::uint64_t total_units = 0;
+  std::int32_t shard_index = 0, shard_count = 1;
+};
+
+// What read_journal found.
+struct JournalScan {
+  bool has_header = false;        // a valid header frame at byte 0
+  JournalHeader header;
+  std::uint64_t good_bytes = 0;   // header + records up to the first torn or corrupt byte
+  std::uint64_t file_bytes = 0;
+  std::string bad_reason;         // why reading stopped before file_bytes ("" at a clean end)
+  std::uint64_t records_after_bad = 0;  // CRC-valid records found after the bad spot (lost)
+  std::vector<std::uint64_t> record_offsets;  // byte offset of each returned record
+};
+
+// Reads the header and every complete record of a journal file (for compaction and tests); stops
+// at the first torn or corrupt record and describes it in *scan.
+std::vector<UnitRecord> read_journal(const std::string& journal_path, JournalScan* scan = nullptr);
 
 }  // namespace csweep::reducers

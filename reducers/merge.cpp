@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -10,30 +11,29 @@
 
 namespace csweep::reducers {
 
-std::string format_ranges(const std::vector<std::uint64_t>& units, std::size_t max_ranges) {
-  std::string out;
-  std::size_t ranges = 0, i = 0;
-  while (i < units.size()) {
-    std::size_t j = i;
-    while (j + 1 < units.size() && units[j + 1] == units[j] + 1) ++j;
-    if (ranges == max_ranges) {
-      std::size_t rest = 0;
-      for (std::size_t k = i; k < units.size(); ++k) rest += (k == i || units[k] != units[k - 1] + 1);
-      out += ", ... (" + std::to_string(rest) + " more ranges)";
-      break;
-    }
-    if (!out.empty()) out += ", ";
-    out += std::to_string(units[i]);
-    if (j > i) out += "-" + std::to_string(units[j]);
-    ++ranges;
-    i = j + 1;
-  }
-  return out;
+namespace {
+
+// True when `a` and `b` name the same file (same device and inode), or the same path once
+// symbolic links and "." / ".." are resolved, e.g. "m.h5" and "./dir/../m.h5".
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  if (::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  std::error_code ec1, ec2;
+  const auto ca = std::filesystem::weakly_canonical(a, ec1);
+  const auto cb = std::filesystem::weakly_canonical(b, ec2);
+  return !ec1 && !ec2 && ca == cb;
 }
+
+}  // namespace
 
 MergeSummary merge_shards(const std::string& out, const std::vector<std::string>& shards,
                           const FileMeta& merge_attrs) {
   CSWEEP_CHECK_INPUT(!shards.empty(), "csweep merge: no shard files given (expected at least one)");
+  for (const auto& s : shards)
+    if (same_file(out, s))
+      throw input_error(out, "the merge output is also one of its inputs (" + s + ")", "",
+                        "a new file name for OUT: merging into an input would overwrite that shard");
   // Cheap pass first: metadata and ledgers only, so a bad set of shards fails in seconds.
   std::vector<Results> metas;
   for (const auto& s : shards) {
@@ -50,6 +50,10 @@ MergeSummary merge_shards(const std::string& out, const std::vector<std::string>
       throw input_error(shards[i], "belongs to a different grid than " + shards[0],
                         "fingerprint " + m.grid_fingerprint,
                         "fingerprint " + first.grid_fingerprint);
+    if (m.layout != first.layout)
+      throw input_error(shards[i], "has another unit layout (/ledger/segments) than " + shards[0] +
+                                       " although both carry grid fingerprint " +
+                                       first.grid_fingerprint + "; one of them was modified");
   }
   std::vector<std::int32_t> owner(first.total_units, -1);
   std::map<std::uint64_t, std::set<std::size_t>> dups;
@@ -100,7 +104,7 @@ MergeSummary merge_shards(const std::string& out, const std::vector<std::string>
   MergeSummary summary;
   summary.total_units = first.total_units;
   for (const auto& s : shards) {
-    Results r = read_results(s);
+    Results r = read_results(s);  // checks the shard's rows against its ledger
     CSWEEP_CHECK_INPUT(r.tables.size() == merged.tables.size(),
                        "{}: {} families, expected {}", s, r.tables.size(), merged.tables.size());
     for (std::size_t f = 0; f < r.tables.size(); ++f) {

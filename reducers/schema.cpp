@@ -24,6 +24,10 @@ class Writer {
     const auto* p = reinterpret_cast<const char*>(&v);
     out_.append(p, sizeof(T));
   }
+  void put_string(const std::string& v) {
+    put<std::uint32_t>(static_cast<std::uint32_t>(v.size()));
+    out_.append(v);
+  }
   void put_floats(const std::vector<float>& v) {
     put<std::uint32_t>(static_cast<std::uint32_t>(v.size()));
     out_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
@@ -46,6 +50,13 @@ class Reader {
     pos_ += sizeof(T);
     return v;
   }
+  std::string get_string() {
+    const auto n = get<std::uint32_t>();
+    CSWEEP_ASSERT(pos_ + n <= s_.size(), "unit record truncated (string)");
+    std::string v(s_.data() + pos_, n);
+    pos_ += n;
+    return v;
+  }
   std::vector<float> get_floats() {
     const auto n = get<std::uint32_t>();
     CSWEEP_ASSERT(pos_ + n * sizeof(float) <= s_.size(), "unit record truncated (floats)");
@@ -61,7 +72,7 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
-constexpr std::uint32_t kRecordMagic = 0x31525543;  // "CUR1"
+constexpr std::uint32_t kRecordMagic = 0x32525543;  // "CUR2"
 
 void put_exp(Writer& w, const ExperimentIndex& e) {
   for (auto v : {e.model, e.seed, e.task, e.corruption, e.ablation, e.metric_set}) w.put(v);
@@ -82,6 +93,7 @@ ExperimentIndex get_exp(Reader& r) {
 std::string serialize(const UnitRecord& r) {
   Writer w;
   w.put(kRecordMagic);
+  w.put_string(r.grid_fingerprint);
   w.put(r.unit);
   w.put(r.family);
   put_exp(w, r.baseline.exp);
@@ -117,6 +129,7 @@ UnitRecord deserialize(const std::string& bytes) {
   Reader r(bytes);
   CSWEEP_ASSERT(r.get<std::uint32_t>() == kRecordMagic, "unit record has a bad magic number");
   UnitRecord u;
+  u.grid_fingerprint = r.get_string();
   u.unit = r.get<std::uint64_t>();
   u.family = r.get<std::int32_t>();
   u.baseline.exp = get_exp(r);

@@ -11,11 +11,21 @@
 //                           (kInterventionColumns); group attributes: family kind, its spec (JSON),
 //                           position_labels
 //   /ledger/unit            sorted ids of the work units whose rows are in this file; attributes
-//                           total_units, grid_fingerprint, shard_index, shard_count
+//                           total_units, grid_fingerprint, shard_index, shard_count, unit_size
+//   /ledger/segments/<col>  the grid's unit layout (kSegmentColumns, reducers/layout.hpp): which
+//                           rows each unit holds, so the tables can be checked against the ledger
 //
-// Every dataset carries the attributes "dims" (comma-separated dimension names), "unit" and "doc".
+// Every dataset carries the attributes "dims" (dimension names separated by single spaces, e.g.
+// "row component", the one convention of every HDF5 file csweep writes, `csweep dump` included),
+// "unit" and "doc". Every non-empty dataset is chunked with the fletcher32 checksum filter: a
+// value changed on disk after writing fails the read instead of being returned.
 // Rows are sorted canonically (kSortKey) so the same grid gives byte-identical tables whatever the
 // number of ranks, the order units finished in, or the shard split.
+//
+// Table kinds: intervention tables (/tables/<family>) and /baselines are checked against the
+// ledger on every read (layout.hpp verify_contents). Tables of another kind (e.g. the analysis'
+// circuits) get their own column list here and their own group; they are not indexed by work
+// units and so are not part of that check.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,14 +35,16 @@
 
 namespace csweep::reducers {
 
-inline constexpr int kFormatVersion = 1;
+// 2: NaN for metrics not requested, /ledger/segments, journal records carry the grid fingerprint,
+//    fletcher32 checksums, space-separated "dims".
+inline constexpr int kFormatVersion = 2;
 
 enum class DType : std::uint8_t { kInt8, kInt32, kInt64, kUInt64, kFloat32, kFloat64 };
 
 struct Column {
   const char* name;
   DType dtype;
-  const char* dims;  // "row" or "row,component" / "row,prompt" (2-D, padded)
+  const char* dims;  // "row" or "row component" / "row prompt" (2-D, padded)
   const char* unit;
   const char* doc;
 };
@@ -61,10 +73,10 @@ inline constexpr Column kBaselineColumns[] = {
 inline constexpr Column kInterventionColumns[] = {
     {"intervention", DType::kUInt64, "row", "index", "index of the intervention in its family"},
     {"n_components", DType::kInt32, "row", "count", "components ablated (senders for paths)"},
-    {"component_kind", DType::kInt8, "row,component", "enum",
+    {"component_kind", DType::kInt8, "row component", "enum",
      "0 head, 1 mlp, 2 neuron; -1 pads rows with fewer components"},
-    {"component_layer", DType::kInt32, "row,component", "index", "layer; -1 = padding"},
-    {"component_index", DType::kInt32, "row,component", "index",
+    {"component_layer", DType::kInt32, "row component", "index", "layer; -1 = padding"},
+    {"component_index", DType::kInt32, "row component", "index",
      "head index (heads), neuron index (neurons), 0 (mlps); -1 = padding"},
     {"position", DType::kInt32, "row", "index",
      "-1 = all positions, else index into the group attribute position_labels"},
@@ -72,20 +84,36 @@ inline constexpr Column kInterventionColumns[] = {
      "path patching receiver: 0 q, 1 k, 2 v, 3 mlp_in, 4 resid_final; -1 = not a path"},
     {"receiver_layer", DType::kInt32, "row", "index", "receiver layer; -1 = not a path"},
     {"receiver_head", DType::kInt32, "row", "index", "receiver head; -1 = not a head receiver"},
-    {"logit_diff", DType::kFloat64, "row", "logit", "mean LD = logit(correct) - logit(incorrect)"},
-    {"performance", DType::kFloat64, "row", "percent", "100 * LD / LD_clean"},
+    // Metric columns: NaN where the experiment's metric set (root attribute metric_sets) does not
+    // request the metric, never 0 (an accuracy of 0 would read as a result).
+    {"logit_diff", DType::kFloat64, "row", "logit",
+     "mean LD = logit(correct) - logit(incorrect); NaN when not requested"},
+    {"performance", DType::kFloat64, "row", "percent", "100 * LD / LD_clean; NaN when not requested"},
     {"normalized", DType::kFloat64, "row", "fraction",
-     "(LD - LD_corrupt) / (LD_clean - LD_corrupt)"},
-    {"kl", DType::kFloat64, "row", "nat", "KL(clean || intervened) at the answer position, mean"},
-    {"prob_correct", DType::kFloat64, "row", "probability", "mean p(correct)"},
-    {"accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy"},
-    {"prob_diff", DType::kFloat64, "row", "probability", "greater-than probability difference"},
-    {"per_prompt_logit_diff", DType::kFloat32, "row,prompt", "logit",
+     "(LD - LD_corrupt) / (LD_clean - LD_corrupt); NaN when not requested"},
+    {"kl", DType::kFloat64, "row", "nat",
+     "KL(clean || intervened) at the answer position, mean; NaN when not requested"},
+    {"prob_correct", DType::kFloat64, "row", "probability", "mean p(correct); NaN when not requested"},
+    {"accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy; NaN when not requested"},
+    {"prob_diff", DType::kFloat64, "row", "probability",
+     "greater-than: sum p(year > YY) - sum p(year <= YY), mean; NaN when not requested or the task "
+     "is not greater_than"},
+    {"per_prompt_logit_diff", DType::kFloat32, "row prompt", "logit",
      "LD per prompt; present only when the job asks for it (output.per_prompt = true)"},
 };
 
 inline constexpr Column kLedgerColumns[] = {
     {"unit", DType::kUInt64, "unit", "index", "ids of the work units whose rows this file holds"},
+};
+
+// Columns of /ledger/segments, after kExperimentColumns: one row per (experiment, family) of the
+// grid; its `size` interventions are units first_unit .. first_unit + n_units - 1, each holding
+// /ledger attribute unit_size consecutive interventions (the last one the rest).
+inline constexpr Column kSegmentColumns[] = {
+    {"family", DType::kInt32, "segment", "index", "index into root attribute family_names"},
+    {"first_unit", DType::kUInt64, "segment", "index", "id of the segment's first unit"},
+    {"n_units", DType::kUInt64, "segment", "count", "units of the segment"},
+    {"size", DType::kUInt64, "segment", "count", "interventions of the family in the experiment"},
 };
 
 // Root attributes (all strings unless noted) describing where the numbers came from.
@@ -139,6 +167,7 @@ struct BaselineRow {
 // What one finished work unit contributes: its rows (in intervention order) and the baseline of
 // its experiment. The unit of durability: all or nothing.
 struct UnitRecord {
+  std::string grid_fingerprint;  // identity: the grid the unit was computed for
   std::uint64_t unit = 0;
   std::int32_t family = 0;  // index into FileMeta::families
   BaselineRow baseline;

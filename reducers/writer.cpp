@@ -13,53 +13,38 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "reducers/h5.hpp"
+#include "reducers/layout.hpp"
 
 namespace csweep::reducers {
 namespace {
 
-// HDF5 prints its own error stack to stderr by default; we report errors ourselves, with context.
-void silence_hdf5() {
-  static const bool done = [] {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)done;
+using h5::Hid;
+
+// Reading: a failure means the file is not what it should be (InputError naming the file, the
+// object and HDF5's own reason); a checksum mismatch says so explicitly.
+[[noreturn]] void read_failed(const std::string& path, const std::string& what) {
+  if (h5::checksum_failed())
+    throw input_error(path, what + ": checksum mismatch, the data on disk is not what csweep wrote "
+                      "(modified or damaged since); restore the file or rerun into a new --output");
+  const std::string why = h5::error_text();
+  throw input_error(path, "HDF5 failed: " + what + (why.empty() ? "" : " (" + why + ")"));
 }
-
-// RAII for HDF5 identifiers; the close function depends on the kind of object.
-class Hid {
- public:
-  Hid() = default;
-  Hid(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Hid(Hid&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
-  Hid& operator=(Hid&& o) noexcept {
-    reset();
-    id_ = o.id_;
-    close_ = o.close_;
-    o.id_ = -1;
-    return *this;
-  }
-  Hid(const Hid&) = delete;
-  Hid& operator=(const Hid&) = delete;
-  ~Hid() { reset(); }
-  void reset() {
-    if (id_ >= 0 && close_) close_(id_);
-    id_ = -1;
-  }
-  hid_t get() const { return id_; }
-  operator hid_t() const { return id_; }  // NOLINT: RAII handle used where the C API wants hid_t
-
- private:
-  hid_t id_ = -1;
-  herr_t (*close_)(hid_t) = nullptr;
-};
-
 hid_t check_id(hid_t id, const std::string& path, const std::string& what) {
-  if (id < 0) throw input_error(path, "HDF5 failed: " + what);
+  if (id < 0) read_failed(path, what);
   return id;
 }
 void check(herr_t rc, const std::string& path, const std::string& what) {
-  if (rc < 0) throw input_error(path, "HDF5 failed: " + what);
+  if (rc < 0) read_failed(path, what);
+}
+// Writing happens into an in-memory file image (write_results), so a failure here is no disk
+// error but a failure to build the image (memory); reported as an I/O failure of `path`.
+hid_t wcheck_id(hid_t id, const std::string& path, const std::string& what) {
+  if (id < 0) throw io_error(path, "HDF5 failed: " + what, h5::error_text());
+  return id;
+}
+void wcheck(herr_t rc, const std::string& path, const std::string& what) {
+  if (rc < 0) throw io_error(path, "HDF5 failed: " + what, h5::error_text());
 }
 
 hid_t file_type(DType t) {
@@ -95,11 +80,11 @@ void write_text_attr(hid_t obj, const std::string& name, const std::string& valu
                      const std::string& path) {
   Hid type = vlen_str_type();
   Hid space(H5Screate(H5S_SCALAR), H5Sclose);
-  Hid attr(check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), path,
+  Hid attr(wcheck_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), path,
                     "create attribute " + name),
            H5Aclose);
   const char* p = value.c_str();
-  check(H5Awrite(attr, type, &p), path, "write attribute " + name);
+  wcheck(H5Awrite(attr, type, &p), path, "write attribute " + name);
 }
 
 void write_text_list_attr(hid_t obj, const std::string& name, const std::vector<std::string>& v,
@@ -107,12 +92,12 @@ void write_text_list_attr(hid_t obj, const std::string& name, const std::vector<
   Hid type = vlen_str_type();
   const hsize_t n = v.size();
   Hid space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Hid attr(check_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), path,
+  Hid attr(wcheck_id(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), path,
                     "create attribute " + name),
            H5Aclose);
   std::vector<const char*> ptrs;
   for (const auto& s : v) ptrs.push_back(s.c_str());
-  if (n) check(H5Awrite(attr, type, ptrs.data()), path, "write attribute " + name);
+  if (n) wcheck(H5Awrite(attr, type, ptrs.data()), path, "write attribute " + name);
 }
 
 template <class T>
@@ -120,10 +105,10 @@ void write_num_attr(hid_t obj, const std::string& name, const std::vector<T>& v,
                     hid_t ftype, const std::string& path) {
   const hsize_t n = v.size();
   Hid space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Hid attr(check_id(H5Acreate2(obj, name.c_str(), ftype, space, H5P_DEFAULT, H5P_DEFAULT), path,
+  Hid attr(wcheck_id(H5Acreate2(obj, name.c_str(), ftype, space, H5P_DEFAULT, H5P_DEFAULT), path,
                     "create attribute " + name),
            H5Aclose);
-  if (n) check(H5Awrite(attr, mem_type<T>(), v.data()), path, "write attribute " + name);
+  if (n) wcheck(H5Awrite(attr, mem_type<T>(), v.data()), path, "write attribute " + name);
 }
 
 bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
@@ -177,7 +162,7 @@ std::vector<T> read_num_attr(hid_t obj, const std::string& name, const std::stri
 // ---- datasets ----------------------------------------------------------------------------------
 
 Hid make_group(hid_t parent, const std::string& name, const std::string& path) {
-  return Hid(check_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  return Hid(wcheck_id(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                       path, "create group " + name),
              H5Gclose);
 }
@@ -185,7 +170,7 @@ Hid make_group(hid_t parent, const std::string& name, const std::string& path) {
 template <class T>
 void write_column(hid_t group, const Column& col, const std::vector<T>& data, hsize_t rows,
                   hsize_t width, const std::string& path) {
-  const bool two_d = std::strchr(col.dims, ',') != nullptr;
+  const bool two_d = std::strchr(col.dims, ' ') != nullptr;
   const int rank = two_d ? 2 : 1;
   hsize_t dims[2] = {rows, width};
   CSWEEP_ASSERT(data.size() == rows * (two_d ? width : 1), "column {} has {} values for {} rows",
@@ -193,19 +178,21 @@ void write_column(hid_t group, const Column& col, const std::vector<T>& data, hs
   Hid space(H5Screate_simple(rank, dims, nullptr), H5Sclose);
   Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   // Chunked + shuffle + deflate: metric columns compress well and h5py reads them transparently.
+  // fletcher32 last, over the compressed chunk: a byte changed on disk fails the read.
   hsize_t chunk[2] = {std::max<hsize_t>(1, std::min<hsize_t>(rows, 1 << 15)),
                       std::max<hsize_t>(1, width)};
   if (rows > 0 && (!two_d || width > 0)) {
-    check(H5Pset_chunk(dcpl, rank, chunk), path, "chunk " + std::string(col.name));
-    H5Pset_shuffle(dcpl);
-    H5Pset_deflate(dcpl, 4);
+    wcheck(H5Pset_chunk(dcpl, rank, chunk), path, "chunk " + std::string(col.name));
+    wcheck(H5Pset_shuffle(dcpl), path, "shuffle filter");
+    wcheck(H5Pset_deflate(dcpl, 4), path, "deflate filter");
+    wcheck(H5Pset_fletcher32(dcpl), path, "fletcher32 filter");
   }
-  Hid ds(check_id(H5Dcreate2(group, col.name, file_type(col.dtype), space, H5P_DEFAULT, dcpl,
+  Hid ds(wcheck_id(H5Dcreate2(group, col.name, file_type(col.dtype), space, H5P_DEFAULT, dcpl,
                              H5P_DEFAULT),
                   path, std::string("create dataset ") + col.name),
          H5Dclose);
   if (!data.empty())
-    check(H5Dwrite(ds, mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path,
+    wcheck(H5Dwrite(ds, mem_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path,
           std::string("write dataset ") + col.name);
   write_text_attr(ds, "dims", col.dims, path);
   write_text_attr(ds, "unit", col.unit, path);
@@ -445,14 +432,104 @@ std::vector<Row> read_table(hid_t tables, const std::string& name, const std::st
   return rows;
 }
 
-// fsync a path (file or directory): the rename of a compacted file is durable only once the
-// directory entry is.
-void fsync_path(const std::string& p, bool directory) {
-  const int fd = ::open(p.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  if (fd < 0) throw input_error(p, std::string("cannot open for fsync: ") + std::strerror(errno));
+// fsync a directory: the rename of a compacted file is durable only once the directory entry is.
+void fsync_dir(const std::string& p) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw io_error(p, "cannot open the directory for fsync", std::strerror(errno));
   const int rc = ::fsync(fd);
+  const int err = errno;
   ::close(fd);
-  if (rc != 0) throw input_error(p, std::string("fsync failed: ") + std::strerror(errno));
+  if (rc != 0) throw io_error(p, "fsync of the directory failed", std::strerror(err));
+}
+
+// Writes `bytes` to `tmp` (created or truncated) and fsyncs it. Any failure (ENOSPC, EFBIG,
+// EDQUOT, EIO) unlinks `tmp` and throws IoError: a failed write never leaves a stray file.
+void write_file_durably(const std::string& tmp, const std::vector<unsigned char>& bytes,
+                        const std::string& target) {
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw io_error(tmp, "cannot create the file", std::strerror(errno));
+  auto fail = [&](const char* what, int err) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return io_error(tmp, what, std::string(std::strerror(err)) + "; " + target +
+                                   " is unchanged (" + std::to_string(bytes.size()) +
+                                   " bytes were to be written)");
+  };
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    // A short write is retried; the retry reports the reason (ENOSPC, EFBIG) as a failure.
+    if (n <= 0) throw fail("write failed", n == 0 ? EIO : errno);
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) throw fail("fsync failed", errno);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw io_error(tmp, "close failed", std::string(std::strerror(err)) + "; " + target +
+                                            " is unchanged");
+  }
+}
+
+// ---- unit layout (/ledger/segments) -------------------------------------------------------------
+
+void write_layout(hid_t ledger, const UnitLayout& layout, const std::string& path) {
+  Hid g = make_group(ledger, "segments", path);
+  const auto& segs = layout.segments();
+  const hsize_t n = segs.size();
+  std::vector<ExperimentIndex> exps;
+  for (const auto& s : segs) exps.push_back(s.exp);
+  write_experiment_columns(g, exps, path);
+  std::vector<std::int32_t> family(n);
+  std::vector<std::uint64_t> first(n), units(n), size(n);
+  for (hsize_t i = 0; i < n; ++i) {
+    family[i] = segs[i].family;
+    first[i] = segs[i].first_unit;
+    units[i] = segs[i].n_units;
+    size[i] = segs[i].size;
+  }
+  write_column(g, COL(kSegmentColumns, "family"), family, n, 1, path);
+  write_column(g, COL(kSegmentColumns, "first_unit"), first, n, 1, path);
+  write_column(g, COL(kSegmentColumns, "n_units"), units, n, 1, path);
+  write_column(g, COL(kSegmentColumns, "size"), size, n, 1, path);
+  write_num_attr<std::uint64_t>(ledger, "unit_size", {layout.unit_size()}, true, H5T_STD_U64LE,
+                                path);
+}
+
+UnitLayout read_layout(hid_t ledger, const std::string& path) {
+  const std::string where = path + ": /ledger/segments";
+  Hid g(check_id(H5Gopen2(ledger, "segments", H5P_DEFAULT), path, "open group /ledger/segments"),
+        H5Gclose);
+  const auto exps = read_experiment_columns(g, where);
+  const auto family = read_column<std::int32_t>(g, "family", where);
+  const auto first = read_column<std::uint64_t>(g, "first_unit", where);
+  const auto units = read_column<std::uint64_t>(g, "n_units", where);
+  const auto size = read_column<std::uint64_t>(g, "size", where);
+  const auto unit_size = read_num_attr<std::uint64_t>(ledger, "unit_size", path);
+  const std::size_t n = exps.size();
+  CSWEEP_CHECK_INPUT(family.size() == n && first.size() == n && units.size() == n &&
+                         size.size() == n && unit_size.size() == 1 && unit_size[0] > 0,
+                     "{}: inconsistent column lengths or unit_size", where);
+  std::vector<Segment> segs(n);
+  std::uint64_t next = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    segs[i] = {exps[i], family[i], first[i], units[i], size[i]};
+    const std::uint64_t want = size[i] / unit_size[0] + (size[i] % unit_size[0] ? 1 : 0);
+    CSWEEP_CHECK_INPUT(first[i] == next && units[i] == want,
+                       "{}: segment {} (units {} + {}, {} interventions) is not contiguous with "
+                       "unit size {}",
+                       where, i, first[i], units[i], size[i], unit_size[0]);
+    next += units[i];
+  }
+  return UnitLayout(unit_size[0], std::move(segs));
+}
+
+std::vector<TableView> table_views(const Results& r) {
+  std::vector<TableView> v;
+  for (std::size_t f = 0; f < r.tables.size(); ++f)
+    v.push_back({r.meta.families[f].name, static_cast<std::int32_t>(f), &r.tables[f]});
+  return v;
 }
 
 std::string dir_of(const std::string& path) {
@@ -462,7 +539,7 @@ std::string dir_of(const std::string& path) {
 }
 
 Results read_impl(const std::string& path, bool with_rows) {
-  silence_hdf5();
+  h5::init();
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw input_error(path, "not an HDF5 file (or unreadable)", "", "a csweep results file");
   Hid file(check_id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "open file"),
@@ -517,6 +594,10 @@ Results read_impl(const std::string& path, bool with_rows) {
   m.shard_index = read_num_attr<std::int32_t>(ledger, "shard_index", path).at(0);
   m.shard_count = read_num_attr<std::int32_t>(ledger, "shard_count", path).at(0);
   r.ledger = read_column<std::uint64_t>(ledger, "unit", path);
+  m.layout = read_layout(ledger, path);
+  CSWEEP_CHECK_INPUT(m.layout.total_units() == m.total_units,
+                     "{}: /ledger/segments describe {} units, /ledger total_units says {}", path,
+                     m.layout.total_units(), m.total_units);
 
   Hid tables(check_id(H5Gopen2(file, "tables", H5P_DEFAULT), path, "open group /tables"),
              H5Gclose);
@@ -532,7 +613,12 @@ Results read_impl(const std::string& path, bool with_rows) {
     m.families.push_back(fm);
     r.tables.push_back(with_rows ? read_table(tables, name, path) : std::vector<Row>{});
   }
-  if (with_rows) r.baselines = read_baselines(root, path);
+  if (with_rows) {
+    r.baselines = read_baselines(root, path);
+    verify_contents(path, m.layout, r.ledger, table_views(r), r.baselines);
+  } else {
+    verify_ledger(path, m.layout, r.ledger);
+  }
   return r;
 }
 
@@ -558,25 +644,41 @@ std::pair<std::uint64_t, std::uint64_t> shard_coverage(const Results& results) {
 }
 
 void write_results(const std::string& path, Results& results) {
-  silence_hdf5();
+  h5::init();
   const FileMeta& m = results.meta;
   CSWEEP_ASSERT(results.tables.size() == m.families.size(), "{} tables for {} families",
                 results.tables.size(), m.families.size());
+  CSWEEP_ASSERT(m.layout.total_units() == m.total_units, "layout of {} units for a {}-unit grid",
+                m.layout.total_units(), m.total_units);
   for (auto& t : results.tables) sort_rows(t);
   sort_baselines(results.baselines);
   std::sort(results.ledger.begin(), results.ledger.end());
+  // Every writer (run, resume, merge) goes through here: never write a file its own reader
+  // would refuse.
+  try {
+    verify_contents(path, m.layout, results.ledger, table_views(results), results.baselines);
+  } catch (const InputError& e) {
+    throw InternalError(std::string("refusing to write inconsistent results: ") + e.what());
+  }
   // Derived here from the ledger, never taken from the caller: a reader must not mistake an
   // interrupted run's (or an unfinished shard's) file for the whole grid.
   const auto [done, expected] = shard_coverage(results);
   results.meta.int_attrs["complete"] = done == expected ? 1 : 0;
 
+  // The file is built in memory (HDF5's core driver, no backing store) and written with plain
+  // write()/fsync() afterwards. So HDF5 never meets a disk error: disk full, a quota or a file
+  // size limit surface as one errno of ours, with nothing half-closed inside the library (a
+  // failed flush there used to crash its exit handler), and the .tmp is removed. Costs one
+  // in-memory copy of the compressed file, small next to the rows held to write it.
   const std::string tmp = path + ".tmp";
-  std::remove(tmp.c_str());
+  std::vector<unsigned char> image;
   {
-    Hid file(check_id(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp,
-                      "create file"),
+    Hid fapl(wcheck_id(H5Pcreate(H5P_FILE_ACCESS), path, "file access list"), H5Pclose);
+    wcheck(H5Pset_fapl_core(fapl, 16u << 20, /*backing_store=*/0), path, "core driver");
+    Hid file(wcheck_id(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), tmp,
+                       "create file in memory"),
              H5Fclose);
-    Hid root(check_id(H5Gopen2(file, "/", H5P_DEFAULT), tmp, "open /"), H5Gclose);
+    Hid root(wcheck_id(H5Gopen2(file, "/", H5P_DEFAULT), tmp, "open /"), H5Gclose);
     write_num_attr<std::int64_t>(root, "format_version", {kFormatVersion}, true, H5T_STD_I64LE,
                                  tmp);
     write_text_list_attr(root, "model_names", m.model_names, tmp);
@@ -595,23 +697,39 @@ void write_results(const std::string& path, Results& results) {
       write_num_attr<double>(root, k, {v}, true, H5T_IEEE_F64LE, tmp);
 
     write_baselines(root, results.baselines, tmp);
-    Hid tables = make_group(root, "tables", tmp);
-    for (std::size_t f = 0; f < m.families.size(); ++f)
-      write_table(tables, m.families[f], results.tables[f], tmp);
-
-    Hid ledger = make_group(root, "ledger", tmp);
-    write_column(ledger, kLedgerColumns[0], results.ledger, results.ledger.size(), 1, tmp);
-    write_num_attr<std::uint64_t>(ledger, "total_units", {m.total_units}, true, H5T_STD_U64LE,
-                                  tmp);
-    write_text_attr(ledger, "grid_fingerprint", m.grid_fingerprint, tmp);
-    write_num_attr<std::int32_t>(ledger, "shard_index", {m.shard_index}, true, H5T_STD_I32LE, tmp);
-    write_num_attr<std::int32_t>(ledger, "shard_count", {m.shard_count}, true, H5T_STD_I32LE, tmp);
-    check(H5Fflush(file, H5F_SCOPE_GLOBAL), tmp, "flush");
+    {
+      Hid tables = make_group(root, "tables", tmp);
+      for (std::size_t f = 0; f < m.families.size(); ++f)
+        write_table(tables, m.families[f], results.tables[f], tmp);
+    }
+    {
+      Hid ledger = make_group(root, "ledger", tmp);
+      write_column(ledger, kLedgerColumns[0], results.ledger, results.ledger.size(), 1, tmp);
+      write_num_attr<std::uint64_t>(ledger, "total_units", {m.total_units}, true, H5T_STD_U64LE,
+                                    tmp);
+      write_text_attr(ledger, "grid_fingerprint", m.grid_fingerprint, tmp);
+      write_num_attr<std::int32_t>(ledger, "shard_index", {m.shard_index}, true, H5T_STD_I32LE,
+                                   tmp);
+      write_num_attr<std::int32_t>(ledger, "shard_count", {m.shard_count}, true, H5T_STD_I32LE,
+                                   tmp);
+      write_layout(ledger, m.layout, tmp);
+    }
+    root.reset();
+    wcheck(H5Fflush(file, H5F_SCOPE_GLOBAL), tmp, "flush");
+    const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+    wcheck(size < 0 ? -1 : 0, tmp, "size of the file image");
+    image.resize(static_cast<std::size_t>(size));
+    wcheck(H5Fget_file_image(file, image.data(), image.size()) == size ? 0 : -1, tmp,
+           "copy of the file image");
+    wcheck(file.close(), tmp, "close the in-memory file");
   }
-  fsync_path(tmp, false);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw input_error(path, std::string("rename from ") + tmp + " failed: " + std::strerror(errno));
-  fsync_path(dir_of(path), true);
+  write_file_durably(tmp, image, path);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw io_error(path, "rename from " + tmp + " failed", std::strerror(err));
+  }
+  fsync_dir(dir_of(path));
 }
 
 Results read_results(const std::string& path) { return read_impl(path, true); }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "reducers/layout.hpp"
 #include "reducers/schema.hpp"
 
 namespace csweep::reducers {
@@ -32,6 +33,7 @@ struct FileMeta {
   std::uint64_t total_units = 0;
   std::string grid_fingerprint;
   std::int32_t shard_index = 0, shard_count = 1;
+  UnitLayout layout;  // which rows each unit holds (layout.hpp); total_units() == total_units
   // Provenance (schema.hpp kProvenanceAttributes): strings, integers, reals.
   std::map<std::string, std::string> text_attrs;
   std::map<std::string, std::int64_t> int_attrs;
@@ -56,13 +58,17 @@ std::pair<std::uint64_t, std::uint64_t> shard_coverage(const Results& results);
 // Sorts every table canonically and writes `path` atomically (tmp + fsync + rename + dir fsync).
 // Sets the root attribute "complete" (int 0/1, also into results.meta.int_attrs) from the ledger:
 // 1 only when every unit of the file's shard is in it, whatever the caller's attributes say.
+// A write that fails (disk full, quota, file size limit) throws IoError, removes "<path>.tmp"
+// and leaves `path` as it was.
 void write_results(const std::string& path, Results& results);
 
 // Reads a file written by write_results. Throws InputError naming the path and the object when
-// the file is not a csweep results file of a supported format version.
+// the file is not a csweep results file of a supported format version, when a checksum fails,
+// or when its tables do not hold exactly the rows of its ledger's units (verify_contents).
 Results read_results(const std::string& path);
 
-// Reads only the metadata and the ledger (no table rows): cheap checks before a resume or merge.
+// Reads only the metadata and the ledger (no table rows): cheap checks before a resume or merge
+// (the ledger is checked against the layout; the rows are not read).
 Results read_results_meta(const std::string& path);
 
 }  // namespace csweep::reducers

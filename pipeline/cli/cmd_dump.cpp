@@ -19,6 +19,7 @@
 // complete-looking OUT.h5.
 #include <fmt/format.h>
 #include <hdf5.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -38,6 +39,7 @@
 #include "core/strings.hpp"
 #include "csweep/version.hpp"
 #include "pipeline/cli/commands.hpp"
+#include "reducers/h5.hpp"
 #include "workers/model/hooks.hpp"
 #include "workers/model/model_tokenizer.hpp"
 #include "workers/model/transformer.hpp"
@@ -147,8 +149,10 @@ class H5Handle {
   herr_t (*close_)(hid_t) = nullptr;
 };
 
+// The output's directory was checked up front (check_output_path), so a failing HDF5 call here
+// is a failure to store the data: disk full, quota, an I/O error.
 hid_t h5check(hid_t id, const std::string& what, const std::string& path) {
-  if (id < 0) throw input_error(path, "HDF5 error: " + what);
+  if (id < 0) throw io_error(path, "HDF5 error: " + what, reducers::h5::error_text());
   return id;
 }
 
@@ -183,7 +187,8 @@ class RowDataset {
 
   const std::vector<hsize_t>& shape() const { return shape_; }
   void close() {
-    if (ds_.close() < 0) throw input_error(path_, "HDF5 error: closing dataset " + name_);
+    if (ds_.close() < 0)
+      throw io_error(path_, "HDF5 error: closing dataset " + name_, reducers::h5::error_text());
   }
 
   // Writes `t` (contiguous CPU, mem_type elements, shape [rows, rest...]) at row `row0`.
@@ -371,10 +376,29 @@ void write_dump(const DumpOptions& opt, const std::string& tmp_path) {
   }
   hook_ds.clear();
   logits_ds.close();
-  if (file.close() < 0) throw input_error(tmp_path, "HDF5 error: closing the file failed");
+  if (file.close() < 0)
+    throw io_error(tmp_path, "HDF5 error: closing the file failed", reducers::h5::error_text());
+}
+
+// Refuses an --out whose directory does not exist or is not writable, before the model is
+// loaded: one line naming the directory, instead of an HDF5 failure after the compute.
+void check_output_path(const std::string& out) {
+  const std::filesystem::path p(out);
+  const std::filesystem::path dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw input_error("--out", "the directory of the output file does not exist",
+                      "'" + dir.string() + "'", "an existing directory (create it first)");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw input_error("--out", "the directory of the output file is not writable",
+                      "'" + dir.string() + "'", "a directory you can write to");
+  if (std::filesystem::is_directory(p, ec))
+    throw input_error("--out", "is a directory", "'" + out + "'", "a file name, e.g. out.h5");
 }
 
 void run_dump(const DumpOptions& opt) {
+  reducers::h5::init();
+  check_output_path(opt.out);
   const std::string tmp = opt.out + ".tmp";
   try {
     write_dump(opt, tmp);
@@ -385,7 +409,11 @@ void run_dump(const DumpOptions& opt) {
   }
   std::error_code ec;
   std::filesystem::rename(tmp, opt.out, ec);
-  if (ec) throw input_error(opt.out, "cannot rename " + tmp + " into place: " + ec.message());
+  if (ec) {
+    const std::string why = ec.message();
+    std::filesystem::remove(tmp, ec);
+    throw io_error(opt.out, "cannot rename " + tmp + " into place", why);
+  }
   spdlog::info("dump: wrote {}", opt.out);
 }
 

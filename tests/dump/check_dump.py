@@ -10,7 +10,8 @@ prompts over two forward passes. The HDF5 file is read with h5py and compared wi
 logits within 1e-4 of Hugging Face, every hook within 1e-4 of TransformerLens (-inf positions
 equal), dataset names equal to the hook names, and a "dims" attribute labelling every axis.
 Also: text prompts through a tokenizer (ids checked against the tokenizer's own vectors), a
-bfloat16 run, and a failing run that must leave neither OUT.h5 nor OUT.h5.tmp behind.
+bfloat16 run, a failing run that must leave neither OUT.h5 nor OUT.h5.tmp behind, and an output
+in a missing directory (one line on stderr, no HDF5-DIAG).
 Needs only h5py + numpy (CI's Debian python3).
 """
 import json
@@ -211,6 +212,16 @@ def check_failure_leaves_nothing(csweep, fixtures, work):
     check(p.returncode == 2, f"token id out of range: exit {p.returncode}, expected 2")
     check("fail.jsonl:line 1" in p.stderr, f"out-of-range error does not name the line: {p.stderr[-300:]}")
     check(not os.path.exists(out) and not os.path.exists(out + ".tmp"), "failed run left a file behind")
+    # Issue 8: an --out in a directory that does not exist is one clear line (exit 2), before any
+    # compute, with none of HDF5's own error stack ("HDF5-DIAG") on stderr.
+    missing = os.path.join(work, "no_such_dir", "x.h5")
+    write_jsonl(prompts, [{"ids": [1, 2, 3]}])
+    p = run(csweep, ["dump", "--model", model, "--prompts", prompts, "--out", missing], expect_ok=False)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    check(p.returncode == 2, f"missing output directory: exit {p.returncode}, expected 2")
+    check(len(lines) == 1 and "does not exist" in lines[0] and "no_such_dir" in lines[0],
+          f"missing output directory: expected one line naming it, got {lines}")
+    check("HDF5-DIAG" not in p.stderr, "missing output directory: HDF5-DIAG on stderr")
 
 
 def main():

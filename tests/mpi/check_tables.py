@@ -7,6 +7,7 @@ every intervention of the grid is in the file exactly once with the right values
 """
 import itertools
 import json
+import math
 import tomllib
 
 import h5py
@@ -121,6 +122,7 @@ def expected_rows(job_path):
     with open(job_path, "rb") as f:
         job = tomllib.load(f)
     ex = job["experiments"]
+    requested = set(ex.get("metrics", METRICS))
     job_ablations = ex.get("ablations", [])
     fam_ablations = [f.get("ablations", ["path_patch"] if f["kind"] == "paths" else job_ablations)
                      for f in job["families"]]
@@ -147,9 +149,12 @@ def expected_rows(job_path):
                                 ld = (h % 100000) / 1000.0 - 50.0
                                 key = (exp, comps, pos if fam["kind"] == "positions" else "", rec)
                                 assert key not in rows, key
-                                rows[key] = (ld, 100.0 * ld / clean, (ld - corrupt) / (clean - corrupt),
-                                             ((h >> 20) % 1000) / 1000.0, ((h >> 30) % 1000) / 1000.0,
-                                             float((h >> 40) % 2))
+                                values = (ld, 100.0 * ld / clean, (ld - corrupt) / (clean - corrupt),
+                                          ((h >> 20) % 1000) / 1000.0, ((h >> 30) % 1000) / 1000.0,
+                                          float((h >> 40) % 2))
+                                # Metrics the spec does not request are stored as NaN.
+                                rows[key] = tuple(v if m in requested else float("nan")
+                                                  for m, v in zip(METRICS, values))
         out[fam["name"]] = rows
     return out
 
@@ -198,7 +203,8 @@ def compare_to_expected(path, job_path):
         lost += len(set(rows) - set(g))
         extra += len(set(g) - set(rows))
         for k in set(rows) & set(g):
-            if any(abs(a - b) > 1e-12 * max(1.0, abs(a)) for a, b in zip(rows[k], g[k])):
+            if any((math.isnan(a) != math.isnan(b)) or abs(a - b) > 1e-12 * max(1.0, abs(a))
+                   for a, b in zip(rows[k], g[k]) if not (math.isnan(a) and math.isnan(b))):
                 wrong += 1
     return lost, extra, wrong
 

@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     std::fprintf(stderr, "csweep: error: %s\n", e.what());
     return kExitInput;
+  } catch (const IoError& e) {
+    std::fprintf(stderr, "csweep: I/O error: %s\n", e.what());
+    return kExitIo;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "csweep: internal error: %s\n", e.what());
     return kExitInternal;

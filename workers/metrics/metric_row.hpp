@@ -2,7 +2,9 @@
 // The metrics of one evaluated intervention (torch-free): what the reducers store per row.
 // Means are over the prompts of the dataset; per-prompt logit differences are optional.
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace csweep::metrics {
@@ -19,10 +21,22 @@ enum class Metric : std::uint8_t {
 Metric parse_metric(const std::string& text);  // "logit_diff", "performance", "normalized", "kl", ...
 const char* to_string(Metric m);
 
+// A metric that was not computed (not requested, or not defined for the task: prob_diff outside
+// greater_than) stays NaN, so no reader can take it for a measured 0.
 struct MetricRow {
-  double logit_diff = 0, performance = 0, normalized = 0, kl = 0, prob_correct = 0, accuracy = 0,
-         prob_diff = 0;
+  static constexpr double kNotComputed = std::numeric_limits<double>::quiet_NaN();
+  double logit_diff = kNotComputed, performance = kNotComputed, normalized = kNotComputed,
+         kl = kNotComputed, prob_correct = kNotComputed, accuracy = kNotComputed,
+         prob_diff = kNotComputed;
   std::vector<float> per_prompt_logit_diff;  // empty unless requested
+};
+
+// The field of each metric (header-only, so torch-free code can map a metric set to fields).
+inline constexpr std::pair<Metric, double MetricRow::*> kMetricFields[] = {
+    {Metric::kLogitDiff, &MetricRow::logit_diff},     {Metric::kPerformance, &MetricRow::performance},
+    {Metric::kNormalized, &MetricRow::normalized},    {Metric::kKL, &MetricRow::kl},
+    {Metric::kProbCorrect, &MetricRow::prob_correct}, {Metric::kAccuracy, &MetricRow::accuracy},
+    {Metric::kProbDiff, &MetricRow::prob_diff},
 };
 
 // Reference values of one (model, task, corruption) that every intervention is measured against.

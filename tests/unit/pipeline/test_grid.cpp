@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <set>
@@ -169,6 +170,50 @@ TEST(Grid, UnitsCoverEveryInterventionExactlyOnceInOrder) {
   EXPECT_EQ(interventions, f.grid.total_interventions());
   for (const auto& [key, end] : next)
     EXPECT_EQ(end, f.grid.family(std::get<0>(key), std::get<5>(key)).size());
+}
+
+// The unit layout stored in results files (reducers/layout.hpp) describes the same units.
+TEST(Grid, FileLayoutDescribesEveryUnit) {
+  Fixture f;
+  const auto meta = f.grid.file_meta();
+  ASSERT_EQ(meta.layout.total_units(), f.grid.total_units());
+  for (std::uint64_t id = 0; id < f.grid.total_units(); ++id) {
+    const WorkUnit u = f.grid.unit(id);
+    const auto span = meta.layout.unit(id);
+    EXPECT_EQ(span.exp, Grid::experiment_index(u.key)) << id;
+    EXPECT_EQ(span.family, u.family) << id;
+    EXPECT_EQ(span.begin, u.begin) << id;
+    EXPECT_EQ(span.end, u.end) << id;
+  }
+}
+
+// Issue 8, defect 5: a metric the experiment did not request is stored as NaN, not as whatever
+// the evaluator left in the row (0 looked like a measured accuracy of 0).
+TEST(Grid, RecordsCarryTheirIdentityAndNaNForMetricsNotRequested) {
+  Fixture f;  // metrics = ["logit_diff"]
+  const WorkUnit u = f.grid.unit(3);
+  const auto ivs = f.grid.interventions(u);
+  std::vector<metrics::MetricRow> rows(ivs.size());
+  for (auto& r : rows) {
+    r.logit_diff = 1.5;
+    r.performance = 50;
+    r.kl = 0.25;
+    r.accuracy = 0;
+    r.prob_correct = 0;
+  }
+  const auto rec = f.grid.make_record(u, ivs, {}, rows);
+  EXPECT_EQ(rec.grid_fingerprint, f.grid.fingerprint());
+  EXPECT_EQ(rec.unit, 3u);
+  ASSERT_EQ(rec.rows.size(), ivs.size());
+  for (const auto& r : rec.rows) {
+    EXPECT_EQ(r.metrics.logit_diff, 1.5);
+    EXPECT_TRUE(std::isnan(r.metrics.performance));
+    EXPECT_TRUE(std::isnan(r.metrics.normalized));
+    EXPECT_TRUE(std::isnan(r.metrics.kl));
+    EXPECT_TRUE(std::isnan(r.metrics.accuracy));
+    EXPECT_TRUE(std::isnan(r.metrics.prob_correct));
+    EXPECT_TRUE(std::isnan(r.metrics.prob_diff));
+  }
 }
 
 TEST(Grid, CombinationMembersAreDistinctAndGroupedByEarliestComponent) {

@@ -10,70 +10,16 @@
 #include "reducers/ledger.hpp"
 #include "reducers/merge.hpp"
 #include "reducers/writer.hpp"
+#include "tests/unit/reducers/fixtures.hpp"
 
 namespace csweep::reducers {
 namespace {
-
-namespace fs = std::filesystem;
-
-class TempDir : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("csweep_reducers_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
-
-FileMeta meta(std::uint64_t units = 10) {
-  FileMeta m;
-  m.model_names = {"toy"};
-  m.task_names = {"digits", "months"};
-  m.corruption_names = {"randAll"};
-  m.ablation_names = {"mean"};
-  m.metric_sets = {R"(["logit_diff"])"};
-  m.seeds = {0};
-  FamilyMeta f;
-  f.name = "pairs";
-  f.kind = "combinations";
-  f.spec_json = "{}";
-  f.max_components = 2;
-  m.families = {f};
-  m.total_units = units;
-  m.grid_fingerprint = "abc";
-  m.text_attrs["job_spec"] = "[job]\n";
-  return m;
-}
-
-// Unit u holds two rows with values derived from u (so a lost or doubled unit shows).
-UnitRecord record(std::uint64_t u) {
-  UnitRecord r;
-  r.unit = u;
-  r.baseline.exp.task = static_cast<std::int32_t>(u % 2);
-  r.baseline.baseline.clean_logit_diff = 3.5;
-  r.baseline.baseline.n_prompts = 2;
-  for (int i = 0; i < 2; ++i) {
-    Row row;
-    row.exp = r.baseline.exp;
-    row.intervention = 2 * u + static_cast<std::uint64_t>(i);
-    row.components = {{interv::ComponentKind::kHead, 1, i}, {interv::ComponentKind::kMlp, 2, 0}};
-    row.components.resize(static_cast<std::size_t>(1 + i));
-    row.metrics.logit_diff = 0.5 * static_cast<double>(u) + i;
-    row.metrics.kl = 1e-3 * static_cast<double>(u);
-    row.metrics.per_prompt_logit_diff = {static_cast<float>(u), 0.25f};
-    r.rows.push_back(row);
-  }
-  return r;
-}
 
 TEST(Schema, SerializationRoundTrips) {
   const auto r = record(7);
   const auto back = deserialize(serialize(r));
   EXPECT_EQ(back.unit, 7u);
+  EXPECT_EQ(back.grid_fingerprint, "abc");
   ASSERT_EQ(back.rows.size(), 2u);
   EXPECT_EQ(back.rows[1].components.size(), 2u);
   EXPECT_EQ(back.rows[1].components[1].kind, interv::ComponentKind::kMlp);
@@ -91,7 +37,7 @@ TEST_F(TempDir, WriteReadRoundTripSortsCanonically) {
   for (std::uint64_t u : {5u, 1u, 3u}) {
     auto rec = record(u);
     for (auto& row : rec.rows) r.tables[0].push_back(row);
-    r.baselines.push_back(rec.baseline);
+    if (u != 3) r.baselines.push_back(rec.baseline);  // units 1 and 3 share experiment task 0
     r.ledger.push_back(u);
   }
   write_results(path("r.h5"), r);
@@ -101,14 +47,15 @@ TEST_F(TempDir, WriteReadRoundTripSortsCanonically) {
   EXPECT_EQ(back.meta.task_names, r.meta.task_names);
   EXPECT_EQ(back.meta.text_attrs.at("job_spec"), "[job]\n");
   ASSERT_EQ(back.tables[0].size(), 6u);
-  // Sorted by (experiment..., intervention): task 1 rows (units 1,3,5 are odd) by intervention.
+  // Sorted by (experiment..., intervention): units 1 and 3 of task 0 (interventions 2-3, 6-7),
+  // then unit 5, the first of task 1 (interventions 0-1).
   std::vector<std::uint64_t> ids;
   for (const auto& row : back.tables[0]) ids.push_back(row.intervention);
-  EXPECT_EQ(ids, (std::vector<std::uint64_t>{2, 3, 6, 7, 10, 11}));
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{2, 3, 6, 7, 0, 1}));
   EXPECT_EQ(back.tables[0][3].components.size(), 2u);
   EXPECT_EQ(back.tables[0][3].metrics.logit_diff, 2.5);
   EXPECT_EQ(back.tables[0][3].metrics.per_prompt_logit_diff, (std::vector<float>{3.f, 0.25f}));
-  EXPECT_EQ(back.baselines.size(), 3u);
+  EXPECT_EQ(back.baselines.size(), 2u);  // one per experiment: tasks 0 and 1
 }
 
 TEST_F(TempDir, LedgerResumesFromJournalAndCutsATornTail) {
@@ -135,7 +82,7 @@ TEST_F(TempDir, LedgerResumesFromJournalAndCutsATornTail) {
     EXPECT_TRUE(l.append(record(2)));
     EXPECT_TRUE(l.append(record(9)));
     l.compact(meta());
-    EXPECT_EQ(fs::file_size(journal), 0u);
+    EXPECT_EQ(fs::file_size(journal), 16u + 8 + 3 + 16);  // back to its header
     EXPECT_TRUE(l.append(record(7)));
     l.finish(meta());
   }
@@ -199,7 +146,7 @@ TEST(Merge, FormatRanges) {
 TEST_F(TempDir, MergeChecksCoverage) {
   auto shard = [&](const std::string& name, std::vector<std::uint64_t> units) {
     Ledger l(path(name), meta(6));
-    for (auto u : units) l.append(record(u));
+    for (auto u : units) l.append(record(u, 6));
     l.finish(meta(6));
     return path(name);
   };
@@ -241,8 +188,8 @@ TEST_F(TempDir, CompleteAttributeFollowsTheShardLedger) {
   {
     Ledger l(out, m);
     EXPECT_EQ(read_results_meta(out).meta.int_attrs.at("complete"), 0);
-    l.append(record(3));
-    l.append(record(5));
+    l.append(record(3, 10));
+    l.append(record(5, 10));
     l.finish(m);
   }
   Results r = read_results_meta(out);

@@ -95,9 +95,25 @@ TEST(Metrics, TwoColumnLogitsGiveTheLogitDifferenceFamily) {
   EXPECT_NEAR(rows[0].performance, 100.0 / 2.75, 1e-4);
   ASSERT_EQ(rows[0].per_prompt_logit_diff.size(), 2u);
   EXPECT_FLOAT_EQ(rows[0].per_prompt_logit_diff[0], 1.0f);
+  // Metrics not computed are NaN, never a plausible-looking 0.
+  EXPECT_TRUE(std::isnan(rows[0].kl));
+  EXPECT_TRUE(std::isnan(rows[0].accuracy));
+  EXPECT_TRUE(std::isnan(rows[0].prob_correct));
+  EXPECT_TRUE(std::isnan(rows[0].prob_diff));
   MetricSet kl;
   kl.metrics = {Metric::kKL};
   EXPECT_TRUE(kl.needs_full_vocab());
+}
+
+TEST(Metrics, MetricsNotRequestedStayNaN) {
+  const auto ctx = context(nullptr);
+  MetricSet want;
+  want.metrics = {Metric::kLogitDiff, Metric::kKL};
+  const auto rows = compute_rows(torch::stack({tensor(kInter)}), false, ctx, want);
+  EXPECT_FALSE(std::isnan(rows[0].kl));
+  EXPECT_TRUE(std::isnan(rows[0].accuracy));
+  EXPECT_TRUE(std::isnan(rows[0].prob_correct));
+  EXPECT_TRUE(std::isnan(rows[0].prob_diff));
 }
 
 }  // namespace
