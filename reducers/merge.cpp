@@ -73,6 +73,9 @@ MergeSummary merge_shards(const std::string& out, const std::vector<std::string>
   for (std::uint64_t u = 0; u < first.total_units; ++u)
     if (owner[u] < 0) missing.push_back(u);
   if (!missing.empty() || !dups.empty()) {
+    // A shard whose rows do not match its own ledger (edited, damaged) explains a coverage
+    // failure better than the coverage does: check the contents first (read_results throws).
+    for (const auto& sh : shards) read_results(sh);
     std::string msg = "the shards do not cover the grid of " + std::to_string(first.total_units) +
                       " units exactly once:";
     if (!missing.empty())

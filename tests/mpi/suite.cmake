@@ -14,6 +14,13 @@ if(CSWEEP_H5PY_PYTHON AND MPIEXEC_EXECUTABLE)
                      --workdir ${CMAKE_CURRENT_BINARY_DIR}/mpi-${t})
     set_tests_properties(mpi.${t} PROPERTIES LABELS mpi TIMEOUT 300 RUN_SERIAL TRUE)
   endforeach()
+  # Results store (issue 8): foreign journals, ledger/table cross-checks, checksums, disk full
+  # (a tmpfs mounted by the test as root, else RLIMIT_FSIZE), merge into an input, reruns.
+  add_test(NAME mpi.store
+           COMMAND ${CSWEEP_H5PY_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/mpi/store_suite.py
+                   --driver $<TARGET_FILE:sweep_driver> --mpirun ${MPIEXEC_EXECUTABLE}
+                   --workdir ${CMAKE_CURRENT_BINARY_DIR}/mpi-store)
+  set_tests_properties(mpi.store PROPERTIES LABELS mpi TIMEOUT 180 RUN_SERIAL TRUE)
   # Acceptance on the real engine: the real csweep on jobs/quickstart.toml (embedded default
   # model) with -np 1, -np 3 and 2 merged shards gives identical tables.
   if(TARGET csweep)
