@@ -39,7 +39,9 @@ namespace csweep::reducers {
 //    fletcher32 checksums, space-separated "dims".
 inline constexpr int kFormatVersion = 2;
 
-enum class DType : std::uint8_t { kInt8, kInt32, kInt64, kUInt64, kFloat32, kFloat64 };
+// kString: fixed-length UTF-8, NUL-padded to the longest value (so the column is chunked,
+// compressed and checksummed like the numbers; h5py: `ds.asstr()[()]`).
+enum class DType : std::uint8_t { kInt8, kInt32, kInt64, kUInt64, kFloat32, kFloat64, kString };
 
 struct Column {
   const char* name;
@@ -73,6 +75,9 @@ inline constexpr Column kBaselineColumns[] = {
 inline constexpr Column kInterventionColumns[] = {
     {"intervention", DType::kUInt64, "row", "index", "index of the intervention in its family"},
     {"n_components", DType::kInt32, "row", "count", "components ablated (senders for paths)"},
+    {"components", DType::kString, "row", "name",
+     "the components as one name, '+'-joined in component_* order: \"9.1+4.4\" (layer 9 head 1 and "
+     "layer 4 head 4), \"mlp3\", \"n3.117\" (neuron 117 of layer 3); \"\" = none (empty subset)"},
     {"component_kind", DType::kInt8, "row component", "enum",
      "0 head, 1 mlp, 2 neuron; -1 pads rows with fewer components"},
     {"component_layer", DType::kInt32, "row component", "index", "layer; -1 = padding"},

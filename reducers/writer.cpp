@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "reducers/h5.hpp"
 #include "reducers/layout.hpp"
+#include "vocab/names.hpp"
 
 namespace csweep::reducers {
 namespace {
@@ -55,6 +56,7 @@ hid_t file_type(DType t) {
     case DType::kUInt64: return H5T_STD_U64LE;
     case DType::kFloat32: return H5T_IEEE_F32LE;
     case DType::kFloat64: return H5T_IEEE_F64LE;
+    case DType::kString: break;  // its type depends on the data: write_string_column
   }
   return -1;
 }
@@ -197,6 +199,61 @@ void write_column(hid_t group, const Column& col, const std::vector<T>& data, hs
   write_text_attr(ds, "dims", col.dims, path);
   write_text_attr(ds, "unit", col.unit, path);
   write_text_attr(ds, "doc", col.doc, path);
+}
+
+// A kString column: fixed-length strings as wide as the longest value (at least 1 byte).
+void write_string_column(hid_t group, const Column& col, const std::vector<std::string>& data,
+                         const std::string& path) {
+  CSWEEP_ASSERT(col.dtype == DType::kString, "column {} is not a string column", col.name);
+  const hsize_t rows = data.size();
+  std::size_t width = 1;
+  for (const auto& s : data) width = std::max(width, s.size());
+  Hid type(wcheck_id(H5Tcopy(H5T_C_S1), path, "string type"), H5Tclose);
+  wcheck(H5Tset_size(type, width), path, "string size");
+  wcheck(H5Tset_strpad(type, H5T_STR_NULLPAD), path, "string padding");
+  wcheck(H5Tset_cset(type, H5T_CSET_UTF8), path, "string character set");
+  Hid space(H5Screate_simple(1, &rows, nullptr), H5Sclose);
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (rows > 0) {
+    const hsize_t chunk = std::max<hsize_t>(1, std::min<hsize_t>(rows, 1 << 15));
+    wcheck(H5Pset_chunk(dcpl, 1, &chunk), path, "chunk " + std::string(col.name));
+    wcheck(H5Pset_deflate(dcpl, 4), path, "deflate filter");
+    wcheck(H5Pset_fletcher32(dcpl), path, "fletcher32 filter");
+  }
+  Hid ds(wcheck_id(H5Dcreate2(group, col.name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), path,
+                   std::string("create dataset ") + col.name),
+         H5Dclose);
+  if (rows > 0) {
+    std::vector<char> buf(rows * width, '\0');
+    for (hsize_t i = 0; i < rows; ++i) std::copy(data[i].begin(), data[i].end(), buf.begin() + i * width);
+    wcheck(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), path,
+           std::string("write dataset ") + col.name);
+  }
+  write_text_attr(ds, "dims", col.dims, path);
+  write_text_attr(ds, "unit", col.unit, path);
+  write_text_attr(ds, "doc", col.doc, path);
+}
+
+std::vector<std::string> read_string_column(hid_t group, const char* name, const std::string& path) {
+  Hid ds(check_id(H5Dopen2(group, name, H5P_DEFAULT), path, std::string("open dataset ") + name),
+         H5Dclose);
+  Hid ftype(H5Dget_type(ds), H5Tclose);
+  CSWEEP_CHECK_INPUT(H5Tget_class(ftype) == H5T_STRING && H5Tis_variable_str(ftype) <= 0,
+                     "{}: dataset {} is not a fixed-length string column", path, name);
+  const std::size_t width = H5Tget_size(ftype);
+  Hid space(H5Dget_space(ds), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<std::string> out;
+  if (n <= 0) return out;
+  std::vector<char> buf(static_cast<std::size_t>(n) * width);
+  Hid mtype(H5Tcopy(ftype), H5Tclose);
+  check(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), path,
+        std::string("read dataset ") + name);
+  for (hssize_t i = 0; i < n; ++i) {
+    const char* p = buf.data() + static_cast<std::size_t>(i) * width;
+    out.emplace_back(p, strnlen(p, width));
+  }
+  return out;
 }
 
 template <class T>
@@ -349,6 +406,9 @@ void write_table(hid_t tables, const FamilyMeta& fam, const std::vector<Row>& ro
   }
   write_column(g, COL(kInterventionColumns, "intervention"), ids, n, 1, path);
   write_column(g, COL(kInterventionColumns, "n_components"), ncomp, n, 1, path);
+  std::vector<std::string> names(n);
+  for (hsize_t i = 0; i < n; ++i) names[i] = vocab::components_name(rows[i].components);
+  write_string_column(g, COL(kInterventionColumns, "components"), names, path);
   write_column(g, COL(kInterventionColumns, "component_kind"), ckind, n, width, path);
   write_column(g, COL(kInterventionColumns, "component_layer"), clayer, n, width, path);
   write_column(g, COL(kInterventionColumns, "component_index"), cindex, n, width, path);
@@ -412,6 +472,15 @@ std::vector<Row> read_table(hid_t tables, const std::string& name, const std::st
     r.receiver_kind = rkind[i];
     r.receiver_layer = rlayer[i];
     r.receiver_head = rhead[i];
+  }
+  // The readable name column is derived from the component_* columns; both must agree.
+  const auto names = read_string_column(g, "components", where);
+  expect_rows(names.size(), "components");
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string want = vocab::components_name(rows[i].components);
+    CSWEEP_CHECK_INPUT(names[i] == want,
+                       "{}/components: row {} says '{}', its component_* columns say '{}'", where,
+                       i, names[i], want);
   }
   for (const auto& [col, field] : kMetricFields) {
     auto v = read_column<double>(g, col, where);

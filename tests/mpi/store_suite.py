@@ -16,8 +16,9 @@ evaluator) under mpirun, files edited and read back with Debian's h5py only.
              as MPI's start-up files would hit the limit first); prints which one it used
   merge      merge OUT with OUT one of its inputs (same path, other spelling, hard link): exit 2
   rerun      a rerun on a complete output leaves the file byte-identical (sha256, job_spec)
-  tables     metrics not requested are NaN (doc says so), requested ones finite; every
-             dataset's "dims" has one space-separated name per axis
+  tables     metrics not requested are NaN (doc says so), requested ones finite; `components`
+             strings name the components; every dataset's "dims" has one space-separated name
+             per axis
 """
 import argparse
 import hashlib
@@ -277,13 +278,22 @@ def test_tables(s, complete):
                 else:
                     assert np.isnan(v).all(), f"{fam}/{m}: not requested but not NaN"
                     assert "NaN when not requested" in g[m].attrs["doc"], g[m].attrs["doc"]
+            names = g["components"].asstr()[()]
+            kinds, layers, idx = (g["component_kind"][()], g["component_layer"][()],
+                                  g["component_index"][()])
+            for i in range(len(names)):
+                want = "+".join(check_tables.component_name(int(kinds[i, j]), int(layers[i, j]),
+                                                            int(idx[i, j]))
+                                for j in range(int(g["n_components"][i])))
+                assert names[i] == want, f"{fam} row {i}: components '{names[i]}', expected '{want}'"
+
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
                 dims = obj.attrs["dims"]
                 dims = dims.decode() if isinstance(dims, bytes) else dims
                 assert len(dims.split(" ")) == obj.ndim and "," not in dims, f"{name}: dims '{dims}'"
         f.visititems(visit)
-    log("tables: NaN for metrics not requested, one dims convention")
+    log("tables: NaN for metrics not requested, components names, one dims convention")
 
 
 def main():
