@@ -6,6 +6,9 @@ workers/io/ggml_quants.cpp, plus one metadata value of every GGUF type for the r
 For every type T in F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 the file holds
   "<T>.raw"       the packed bytes, stored with ggml type T, shape [3, 64] (6 blocks of 32)
   "<T>.expected"  float32 [3, 64] = gguf.quants.dequantize(raw bytes, T)
+and for every K-quant T in Q2_K, Q3_K, Q4_K, Q5_K, Q6_K the same with shape [2, 1024] (8
+super-blocks of 256). Q8_K (ggml's dot-product intermediate) has no dequantiser in gguf-py, so
+only "Q8_K.raw" is written; its test decodes it from ggml's definition (x = d * q) by hand.
 Block scales are random fp16 values (normal, subnormal, negative, zero); quant bytes are uniform
 random, so every nibble/bit pattern occurs. Float types use random bit patterns without NaN
 (NaN != NaN would make an equality test meaningless) but with infinities and subnormals.
@@ -48,6 +51,24 @@ def packed_blocks(rng: np.random.Generator, qtype: Q) -> np.ndarray:
     for s in range(n_scales):  # d (and m) are the leading fp16 fields of every block
         raw[:, 2 * s:2 * s + 2] = random_scales(rng, n_blocks).view(np.uint8).reshape(n_blocks, 2)
     return raw.reshape(ROWS, COLS // block_size * type_size)
+
+
+# Byte offsets of the fp16 scale fields (d, then dmin where present) inside each K-quant block
+# (ggml-common.h); every other byte is uniform random so every bit pattern occurs.
+K_SCALE_OFFSETS = {Q.Q2_K: (80, 82), Q.Q3_K: (108,), Q.Q4_K: (0, 2), Q.Q5_K: (0, 2), Q.Q6_K: (208,)}
+K_ROWS, K_COLS = 2, 1024
+
+
+def packed_k_blocks(rng: np.random.Generator, qtype: Q) -> np.ndarray:
+    block_size, type_size = GGML_QUANT_SIZES[qtype]
+    n_blocks = K_ROWS * K_COLS // block_size
+    raw = rng.integers(0, 256, size=(n_blocks, type_size), dtype=np.uint8)
+    if qtype == Q.Q8_K:  # float32 d at offset 0
+        raw[:, 0:4] = (rng.standard_normal(n_blocks) * 0.01).astype(np.float32).view(np.uint8).reshape(n_blocks, 4)
+    else:
+        for off in K_SCALE_OFFSETS[qtype]:
+            raw[:, off:off + 2] = random_scales(rng, n_blocks).view(np.uint8).reshape(n_blocks, 2)
+    return raw.reshape(K_ROWS, K_COLS // block_size * type_size)
 
 
 def float_bits(rng: np.random.Generator, qtype: Q) -> np.ndarray:
@@ -103,6 +124,17 @@ def main() -> None:
             w.add_tensor(f"{qtype.name}.raw", raw)
         else:
             w.add_tensor(f"{qtype.name}.raw", raw.view(np.uint8), raw_dtype=qtype)
+        w.add_tensor(f"{qtype.name}.expected", expected)
+
+    # K-quants come after the older types so their random streams (and vectors) are unchanged.
+    for qtype in (Q.Q2_K, Q.Q3_K, Q.Q4_K, Q.Q5_K, Q.Q6_K, Q.Q8_K):
+        raw = packed_k_blocks(rng, qtype)
+        w.add_tensor(f"{qtype.name}.raw", raw, raw_dtype=qtype)
+        if qtype == Q.Q8_K:
+            continue
+        expected = np.asarray(gguf.quants.dequantize(raw, qtype), dtype=np.float32)
+        expected = expected.reshape(K_ROWS, K_COLS)
+        assert not np.isnan(expected).any(), qtype.name
         w.add_tensor(f"{qtype.name}.expected", expected)
 
     w.write_header_to_file()

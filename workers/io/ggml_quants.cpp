@@ -18,9 +18,9 @@ constexpr TypeRow kTypes[] = {
     {2, {"Q4_0", 32, 18, true}},       {3, {"Q4_1", 32, 20, true}},
     {6, {"Q5_0", 32, 22, true}},       {7, {"Q5_1", 32, 24, true}},
     {8, {"Q8_0", 32, 34, true}},       {9, {"Q8_1", 32, 40, false}},
-    {10, {"Q2_K", 256, 84, false}},    {11, {"Q3_K", 256, 110, false}},
-    {12, {"Q4_K", 256, 144, false}},   {13, {"Q5_K", 256, 176, false}},
-    {14, {"Q6_K", 256, 210, false}},   {15, {"Q8_K", 256, 292, false}},
+    {10, {"Q2_K", 256, 84, true}},    {11, {"Q3_K", 256, 110, true}},
+    {12, {"Q4_K", 256, 144, true}},   {13, {"Q5_K", 256, 176, true}},
+    {14, {"Q6_K", 256, 210, true}},   {15, {"Q8_K", 256, 292, true}},
     {16, {"IQ2_XXS", 256, 66, false}}, {17, {"IQ2_XS", 256, 74, false}},
     {18, {"IQ3_XXS", 256, 98, false}}, {19, {"IQ1_S", 256, 50, false}},
     {20, {"IQ4_NL", 32, 18, false}},   {21, {"IQ3_S", 256, 110, false}},
@@ -96,6 +96,123 @@ void dequant_q5_1(const std::uint8_t* b, float* y) {
     y[j] = static_cast<float>((qs[j] & 0x0F) | hi0) * d + m;
     y[j + 16] = static_cast<float>((qs[j] >> 4) | hi1) * d + m;
   }
+}
+
+// ---- K-quants: super-blocks of 256 elements (QK_K) in 16 or 8 sub-blocks with their own scales.
+// Each element is (d * sub_scale) * q - (dmin * sub_min), evaluated in float32 in exactly that
+// order (two products, then the difference), as ggml's reference dequantisers and gguf-py do; the
+// library is built with -ffp-contract=off so no fused multiply-add changes the last bit.
+constexpr int kQK = 256;
+
+void dequant_q2_k(const std::uint8_t* b, float* y) {
+  // scales[16] (low nibble scale, high nibble min), qs[64] (2-bit), fp16 d, fp16 dmin.
+  const std::uint8_t* scales = b;
+  const std::uint8_t* qs = b + 16;
+  const float d = fp16_to_fp32(load_u16(b + 80));
+  const float dmin = fp16_to_fp32(load_u16(b + 82));
+  for (int e = 0; e < kQK; ++e) {
+    const int half = e / 128, shift = (e % 128) / 32, j = e % 32;
+    const int sub = e / 16;
+    const float dl = d * static_cast<float>(scales[sub] & 0x0F);
+    const float ml = dmin * static_cast<float>(scales[sub] >> 4);
+    const int q = (qs[half * 32 + j] >> (2 * shift)) & 3;
+    y[e] = dl * static_cast<float>(q) - ml;
+  }
+}
+
+void dequant_q3_k(const std::uint8_t* b, float* y) {
+  // hmask[32] (3rd bit, set = no offset), qs[64] (low 2 bits), scales[12] (16 x 6-bit, biased
+  // by 32), fp16 d.
+  const std::uint8_t* hmask = b;
+  const std::uint8_t* qs = b + 32;
+  const std::uint8_t* scales = b + 96;
+  const float d = fp16_to_fp32(load_u16(b + 108));
+  for (int e = 0; e < kQK; ++e) {
+    const int sub = e / 16;
+    const int low = (scales[sub % 8] >> (4 * (sub / 8))) & 0x0F;
+    const int high = (scales[8 + sub % 4] >> (2 * (sub / 4))) & 0x03;
+    const int sc = static_cast<std::int8_t>(static_cast<std::uint8_t>(low | (high << 4))) - 32;
+    const float dl = d * static_cast<float>(sc);
+    const int half = e / 128, shift = (e % 128) / 32, j = e % 32;
+    const int ql = (qs[half * 32 + j] >> (2 * shift)) & 3;
+    const int hbit = (hmask[j] >> (half * 4 + shift)) & 1;
+    const int q = ql - ((hbit ^ 1) << 2);
+    y[e] = dl * static_cast<float>(q);
+  }
+}
+
+// The 8 6-bit (scale, min) pairs of Q4_K / Q5_K packed in 12 bytes (ggml's get_scale_min_k4).
+void scale_min_k4(int j, const std::uint8_t* s, int* sc, int* m) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *m = s[j + 4] & 63;
+  } else {
+    *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+    *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+void dequant_q4_k(const std::uint8_t* b, float* y) {
+  // fp16 d, fp16 dmin, scales[12], qs[128] (nibbles: 32 low, then 32 high, per 64 elements).
+  const float d = fp16_to_fp32(load_u16(b));
+  const float dmin = fp16_to_fp32(load_u16(b + 2));
+  const std::uint8_t* scales = b + 4;
+  const std::uint8_t* qs = b + 16;
+  for (int sub = 0; sub < 8; ++sub) {
+    int sc, m;
+    scale_min_k4(sub, scales, &sc, &m);
+    const float dl = d * static_cast<float>(sc);
+    const float ml = dmin * static_cast<float>(m);
+    const std::uint8_t* q = qs + (sub / 2) * 32;
+    const int shift = 4 * (sub % 2);
+    for (int j = 0; j < 32; ++j) {
+      y[sub * 32 + j] = dl * static_cast<float>((q[j] >> shift) & 0x0F) - ml;
+    }
+  }
+}
+
+void dequant_q5_k(const std::uint8_t* b, float* y) {
+  // fp16 d, fp16 dmin, scales[12], qh[32] (5th bit of sub-block s is bit s), qs[128] as Q4_K.
+  const float d = fp16_to_fp32(load_u16(b));
+  const float dmin = fp16_to_fp32(load_u16(b + 2));
+  const std::uint8_t* scales = b + 4;
+  const std::uint8_t* qh = b + 16;
+  const std::uint8_t* qs = b + 48;
+  for (int sub = 0; sub < 8; ++sub) {
+    int sc, m;
+    scale_min_k4(sub, scales, &sc, &m);
+    const float dl = d * static_cast<float>(sc);
+    const float ml = dmin * static_cast<float>(m);
+    const std::uint8_t* q = qs + (sub / 2) * 32;
+    const int shift = 4 * (sub % 2);
+    for (int j = 0; j < 32; ++j) {
+      const int v = ((q[j] >> shift) & 0x0F) | (((qh[j] >> sub) & 1) << 4);
+      y[sub * 32 + j] = dl * static_cast<float>(v) - ml;
+    }
+  }
+}
+
+void dequant_q6_k(const std::uint8_t* b, float* y) {
+  // ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16], fp16 d; q biased by 32.
+  const std::uint8_t* ql = b;
+  const std::uint8_t* qh = b + 128;
+  const auto* scales = reinterpret_cast<const std::int8_t*>(b + 192);
+  const float d = fp16_to_fp32(load_u16(b + 208));
+  for (int e = 0; e < kQK; ++e) {
+    const int half = e / 128, r = e % 128;
+    const int lo = (ql[half * 64 + r % 64] >> (4 * (r / 64))) & 0x0F;
+    const int hi = (qh[half * 32 + r % 32] >> (2 * (r / 32))) & 0x03;
+    const int q = static_cast<std::int8_t>(static_cast<std::uint8_t>(lo | (hi << 4))) - 32;
+    const float dl = d * static_cast<float>(scales[e / 16]);
+    y[e] = dl * static_cast<float>(q);
+  }
+}
+
+void dequant_q8_k(const std::uint8_t* b, float* y) {
+  // float32 d, int8 qs[256], int16 bsums[16] (block sums, used by ggml's dot products only).
+  const float d = load_f32(b);
+  const auto* q = reinterpret_cast<const std::int8_t*>(b + 4);
+  for (int e = 0; e < kQK; ++e) y[e] = d * static_cast<float>(q[e]);
 }
 
 }  // namespace
@@ -180,6 +297,12 @@ void dequantize_row(GgmlType type, const std::uint8_t* src, float* dst, std::siz
     case GgmlType::kQ4_1: block_fn = dequant_q4_1; break;
     case GgmlType::kQ5_0: block_fn = dequant_q5_0; break;
     case GgmlType::kQ5_1: block_fn = dequant_q5_1; break;
+    case GgmlType::kQ2_K: block_fn = dequant_q2_k; break;
+    case GgmlType::kQ3_K: block_fn = dequant_q3_k; break;
+    case GgmlType::kQ4_K: block_fn = dequant_q4_k; break;
+    case GgmlType::kQ5_K: block_fn = dequant_q5_k; break;
+    case GgmlType::kQ6_K: block_fn = dequant_q6_k; break;
+    case GgmlType::kQ8_K: block_fn = dequant_q8_k; break;
     default: CSWEEP_ASSERT(false, "no block decoder for {}", t->name);
   }
   for (std::size_t i = 0; i < n_blocks; ++i) {

@@ -11,6 +11,17 @@
 //   Q5_0 : 32 elem, 22 B  = fp16 d, uint32 qh, uint8 qs[16]; 5th bit of x[j] is bit j of qh,
 //                           of x[j+16] bit j+16;                         x = (q - 16) * d
 //   Q5_1 : 32 elem, 24 B  = fp16 d, fp16 m, uint32 qh, uint8 qs[16];     x = q * d + m
+// K-quants: super-blocks of 256 elements with per-sub-block scales (ggml-common.h block_q*_K):
+//   Q2_K : 84 B  = uint8 scales[16] (lo nibble scale, hi nibble min), uint8 qs[64] (2-bit),
+//                  fp16 d, fp16 dmin;                  x = (d * sc) * q - (dmin * m), 16 per scale
+//   Q3_K : 110 B = uint8 hmask[32], uint8 qs[64] (low 2 bits), scales[12] (16 x 6-bit, - 32),
+//                  fp16 d;                             x = (d * sc) * (q - (hbit ? 0 : 4))
+//   Q4_K : 144 B = fp16 d, fp16 dmin, scales[12] (8 x 6-bit scale + min), uint8 qs[128];
+//                                                      x = (d * sc) * q - (dmin * m), 32 per scale
+//   Q5_K : 176 B = as Q4_K plus uint8 qh[32] (5th bit) before qs
+//   Q6_K : 210 B = uint8 ql[128], uint8 qh[64], int8 scales[16], fp16 d; x = (d * sc) * (q - 32)
+//   Q8_K : 292 B = float32 d, int8 qs[256], int16 bsums[16];         x = d * q
+// (Q4_K_M / Q5_K_M files mix Q4_K or Q5_K with Q6_K tensors; the suffix is not a type.)
 // The size table covers every type the GGUF format names (so a reader can bounds-check tensors
 // it cannot decode); only the types above can be dequantised.
 #include <cstddef>

@@ -292,7 +292,7 @@ TEST(GgufMalformed, CustomAlignmentHonoured) {
 
 TEST(GgufMalformed, UndecodableTypeNamesTensor) {
   GgufBuilder b = valid_builder();
-  b.tensor("blk.0.ffn_gate.weight", {256}, 12, std::vector<std::uint8_t>(144));  // Q4_K
+  b.tensor("blk.0.ffn_gate.weight", {256}, 16, std::vector<std::uint8_t>(66));  // IQ2_XXS
   const auto bytes = b.build();
   const GgufFile f = GgufFile::parse(bytes.data(), bytes.size(), "model.gguf");
   try {
@@ -300,7 +300,7 @@ TEST(GgufMalformed, UndecodableTypeNamesTensor) {
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
     const std::string msg = e.what();
-    EXPECT_HAS(msg, "model.gguf: tensor 'blk.0.ffn_gate.weight': ggml type Q4_K");
+    EXPECT_HAS(msg, "model.gguf: tensor 'blk.0.ffn_gate.weight': ggml type IQ2_XXS");
   }
 }
 
