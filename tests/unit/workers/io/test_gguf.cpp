@@ -51,7 +51,8 @@ TEST(GgufReader, ParsesMetadataWrittenByGgufPy) {
 
 TEST(GgufReader, TensorInfosListDimsFastestFirst) {
   const GgufFile f = GgufFile::open(kVectors);
-  ASSERT_EQ(f.tensors().size(), 16u);
+  // 8 block/float types x (raw, expected) + 5 K-quants x (raw, expected) + Q8_K raw.
+  ASSERT_EQ(f.tensors().size(), 27u);
   const GgufTensorInfo* q = f.find_tensor("Q4_1.raw");
   ASSERT_NE(q, nullptr);
   EXPECT_EQ(q->dims, (std::vector<std::uint64_t>{64, 3}));
@@ -59,6 +60,10 @@ TEST(GgufReader, TensorInfosListDimsFastestFirst) {
   EXPECT_EQ(q->type(), GgmlType::kQ4_1);
   EXPECT_EQ(q->n_elements, 192u);
   EXPECT_EQ(q->n_bytes, 6u * 20u);
+  const GgufTensorInfo* k = f.find_tensor("Q4_K.raw");
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->dims, (std::vector<std::uint64_t>{1024, 2}));
+  EXPECT_EQ(k->n_bytes, 8u * 144u);  // 8 super-blocks of 256 elements
   EXPECT_EQ(f.find_tensor("nope"), nullptr);
 }
 
