@@ -11,6 +11,8 @@ PACKAGES=(
   libgtest-dev googletest                   # unit tests
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libpcre2-dev libssl-dev
   python3 python3-h5py python3-numpy python3-matplotlib python3-pip   # analysis + independent HDF5 reader
+  python3-pandas python3-matplotlib-venn python3-upsetplot   # csweep analyze: tables, Venn, UpSet
+  python3-xarray python3-h5netcdf           # tests: results open as xarray datasets
   slurm-wlm munge                           # local Slurm cluster for the Slurm tests
   clang libclang-rt-14-dev                  # libFuzzer targets
 )

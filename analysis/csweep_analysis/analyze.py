@@ -1,0 +1,334 @@
+"""`csweep analyze`: results files (and/or a circuits file) -> summary.json, tables, figures.
+
+Output folder layout (written into a temporary sibling folder and renamed into place at the
+end, so a failed run never leaves a folder that looks complete; summary.json is the marker):
+
+    DIR/summary.json          every number, Venn regions keyed by task set ("digits&months")
+    DIR/tables/<name>.csv     one CSV per table (full precision)
+    DIR/tables/<name>.tex     the same table for the paper (booktabs)
+    DIR/figures/<name>.pdf    with --figures: PDF (vector) + PNG + caption (.txt)
+"""
+import json
+import math
+import os
+import re
+import sys
+import tomllib
+
+import numpy as np
+import pandas as pd
+
+from . import circuits as circuits_mod
+from . import components, effects, outdir, sets, tables
+from .errors import input_error
+from .results import load_all
+
+SUMMARY_FORMAT = 1
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "all"
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return None if not math.isfinite(float(x)) else float(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def _records(df):
+    return _jsonable(df.to_dict(orient="records")) if not df.empty else []
+
+
+def job_thresholds(results):
+    """Pruning thresholds T (percent) of the job specs ([experiments] thresholds)."""
+    out = []
+    for r in results:
+        text = r.attrs.get("job_spec")
+        if not text:
+            continue
+        try:
+            spec = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            continue
+        for t in spec.get("experiments", {}).get("thresholds", []):
+            if t not in out:
+                out.append(t)
+    return out
+
+
+def single_ablation_sets(singles, thresholds):
+    """Per (model, seed, corruption, ablation, T) and task: the heads whose ablation alone costs
+    at least T pp of performance. Not a circuit (pruning ablates heads together); a quick,
+    documented overlap of the heads each task depends on most."""
+    out = []
+    if singles.empty:
+        return out
+    for t in thresholds:
+        for key, g in singles.groupby(["model", "seed", "corruption", "ablation"], sort=False):
+            setting = dict(zip(["model", "seed", "corruption", "ablation"], key))
+            setting.update({"rule": f"single-head ablation costs >= {t:g} pp", "threshold": t,
+                            "source": "single heads"})
+            for task, tg in g.groupby("task", sort=False):
+                heads = tg.loc[tg["effect"] <= -t, "head"].tolist()
+                out.append(circuits_mod.make(task, setting, heads, []))
+    return out
+
+
+def overlap(group_circuits, what):
+    """Venn regions, intersections, union, pairwise and Jaccard of one group's circuits."""
+    by_task = {c["task"]: set(c["heads"] if what == "heads" else c["components"])
+               for c in group_circuits}
+    regions = sets.venn_regions(by_task)
+    names, jac = sets.jaccard_matrix(by_task)
+    return {
+        "venn": {sets.region_key(r["sets"]): r for r in regions},
+        "intersections": {sets.region_key(r["sets"]): r for r in sets.intersections(by_task)},
+        "union": {"count": len(sets.union(by_task)), "members": sets.union(by_task)},
+        "pairwise": sets.pairwise(by_task),
+        "jaccard": {"tasks": names, "matrix": jac},
+    }
+
+
+class Analysis:
+    def __init__(self, args):
+        self.args = args
+        self.notes = []
+        self.summary = {"generator": "csweep analyze", "format": SUMMARY_FORMAT}
+        self.table_entries = []
+        self.figure_entries = []
+
+    def note(self, text):
+        self.notes.append(text)
+        print(f"csweep analyze: note: {text}", file=sys.stderr)
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def load(self):
+        a = self.args
+        self.results = load_all(a.results, a.allow_incomplete) if a.results else []
+        self.summary["inputs"] = [
+            {"path": r.path, "complete": r.complete, "units": list(r.coverage),
+             "job_spec_path": r.attrs.get("job_spec_path"),
+             "csweep_git_revision": r.attrs.get("csweep_git_revision"),
+             "tables": sorted(list(r.tables) + list(r.raw_tables))}
+            for r in self.results]
+        self.given, self.given_meta = ([], {})
+        if a.circuits:
+            self.given, self.given_meta = circuits_mod.load_json(a.circuits)
+        self.summary["circuits_file"] = (
+            {"path": a.circuits, **{k.lstrip("_"): v for k, v in self.given_meta.items()}}
+            if a.circuits else None)
+
+    # -- computations ---------------------------------------------------------------------------
+
+    def compute(self):
+        a = self.args
+        df = effects.interventions(self.results)
+        self.singles = effects.single_heads(df, self.notes)
+        self.pairs = effects.head_pairs(df, self.singles, self.notes)
+        self.positions = effects.positions(df)
+        self.by_size = effects.performance_by_size(df)
+        self.grids = effects.grids(self.singles)
+        self.position_grids = effects.position_grids(self.positions)
+        self.correlations = effects.effect_correlation(self.singles)
+        self.baselines = effects.baselines(self.results, a.erase_below)
+        if self.results and df.empty:
+            self.note("the results files hold no intervention table")
+
+        thresholds = a.thresholds or job_thresholds(self.results) or [20]
+        self.thresholds = thresholds
+        groups = []
+        if self.given:
+            groups.append(("circuits", self.given))
+        pruned = []  # circuits of pruning runs: read by pruning.py once that table exists
+        for r in self.results:
+            if "circuits" not in r.raw_tables and "circuits" not in r.tables:
+                continue
+            self.note(f"{r.path}: a circuits table is present but its layout is not read yet")
+        if self.results and not pruned:
+            self.note("no circuits table (pruning family) in the results: circuit Venns, "
+                      "survival frequencies, circuit size vs threshold and cross-task scores "
+                      "come from pruning runs and are skipped")
+        for kind, cs in [("pruning", pruned),
+                         ("single_ablation", single_ablation_sets(self.singles, thresholds))]:
+            if cs:
+                groups.append((kind, cs))
+        self.groups = []
+        for kind, cs in groups:
+            for key, members in circuits_mod.group(cs, drop=("task",)).items():
+                setting = members[0]["setting"]
+                tasks = [c["task"] for c in members]
+                if len(set(tasks)) != len(tasks):
+                    raise input_error(setting.get("source", ""), "two circuits of one task in one "
+                                      "setting", circuits_mod.setting_label(setting),
+                                      "one circuit per task and setting")
+                self.groups.append({
+                    "id": _slug(f"{kind}_{circuits_mod.setting_label(setting)}"
+                                .replace(" / ", "_").replace("T = ", "T")),
+                    "kind": kind, "setting": setting,
+                    "label": circuits_mod.setting_label(setting),
+                    "tasks": tasks,
+                    "circuits": {c["task"]: {"heads": c["heads"], "mlps": c["mlps"],
+                                             "components": c["components"],
+                                             "performance": c["performance"]}
+                                 for c in members},
+                    "heads": overlap(members, "heads"),
+                    "components": overlap(members, "components"),
+                })
+
+    # -- outputs --------------------------------------------------------------------------------
+
+    def write_tables(self, out):
+        t = os.path.join(out, "tables")
+        add = self.table_entries.append
+        top_cols = effects.EXPERIMENT + ["family", "label", "performance", "effect"]
+        if not self.baselines.empty:
+            cols = [c for c in effects.EXPERIMENT if c in self.baselines] + [
+                "clean_logit_diff", "corrupted_logit_diff", "corrupted_performance",
+                "clean_accuracy", "corrupted_accuracy", "n_prompts", "erased"]
+            add(tables.write(self.baselines[[c for c in cols if c in self.baselines]], t,
+                             "corruptions", "Clean and corrupted logit difference per task and "
+                             f"corruption; erased = corrupted run keeps <= "
+                             f"{self.args.erase_below:g} % of the clean LD."))
+        if not self.singles.empty:
+            add(tables.write(effects.top(self.singles, self.args.top, columns=top_cols), t,
+                             "top_single_heads", f"The {self.args.top} single heads whose "
+                             "ablation lowers performance most, per experiment (effect = "
+                             "performance - 100, pp)."))
+            grid_rows = self.singles[effects.EXPERIMENT + ["layer", "head_index", "head",
+                                                           "performance", "effect"]]
+            add(tables.write(grid_rows.sort_values(effects.EXPERIMENT + ["layer", "head_index"]),
+                             t, "single_head_grid", "Effect of ablating each head (layer x head), "
+                             "per experiment."))
+        if not self.pairs.empty:
+            add(tables.write(effects.top(self.pairs, self.args.top,
+                                         columns=top_cols + ["interaction"]), t,
+                             "top_head_pairs", f"The {self.args.top} head pairs whose ablation "
+                             "lowers performance most; interaction = effect(pair) - effect(a) - "
+                             "effect(b) (pp)."))
+        if not self.positions.empty:
+            add(tables.write(effects.top(self.positions, self.args.top, columns=top_cols), t,
+                             "top_heads_per_position", f"The {self.args.top} (head, position) "
+                             "ablations that lower performance most."))
+        if not self.by_size.empty:
+            add(tables.write(self.by_size, t, "performance_by_components",
+                             "Performance (%) against the number of components ablated "
+                             "together."))
+        for g in self.groups:
+            rows = []
+            for what in ("heads", "components"):
+                for key, r in g[what]["venn"].items():
+                    rows.append({"what": what, "region": key, "count": r["count"],
+                                 "members": " ".join(r["members"])})
+            add(tables.write(pd.DataFrame(rows), t, f"venn_{g['id']}",
+                             f"Venn regions ({g['label']}): components in exactly these "
+                             "circuits."))
+            pw = pd.DataFrame([{k: (" ".join(v) if isinstance(v, list) else v)
+                                for k, v in p.items()} for p in g["heads"]["pairwise"]])
+            if not pw.empty:
+                add(tables.write(pw, t, f"pairwise_{g['id']}",
+                                 f"Pairwise overlaps of heads ({g['label']}), Jaccard index.",
+                                 float_format="%.3f"))
+            sizes = pd.DataFrame([{"task": task, "heads": len(c["heads"]), "mlps": len(c["mlps"]),
+                                   "performance": c["performance"],
+                                   "components": " ".join(c["components"])}
+                                  for task, c in g["circuits"].items()])
+            add(tables.write(sizes, t, f"circuits_{g['id']}", f"Circuits ({g['label']})."))
+
+    def build_summary(self):
+        """Every number as JSON-ready data; the figures are drawn from this alone."""
+        s = self.summary
+        s["thresholds"] = self.thresholds
+        s["erase_below_percent"] = self.args.erase_below
+        s["model_shape"] = self.model_shape()
+        s["circuit_groups"] = self.groups
+        s["baselines"] = _records(self.baselines)
+        s["erased"] = {}
+        if not self.baselines.empty:
+            for task, g in self.baselines.groupby("task", sort=False):
+                s["erased"][task] = sorted(set(g.loc[g["erased"], "corruption"]))
+        top_cols = effects.EXPERIMENT + ["family", "label", "performance", "effect"]
+        s["top_single_heads"] = _records(effects.top(self.singles, self.args.top,
+                                                     columns=top_cols))
+        s["top_head_pairs"] = _records(effects.top(self.pairs, self.args.top,
+                                                   columns=top_cols + ["interaction"]))
+        s["top_heads_per_position"] = _records(effects.top(self.positions, self.args.top,
+                                                           columns=top_cols))
+        s["effect_grids"] = self.grids
+        s["position_grids"] = self.position_grids
+        s["performance_by_components"] = _records(self.by_size)
+        s["effect_correlation"] = self.correlations
+        s["notes"] = self.notes
+        self.summary = _jsonable(s)
+        return self.summary
+
+    def model_shape(self):
+        """(n_layers, n_heads) for circuit diagrams: the circuits file's _model, else the
+        single-head grids, else the largest layer and head named by any circuit."""
+        m = self.given_meta.get("_model") if self.given_meta else None
+        if isinstance(m, dict) and "n_layers" in m and "n_heads" in m:
+            return {"n_layers": int(m["n_layers"]), "n_heads": int(m["n_heads"]),
+                    "source": "circuits file _model"}
+        if self.grids:
+            return {"n_layers": max(g["n_layers"] for g in self.grids),
+                    "n_heads": max(g["n_heads"] for g in self.grids), "source": "single heads"}
+        layers, heads = [0], [0]
+        for g in self.groups:
+            for c in g["circuits"].values():
+                for name in c["components"]:
+                    kind, layer, idx = components.parse(name)
+                    layers.append(layer)
+                    if kind == components.HEAD:
+                        heads.append(idx)
+        return {"n_layers": max(layers) + 1, "n_heads": max(heads) + 1,
+                "source": "largest layer and head in the circuits"}
+
+    def write_summary(self, out):
+        s = self.summary
+        s["tables"] = self.table_entries
+        s["figures"] = self.figure_entries
+        s["notes"] = self.notes
+        rel = lambda p: os.path.relpath(p, out)  # noqa: E731
+        for e in s["tables"]:
+            e["csv"], e["tex"] = rel(e["csv"]), rel(e["tex"])
+        for e in s["figures"]:
+            e["files"] = [rel(p) for p in e["files"]]
+        with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+            json.dump(_jsonable(s), f, indent=1, allow_nan=False)
+            f.write("\n")
+
+
+def run(args):
+    if not args.results and not args.circuits:
+        raise input_error("csweep analyze", "nothing to analyse", "no RESULTS.h5 and no --circuits",
+                          "one or more results files and/or --circuits FILE")
+    analysis = Analysis(args)
+    analysis.load()
+    analysis.compute()
+    path, tmp = outdir.prepare(args.out, "summary.json")
+    try:
+        analysis.write_tables(tmp)
+        summary = analysis.build_summary()
+        if args.figures:
+            from . import report_figures
+            analysis.figure_entries = report_figures.draw_all(summary, os.path.join(tmp, "figures"))
+        analysis.write_summary(tmp)
+        outdir.commit(tmp, path)
+    except BaseException:
+        outdir.discard(tmp)
+        raise
+    print(f"csweep analyze: wrote {len(analysis.table_entries)} tables"
+          + (f" and {len(analysis.figure_entries)} figures" if args.figures else "")
+          + f" to {path} (summary.json, tables/, {'figures/' if args.figures else ''})")
+    return 0

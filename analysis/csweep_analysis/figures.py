@@ -1,0 +1,357 @@
+"""Figures of the analysis, drawn with Debian's matplotlib, matplotlib-venn and upsetplot.
+
+Every function takes the data exactly as summary.json stores it and returns a matplotlib Figure,
+so what is drawn can be read back from the figure object and compared with the JSON (tests do).
+save() writes PDF (vector), PNG and a one-line caption in a sidecar .txt.
+
+Greyscale: Venn regions are shaded by how many sets they belong to, bars and lines differ by
+hatch, marker and line style, and heatmaps print their values in the cells, so no figure relies
+on hue alone.
+"""
+import math
+import os
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+
+from . import components  # noqa: E402
+
+DIVERGING = "RdBu"  # red = ablation lowers performance, blue = raises it; white = 0
+SEQUENTIAL = "Greys"
+HATCHES = ["", "//", "..", "xx", "\\\\", "oo", "--", "++", "**", "||"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
+LINESTYLES = ["-", "--", ":", "-."]
+# Venn region shades by the number of sets the region lies in (light -> dark), black text.
+REGION_GREYS = {1: "0.93", 2: "0.78", 3: "0.62"}
+MAX_LISTED = 12  # Venn regions with more members show only their count
+ANNOTATE_CELLS = 400  # heatmaps with at most this many cells print each value
+
+
+def save(fig, out_dir, name, caption):
+    """Writes <name>.pdf, <name>.png and <name>.txt (the caption); returns the paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, name)
+    fig.savefig(base + ".pdf", bbox_inches="tight")
+    fig.savefig(base + ".png", dpi=150, bbox_inches="tight")
+    with open(base + ".txt", "w", encoding="utf-8") as f:
+        f.write(caption.strip() + "\n")
+    plt.close(fig)
+    return [base + ".pdf", base + ".png", base + ".txt"]
+
+
+# ---- Venn and UpSet -----------------------------------------------------------------------------
+
+def venn_region_ids(tasks):
+    """matplotlib-venn's region id ('100', '011', ...) of each set of tasks."""
+    return {tuple(t for t, bit in zip(tasks, ids) if bit == "1"): ids
+            for ids in (format(i, f"0{len(tasks)}b") for i in range(1, 2 ** len(tasks)))}
+
+
+def region_text(region):
+    """Text drawn in a Venn region: the count, then the members (when at most MAX_LISTED)."""
+    text = str(region["count"])
+    if 0 < region["count"] <= MAX_LISTED:
+        text += "\n" + "\n".join(textwrap.wrap(" ".join(region["members"]), 15))
+    return text
+
+
+def parse_region_text(text):
+    """(count, members or None) of a drawn region label: the inverse of region_text."""
+    lines = text.split("\n")
+    members = " ".join(lines[1:]).split() if len(lines) > 1 else None
+    return int(lines[0]), members
+
+
+def venn(tasks, regions, title, what="heads"):
+    """Two- or three-way Venn diagram (matplotlib-venn, unweighted layout so every region has
+    room for its members). `regions`: summary.json's {"a&b": {"sets", "count", "members"}}."""
+    from matplotlib_venn import venn2_unweighted, venn3_unweighted
+
+    if len(tasks) not in (2, 3):
+        raise ValueError(f"a Venn diagram needs 2 or 3 sets, got {len(tasks)}")
+    draw = venn2_unweighted if len(tasks) == 2 else venn3_unweighted
+    fig, ax = plt.subplots(figsize=(7.0, 6.0) if len(tasks) == 3 else (7.0, 4.5))
+    by_sets = {tuple(r["sets"]): r for r in regions.values()}
+    totals = {t: sum(r["count"] for s, r in by_sets.items() if t in s) for t in tasks}
+    v = draw(subsets=[1] * (2 ** len(tasks) - 1),
+             set_labels=[f"{t}\n({totals[t]} {what})" for t in tasks], ax=ax)
+    ids = venn_region_ids(tasks)
+    for sets_, rid in ids.items():
+        region = by_sets[sets_]
+        label = v.get_label_by_id(rid)
+        label.set_text(region_text(region))
+        label.set_gid("region:" + "&".join(sets_))
+        label.set_fontsize(9 if len(tasks) == 3 else 10)
+        patch = v.get_patch_by_id(rid)
+        if patch is not None:
+            patch.set_facecolor(REGION_GREYS[len(sets_)])
+            patch.set_alpha(1.0)
+            patch.set_edgecolor("black")
+            patch.set_linewidth(1.0)
+    ax.set_title(title, pad=14)
+    return fig
+
+
+def read_venn(fig):
+    """{"a&b": (count, members or None)} as drawn in a Venn figure (for tests and checks)."""
+    out = {}
+    for t in fig.axes[0].texts:
+        gid = t.get_gid() or ""
+        if gid.startswith("region:"):
+            out[gid[len("region:"):]] = parse_region_text(t.get_text())
+    return out
+
+
+def upset(tasks, memberships, title, what="heads"):
+    """UpSet plot (upsetplot) of more than three sets: `memberships` {task: [members]}."""
+    import warnings
+
+    import pandas as pd
+    with warnings.catch_warnings():
+        # upsetplot 0.8 uses APIs that matplotlib 3.6 and setuptools deprecate; harmless here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)
+        from upsetplot import UpSet, from_contents
+
+        data = from_contents({t: memberships[t] for t in tasks})
+        fig = plt.figure(figsize=(max(7.0, 0.5 * 2 ** min(len(tasks), 5)), 5.0))
+        with pd.option_context("mode.chained_assignment", None):
+            axes = UpSet(data, subset_size="count", show_counts=True, sort_by="cardinality",
+                         facecolor="0.2").plot(fig=fig)
+    from matplotlib.ticker import MaxNLocator
+    axes["intersections"].set_ylabel(f"{what} in exactly these sets")
+    axes["intersections"].yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes["totals"].set_xlabel(f"{what} per set")
+    axes["totals"].xaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
+    fig.suptitle(title)
+    return fig
+
+
+def upset_bars(fig):
+    """Bar heights of an UpSet figure's intersection plot, left to right."""
+    for ax in fig.axes:
+        if ax.get_ylabel().endswith("in exactly these sets"):
+            return [p.get_height() for p in ax.patches]
+    raise ValueError("no intersection axes in this figure")
+
+
+# ---- heatmaps -----------------------------------------------------------------------------------
+
+def _symmetric_norm(arrays):
+    vmax = max((float(np.nanmax(np.abs(a))) for a in arrays if np.isfinite(a).any()), default=1.0)
+    vmax = vmax if vmax > 0 else 1.0
+    return TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+
+
+def _annotate(ax, grid, fmt="{:.0f}"):
+    if grid.size > ANNOTATE_CELLS:
+        return
+    for (i, j), v in np.ndenumerate(grid):
+        if np.isfinite(v):
+            text = fmt.format(v)
+            ax.text(j, i, "0" if text == "-0" else text, ha="center", va="center", fontsize=7,
+                    color="black", bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none",
+                                             alpha=0.6))
+
+
+def effect_heatmaps(panels, title, row_label, col_label, row_ticks=None, col_ticks=None,
+                    colorbar_label="effect (pp of clean performance)"):
+    """One heatmap per panel ({"title", "grid" [rows][cols]}), one shared diverging colour scale
+    centred on 0 effect, values printed in the cells."""
+    n = len(panels)
+    # Wide grids (positions x many heads) stack vertically; square ones sit side by side.
+    cols = 1 if np.asarray(panels[0]["grid"]).shape[1] > 10 else min(n, 3)
+    rows = math.ceil(n / cols)
+    first = np.asarray(panels[0]["grid"], dtype=float)
+    w = max(3.2, 0.45 * first.shape[1] + 1.2)
+    h = max(2.8, 0.4 * first.shape[0] + 1.2)
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols + 1.0, h * rows + 0.6), squeeze=False,
+                             layout="constrained")
+    grids = [np.asarray(p["grid"], dtype=float) for p in panels]
+    norm = _symmetric_norm(grids)
+    im = None
+    for k, ax in enumerate(axes.flat):
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        g = grids[k]
+        im = ax.imshow(np.ma.masked_invalid(g), cmap=DIVERGING, norm=norm, aspect="auto")
+        _annotate(ax, g)
+        ax.set_title(panels[k]["title"], fontsize=10)
+        ax.set_xlabel(col_label)
+        ax.set_ylabel(row_label)
+        ct = col_ticks[k] if col_ticks else list(range(g.shape[1]))
+        rt = row_ticks[k] if row_ticks else list(range(g.shape[0]))
+        ax.set_xticks(range(g.shape[1]))
+        ax.set_xticklabels([str(c) for c in ct], rotation=90 if len(ct) > 16 else 0, fontsize=8)
+        ax.set_yticks(range(g.shape[0]))
+        ax.set_yticklabels([str(r) for r in rt], fontsize=8)
+    cbar = fig.colorbar(im, ax=list(axes.flat), shrink=0.9)
+    cbar.set_label(colorbar_label)
+    fig.suptitle(title)
+    return fig
+
+
+def matrix(names_rows, names_cols, values, title, colorbar_label, fmt="{:.2f}", center=None,
+           row_label="", col_label="", vmin=None, vmax=None):
+    """An annotated matrix (cross-task scores, Jaccard, correlations); sequential greys from
+    vmin to vmax, or a diverging map centred on `center`."""
+    values = np.asarray(values, dtype=float)
+    fig, ax = plt.subplots(figsize=(1.2 * len(names_cols) + 2.5, 1.0 * len(names_rows) + 1.8))
+    if center is None:
+        lo = np.nanmin(values) if vmin is None else vmin
+        hi = np.nanmax(values) if vmax is None else vmax
+        # Greys stop at 80 % black so the printed values stay readable on the darkest cells.
+        cmap = matplotlib.colors.ListedColormap(plt.get_cmap(SEQUENTIAL)(np.linspace(0, 0.8, 256)))
+        im = ax.imshow(values, cmap=cmap, vmin=lo, vmax=hi)
+    else:
+        span = max(float(np.nanmax(np.abs(values - center))), 1e-12)
+        im = ax.imshow(values, cmap=DIVERGING, norm=TwoSlopeNorm(center, center - span,
+                                                                  center + span))
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=10,
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
+    ax.set_xticks(range(len(names_cols)))
+    ax.set_xticklabels(names_cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(names_rows)))
+    ax.set_yticklabels(names_rows)
+    ax.set_xlabel(col_label)
+    ax.set_ylabel(row_label)
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax).set_label(colorbar_label)
+    return fig
+
+
+# ---- bars and lines -----------------------------------------------------------------------------
+
+def grouped_bars(groups, series, values, title, ylabel, xlabel, hline=None, hline_label=None):
+    """Bars of values[s][g] for each group g (x) and series s (hatch + grey shade)."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(groups) * max(1, len(series)) + 2), 4.2))
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(groups))
+    for k, s in enumerate(series):
+        shade = str(0.25 + 0.6 * k / max(1, len(series) - 1)) if len(series) > 1 else "0.5"
+        bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, values[k], width, label=s,
+                      color=shade, edgecolor="black", hatch=HATCHES[k % len(HATCHES)])
+        ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=2)
+    if hline is not None:
+        ax.axhline(hline, color="black", linestyle="--", linewidth=1, label=hline_label)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xticks(x)
+    ax.set_xticklabels(groups)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def lines(series, title, xlabel, ylabel, band=None, integer_x=True):
+    """Lines with markers: series = [{"label", "x", "y", ("lo", "hi")}]; lo/hi draw a range as
+    error bars (series side by side, so ranges of different series never cover each other)."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    spread = 0.08 if any("lo" in s for s in series) else 0.0
+    for k, s in enumerate(series):
+        dx = (k - (len(series) - 1) / 2) * spread
+        x = np.asarray(s["x"], dtype=float) + dx
+        y = np.asarray(s["y"], dtype=float)
+        line, = ax.plot(x, y, marker=MARKERS[k % len(MARKERS)],
+                        linestyle=LINESTYLES[k % len(LINESTYLES)], color="black",
+                        label=s["label"], gid=f"series:{s['label']}")
+        if "lo" in s and "hi" in s:
+            lo, hi = np.asarray(s["lo"], dtype=float), np.asarray(s["hi"], dtype=float)
+            ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="none", ecolor="0.35", capsize=3,
+                        linewidth=0.9)
+    if band is not None:
+        ax.axhline(band, color="0.4", linestyle=":", linewidth=1)
+    if integer_x:
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(True, color="0.85")
+    return fig
+
+
+def survival(rows, title, n_runs):
+    """Horizontal bars: the fraction of runs (orders) in which each component survives."""
+    rows = list(rows)
+    fig, ax = plt.subplots(figsize=(6.0, max(2.5, 0.25 * len(rows) + 1.2)))
+    y = np.arange(len(rows))
+    ax.barh(y, [r["frequency"] for r in rows], color="0.45", edgecolor="black")
+    ax.set_yticks(y)
+    ax.set_yticklabels([r["component"] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"fraction of the {n_runs} runs keeping the component")
+    ax.set_ylabel("component")
+    ax.set_title(title)
+    return fig
+
+
+# ---- circuit diagrams ---------------------------------------------------------------------------
+
+def circuit_diagram(circuits, n_layers, n_heads, title, edges=None):
+    """One panel per circuit: every head of the model at (head, layer) (hollow), the MLP of each
+    layer right of its heads (square), the circuit's components filled and named; edges (a list
+    of {"sender", "receiver", "channel"} per task) as arrows from sender to receiver."""
+    n = len(circuits)
+    fig, axes = plt.subplots(1, n, figsize=(max(3.5, 0.42 * (n_heads + 2)) * n,
+                                             max(3.5, 0.42 * n_layers + 1.5)), squeeze=False)
+    for ax, c in zip(axes.flat, circuits):
+        kept = set(c["components"])
+        hx, hy, hk = [], [], []
+        for layer in range(n_layers):
+            for head in range(n_heads):
+                hx.append(head)
+                hy.append(layer)
+                hk.append(f"{layer}.{head}" in kept)
+        hx, hy, hk = np.array(hx), np.array(hy), np.array(hk, dtype=bool)
+        ax.scatter(hx[~hk], hy[~hk], s=40, facecolors="none", edgecolors="0.7", marker="o",
+                   gid="heads_out")
+        ax.scatter(hx[hk], hy[hk], s=80, facecolors="black", edgecolors="black", marker="o",
+                   gid="heads_in", zorder=3)
+        mlp_in = np.array([f"mlp{layer}" in kept for layer in range(n_layers)], dtype=bool)
+        ly = np.arange(n_layers)
+        ax.scatter(np.full((~mlp_in).sum(), n_heads + 0.5), ly[~mlp_in], s=60,
+                   facecolors="none", edgecolors="0.7", marker="s", gid="mlps_out")
+        ax.scatter(np.full(mlp_in.sum(), n_heads + 0.5), ly[mlp_in], s=90, facecolors="black",
+                   edgecolors="black", marker="s", gid="mlps_in", zorder=3)
+        for name in c["components"]:
+            kind, layer, idx = components.parse(name)
+            x = idx if kind == components.HEAD else n_heads + 0.5
+            ax.annotate(name, (x, layer), xytext=(0, 7), textcoords="offset points",
+                        ha="center", fontsize=7)
+        for e in (edges or {}).get(c["task"], []):
+            (sx, sy), (rx, ry) = _place(e["sender"], n_heads), _place(e["receiver"], n_heads,
+                                                                       n_layers)
+            ax.annotate("", xy=(rx, ry), xytext=(sx, sy),
+                        arrowprops=dict(arrowstyle="->", color="0.3", lw=0.8,
+                                        linestyle={"q": "-", "k": "--", "v": ":"}.get(
+                                            e.get("channel", ""), "-")))
+        ax.set_xlim(-0.8, n_heads + 1.3)
+        ax.set_ylim(-0.8, n_layers - 0.2 + (0.9 if edges else 0.4))
+        ax.set_xticks(list(range(n_heads)) + [n_heads + 0.5])
+        ax.set_xticklabels([str(h) for h in range(n_heads)] + ["MLP"], fontsize=7)
+        ax.set_yticks(range(n_layers))
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+        ax.set_title(f"{c['task']} ({len(c['heads'])} heads, {len(c['mlps'])} MLPs)", fontsize=10)
+    fig.suptitle(title)
+    return fig
+
+
+def _place(name, n_heads, n_layers=None):
+    if name == "resid_final":
+        return (n_heads / 2, (n_layers or 0) + 0.3)
+    base = name.rstrip("qkv") if name and name[-1] in "qkv" and "." in name else name
+    kind, layer, idx = components.parse(base)
+    return (idx if kind == components.HEAD else n_heads + 0.5, layer)

@@ -1,0 +1,176 @@
+"""Which figures the analysis draws, and how each is drawn from summary.json alone.
+
+plan(summary) lists the figures the data allows ({"name", "kind", "ref", "caption"}); draw(summary,
+entry) returns the matplotlib Figure of one entry. draw_all writes them, and tests redraw any
+entry from the summary.json on disk to compare what is drawn with the numbers.
+"""
+import numpy as np
+
+from . import figures as F
+
+EXP_KEYS = ["model", "seed", "corruption", "ablation"]
+
+
+def _exp(d, keys=EXP_KEYS):
+    """'default / seed 0 / randAll / mean'."""
+    return " / ".join((f"seed {d[k]}" if k == "seed" else str(d[k]))
+                      for k in keys if k in d and d[k] is not None)
+
+
+def _slug(text):
+    import re
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_")
+
+
+def _same(d, ref):
+    return all(d.get(k) == v for k, v in ref.items())
+
+
+def _experiments(rows, keys=EXP_KEYS):
+    out = []
+    for r in rows:
+        k = {key: r.get(key) for key in keys}
+        if k not in out:
+            out.append(k)
+    return out
+
+
+def plan(s):
+    out = []
+    add = out.append
+    for g in s["circuit_groups"]:
+        n = len(g["tasks"])
+        what = ("single-ablation sets" if g["kind"] == "single_ablation" else "circuits")
+        mlp_note = ""
+        mlps = {t: c["mlps"] for t, c in g["circuits"].items() if c["mlps"]}
+        if mlps:
+            shared = g["components"]["union"]["count"] - g["heads"]["union"]["count"]
+            mlp_note = f" MLPs are not drawn ({shared} in the union; see summary.json 'components')."
+        rule = f" ({g['setting']['rule']})" if "rule" in g["setting"] else ""
+        if n in (2, 3):
+            add({"name": f"venn_{g['id']}", "kind": "venn", "ref": {"circuit_group": g["id"]},
+                 "caption": f"Heads shared by the {what} of {', '.join(g['tasks'])}{rule}; "
+                            f"{g['label']}. Each region gives the number of heads in exactly those "
+                            f"{what} and lists them." + mlp_note})
+        elif n > 3:
+            add({"name": f"upset_{g['id']}", "kind": "upset", "ref": {"circuit_group": g["id"]},
+                 "caption": f"UpSet plot of the heads of the {what} of {n} tasks{rule}; "
+                            f"{g['label']}: bars count the heads in exactly the marked sets."})
+        if n >= 2:
+            add({"name": f"jaccard_{g['id']}", "kind": "jaccard", "ref": {"circuit_group": g["id"]},
+                 "caption": f"Jaccard index |A∩B|/|A∪B| of the heads of the {what} of each pair "
+                            f"of tasks{rule}; {g['label']}."})
+        if g["kind"] != "single_ablation":
+            add({"name": f"diagram_{g['id']}", "kind": "diagram", "ref": {"circuit_group": g["id"]},
+                 "caption": f"Circuit diagrams ({g['label']}): every head at (head, layer), the "
+                            "MLP of each layer at the right; filled = in the circuit. No edge "
+                            "table: components only."})
+    for ref in _experiments(s["effect_grids"]):
+        add({"name": "heads_" + _slug(_exp(ref)), "kind": "heatmap", "ref": {"effect_grids": ref},
+             "caption": f"Effect of mean-ablating each head alone ({_exp(ref)}): performance - 100 "
+                        "in pp of the clean logit difference; negative (red) = the head matters. "
+                        "Cells print the value."})
+    for ref in _experiments(s["position_grids"]):
+        add({"name": "positions_" + _slug(_exp(ref)), "kind": "position_heatmap",
+             "ref": {"position_grids": ref},
+             "caption": f"Effect of ablating each head at one position ({_exp(ref)}), pp of "
+                        "performance; rows are positions, columns heads."})
+    for ref in _experiments(s["performance_by_components"]):
+        add({"name": "performance_vs_components_" + _slug(_exp(ref)), "kind": "by_size",
+             "ref": {"performance_by_components": ref},
+             "caption": f"Performance against the number of heads ablated together ({_exp(ref)}): "
+                        "median over every combination of that size, shaded from the least to the "
+                        "most harmful."})
+    for ref in _experiments(s["effect_correlation"]):
+        add({"name": "task_correlation_" + _slug(_exp(ref)), "kind": "correlation",
+             "ref": {"effect_correlation": ref},
+             "caption": f"Pearson correlation between tasks of the single-head effects "
+                        f"({_exp(ref)})."})
+    for ref in _experiments(s["baselines"], ["model", "seed"]):
+        add({"name": "corruptions_" + _slug(_exp(ref, ["model", "seed"])), "kind": "corruptions",
+             "ref": {"baselines": ref},
+             "caption": "Corrupted logit difference as % of the clean one, per task and "
+                        f"corruption ({_exp(ref, ['model', 'seed'])}); a bar at or below the "
+                        f"dashed line ({s['erase_below_percent']:g} %) marks a corruption that "
+                        "erases the task."})
+    return out
+
+
+def _group(s, gid):
+    return next(g for g in s["circuit_groups"] if g["id"] == gid)
+
+
+def draw(s, entry):
+    kind, ref = entry["kind"], entry["ref"]
+    if kind in ("venn", "upset", "jaccard", "diagram"):
+        g = _group(s, ref["circuit_group"])
+        title = {"single_ablation": "Heads whose single ablation costs >= "
+                                    f"{g['setting'].get('threshold', '')} pp"}.get(g["kind"],
+                                                                                  "Heads shared by the circuits")
+        subtitle = f"{title}\n{g['label']}"
+        if kind == "venn":
+            return F.venn(g["tasks"], g["heads"]["venn"], subtitle)
+        if kind == "upset":
+            return F.upset(g["tasks"], {t: g["circuits"][t]["heads"] for t in g["tasks"]},
+                           subtitle)
+        if kind == "jaccard":
+            j = g["heads"]["jaccard"]
+            return F.matrix(j["tasks"], j["tasks"], j["matrix"], f"Jaccard index of heads\n"
+                            f"{g['label']}", "Jaccard index", row_label="task", col_label="task",
+                            vmin=0.0, vmax=1.0)
+        shape = s["model_shape"]
+        cs = [dict(task=t, **g["circuits"][t]) for t in g["tasks"]]
+        return F.circuit_diagram(cs, shape["n_layers"], shape["n_heads"],
+                                 f"Circuits: {g['label']}")
+    if kind == "heatmap":
+        rows = [r for r in s["effect_grids"] if _same(r, ref["effect_grids"])]
+        panels = [{"title": r["task"], "grid": np.array(r["effect"], dtype=float)} for r in rows]
+        return F.effect_heatmaps(panels, f"Single-head ablation: {_exp(ref['effect_grids'])}",
+                                 "layer", "head")
+    if kind == "position_heatmap":
+        rows = [r for r in s["position_grids"] if _same(r, ref["position_grids"])]
+        panels = [{"title": r["task"], "grid": np.array(r["effect"], dtype=float)} for r in rows]
+        return F.effect_heatmaps(panels, f"Head ablation per position: "
+                                 f"{_exp(ref['position_grids'])}", "position", "head",
+                                 row_ticks=[r["positions"] for r in rows],
+                                 col_ticks=[r["components"] for r in rows])
+    if kind == "by_size":
+        rows = [r for r in s["performance_by_components"]
+                if _same(r, ref["performance_by_components"])]
+        series = []
+        for task in dict.fromkeys(r["task"] for r in rows):
+            tr = sorted((r for r in rows if r["task"] == task), key=lambda r: r["n_components"])
+            series.append({"label": task, "x": [r["n_components"] for r in tr],
+                           "y": [r["median_performance"] for r in tr],
+                           "lo": [r["min_performance"] for r in tr],
+                           "hi": [r["max_performance"] for r in tr]})
+        return F.lines(series, f"Performance vs heads ablated: "
+                       f"{_exp(ref['performance_by_components'])}",
+                       "number of heads ablated together", "performance (% of clean LD)",
+                       band=100.0)
+    if kind == "correlation":
+        r = next(r for r in s["effect_correlation"] if _same(r, ref["effect_correlation"]))
+        return F.matrix(r["tasks"], r["tasks"], r["matrix"], "Correlation of single-head effects"
+                        f"\n{_exp(ref['effect_correlation'])} ({r['n_heads']} heads)",
+                        "Pearson r", center=0.0, row_label="task", col_label="task")
+    if kind == "corruptions":
+        rows = [r for r in s["baselines"] if _same(r, ref["baselines"])]
+        tasks = list(dict.fromkeys(r["task"] for r in rows))
+        corr = list(dict.fromkeys(r["corruption"] for r in rows))
+        val = {(r["task"], r["corruption"]): r["corrupted_performance"] for r in rows}
+        values = [[val.get((t, c), np.nan) for t in tasks] for c in corr]
+        return F.grouped_bars(tasks, corr, values, "Which corruptions erase each task\n"
+                              f"{_exp(ref['baselines'], ['model', 'seed'])}",
+                              "corrupted LD (% of clean LD)", "task",
+                              hline=s["erase_below_percent"],
+                              hline_label=f"erased at <= {s['erase_below_percent']:g} %")
+    raise ValueError(f"unknown figure kind {kind!r}")
+
+
+def draw_all(s, out_dir):
+    entries = []
+    for e in plan(s):
+        fig = draw(s, e)
+        e["files"] = F.save(fig, out_dir, e["name"], e["caption"])
+        entries.append(e)
+    return entries

@@ -1,0 +1,156 @@
+"""Figures checked by content: what a figure draws (Venn region labels, UpSet bar heights, the
+filled components of a circuit diagram, every axis labelled) equals the hand-computed overlaps
+and the summary.json it was drawn from."""
+import json
+import os
+import tempfile
+import unittest
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from csweep_analysis import figures, report_figures  # noqa: E402
+from csweep_analysis.__main__ import main  # noqa: E402
+
+from test_sets import (MONTHS, NUMBER_WORDS, NUMBER_WORDS_MONTHS_ONLY,  # noqa: E402
+                       NUMERALS, NUMERALS_NUMBER_WORDS_ONLY, SHARED_BY_ALL, STUDY)
+
+
+def analyze(circuits_path, out):
+    rc = main(["analyze", "--circuits", circuits_path, "--out", out, "--figures"])
+    assert rc == 0, rc
+    with open(os.path.join(out, "summary.json")) as f:
+        return json.load(f)
+
+
+def check_labelled(test, fig, entry):
+    """Every visible axes of a plot (not the Venn) has x/y labels; the figure has a title."""
+    title = fig._suptitle.get_text() if fig._suptitle else ""
+    titles = [title] + [a.get_title() for a in fig.axes]
+    test.assertTrue(any(t.strip() for t in titles), entry["name"])
+    if entry["kind"] in ("venn",):
+        return
+    for ax in fig.axes:
+        if not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        if entry["kind"] == "upset" and not ax.patches:
+            continue  # upsetplot's matrix axes label rows by set name, not with a y label
+        test.assertTrue(ax.get_xlabel() or ax.get_ylabel(), (entry["name"], ax.get_label()))
+
+
+class StudyFigures(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.out = os.path.join(cls.tmp.name, "study")
+        cls.summary = analyze(STUDY, cls.out)
+        cls.group = cls.summary["circuit_groups"][0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_summary_regions_keyed_by_task_set(self):
+        v = self.group["heads"]["venn"]
+        self.assertEqual(v["numerals&number_words&months"]["members"],
+                         sorted(SHARED_BY_ALL, key=lambda h: tuple(map(int, h.split(".")))))
+        self.assertEqual(set(v["numerals&number_words"]["members"]),
+                         set(NUMERALS_NUMBER_WORDS_ONLY))
+        self.assertEqual(v["number_words&months"]["members"], NUMBER_WORDS_MONTHS_ONLY)
+        self.assertEqual(v["numerals&months"]["count"], 0)
+        self.assertEqual(self.group["heads"]["union"]["count"], 24)
+
+    def test_every_figure_written_with_caption(self):
+        kinds = {e["kind"] for e in self.summary["figures"]}
+        self.assertEqual(kinds, {"venn", "jaccard", "diagram"})
+        for e in self.summary["figures"]:
+            for ext in (".pdf", ".png", ".txt"):
+                path = os.path.join(self.out, "figures", e["name"] + ext)
+                self.assertGreater(os.path.getsize(path), 100, path)
+            with open(os.path.join(self.out, "figures", e["name"] + ".txt")) as f:
+                self.assertEqual(f.read().strip(), e["caption"])
+            with open(os.path.join(self.out, "figures", e["name"] + ".pdf"), "rb") as f:
+                self.assertEqual(f.read(5), b"%PDF-")
+            fig = report_figures.draw(self.summary, e)
+            check_labelled(self, fig, e)
+
+    def test_venn_draws_the_papers_regions(self):
+        entry = next(e for e in self.summary["figures"] if e["kind"] == "venn")
+        drawn = figures.read_venn(report_figures.draw(self.summary, entry))
+        expected = {
+            "numerals&number_words&months": SHARED_BY_ALL,
+            "numerals&number_words": NUMERALS_NUMBER_WORDS_ONLY,
+            "number_words&months": NUMBER_WORDS_MONTHS_ONLY,
+            "numerals&months": [],
+            "numerals": sorted(set(NUMERALS) - set(NUMBER_WORDS) - set(MONTHS)),
+            "number_words": sorted(set(NUMBER_WORDS) - set(NUMERALS) - set(MONTHS)),
+            "months": sorted(set(MONTHS) - set(NUMERALS) - set(NUMBER_WORDS)),
+        }
+        self.assertEqual(set(drawn), set(expected))
+        for key, members in expected.items():
+            count, listed = drawn[key]
+            self.assertEqual(count, len(members), key)
+            self.assertEqual(set(listed or []), set(members), key)
+            self.assertEqual(count, self.group["heads"]["venn"][key]["count"], key)
+
+    def test_diagram_fills_exactly_the_circuit(self):
+        entry = next(e for e in self.summary["figures"] if e["kind"] == "diagram")
+        fig = report_figures.draw(self.summary, entry)
+        panels = [ax for ax in fig.axes if ax.collections]
+        self.assertEqual(len(panels), 3)
+        for ax, task, heads in zip(panels, ["numerals", "number_words", "months"],
+                                   [NUMERALS, NUMBER_WORDS, MONTHS]):
+            filled = next(c for c in ax.collections if c.get_gid() == "heads_in")
+            drawn = {f"{int(y)}.{int(x)}" for x, y in filled.get_offsets()}
+            self.assertEqual(drawn, set(heads), task)
+            hollow = next(c for c in ax.collections if c.get_gid() == "heads_out")
+            self.assertEqual(len(hollow.get_offsets()), 144 - len(heads))
+
+    def test_jaccard_matrix_values(self):
+        entry = next(e for e in self.summary["figures"] if e["kind"] == "jaccard")
+        fig = report_figures.draw(self.summary, entry)
+        m = fig.axes[0].images[0].get_array()
+        # numerals vs number words: 13 shared of 20 in the union; numerals vs months 8 of 19.
+        self.assertAlmostEqual(float(m[0, 1]), 13 / 20)
+        self.assertAlmostEqual(float(m[0, 2]), 8 / 19)
+        self.assertAlmostEqual(float(m[1, 2]), 9 / 23)
+
+
+class TwoAndFourTasks(unittest.TestCase):
+    def run_case(self, data):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        path = os.path.join(tmp.name, "c.json")
+        with open(path, "w") as f:
+            json.dump(data, f)
+        out = os.path.join(tmp.name, "out")
+        return analyze(path, out), out
+
+    def test_two_way_venn(self):
+        s, _ = self.run_case({"a": {"heads": ["1.1", "2.2", "3.3"]}, "b": {"heads": ["3.3", "4.0"]}})
+        entry = next(e for e in s["figures"] if e["kind"] == "venn")
+        drawn = figures.read_venn(report_figures.draw(s, entry))
+        self.assertEqual(drawn, {"a": (2, ["1.1", "2.2"]), "b": (1, ["4.0"]),
+                                 "a&b": (1, ["3.3"])})
+
+    def test_upset_for_four_tasks(self):
+        # Exclusive regions by hand: w only {0.1}, x only {}, y only {}, z only {5.5},
+        # w&x {1.1}, w&y {2.2}, x&y {3.0}, y&z {4.4}, w&x&y&z {9.9}.
+        s, _ = self.run_case({"w": {"heads": ["0.1", "1.1", "2.2", "9.9"]},
+                              "x": {"heads": ["1.1", "3.0", "9.9"]},
+                              "y": {"heads": ["2.2", "3.0", "4.4", "9.9"]},
+                              "z": {"heads": ["4.4", "5.5", "9.9"]}})
+        kinds = [e["kind"] for e in s["figures"]]
+        self.assertIn("upset", kinds)
+        self.assertNotIn("venn", kinds)
+        entry = next(e for e in s["figures"] if e["kind"] == "upset")
+        bars = figures.upset_bars(report_figures.draw(s, entry))
+        self.assertEqual(sorted(bars), [1] * 7)
+        nonzero = sorted(r["count"] for r in s["circuit_groups"][0]["heads"]["venn"].values()
+                         if r["count"])
+        self.assertEqual(sorted(bars), nonzero)
+
+
+if __name__ == "__main__":
+    unittest.main()
