@@ -100,6 +100,53 @@ def overlap(group_circuits, what):
     }
 
 
+def survival_groups(cs):
+    """Survival frequency of each component across the removal orders of one setting (all but
+    task and order), per task; only where a task has circuits of at least two orders."""
+    out = []
+    for key, members in circuits_mod.group(cs, drop=("task", "order")).items():
+        setting = {k: v for k, v in members[0]["setting"].items() if k != "order"}
+        per_task = {}
+        for c in members:
+            per_task.setdefault(c["task"], []).append(c)
+        tasks = {}
+        for task, runs in per_task.items():
+            if len(runs) < 2:
+                continue
+            tasks[task] = {"n_runs": len(runs),
+                           "orders": [r["setting"].get("order") for r in runs],
+                           "components": sets.survival([set(r["components"]) for r in runs]),
+                           "sizes": [len(r["components"]) for r in runs]}
+        if tasks:
+            label = circuits_mod.setting_label(setting)
+            out.append({"id": _slug("survival_" + label.replace(" / ", "_").replace("T = ", "T")),
+                        "setting": setting, "label": label, "tasks": tasks})
+    return out
+
+
+def size_groups(cs):
+    """Circuit size against the threshold per task, for each setting (all but task and
+    threshold) with at least two thresholds."""
+    out = []
+    for key, members in circuits_mod.group(cs, drop=("task", "threshold")).items():
+        setting = {k: v for k, v in members[0]["setting"].items() if k != "threshold"}
+        tasks = {}
+        for c in members:
+            t = c["setting"].get("threshold")
+            if t is None:
+                continue
+            tasks.setdefault(c["task"], []).append(
+                {"threshold": t, "heads": len(c["heads"]), "mlps": len(c["mlps"]),
+                 "components": len(c["components"]), "performance": c["performance"]})
+        tasks = {t: sorted(v, key=lambda r: r["threshold"]) for t, v in tasks.items()
+                 if len(v) >= 2}
+        if tasks:
+            label = circuits_mod.setting_label(setting)
+            out.append({"id": _slug("size_" + label.replace(" / ", "_")), "setting": setting,
+                        "label": label, "tasks": tasks})
+    return out
+
+
 class Analysis:
     def __init__(self, args):
         self.args = args
@@ -164,6 +211,12 @@ class Analysis:
                          ("single_ablation", single_ablation_sets(self.singles, thresholds))]:
             if cs:
                 groups.append((kind, cs))
+        self.survival, self.size_vs_threshold = [], []
+        for kind, cs in groups:
+            if kind == "single_ablation":
+                continue
+            self.survival += survival_groups(cs)
+            self.size_vs_threshold += size_groups(cs)
         self.groups = []
         for kind, cs in groups:
             for key, members in circuits_mod.group(cs, drop=("task",)).items():
@@ -225,6 +278,18 @@ class Analysis:
             add(tables.write(self.by_size, t, "performance_by_components",
                              "Performance (%) against the number of components ablated "
                              "together."))
+        for sv in self.survival:
+            rows = [{"task": task, "component": r["component"], "count": r["count"],
+                     "runs": d["n_runs"], "frequency": r["frequency"]}
+                    for task, d in sv["tasks"].items() for r in d["components"]]
+            add(tables.write(pd.DataFrame(rows), t, sv["id"],
+                             f"Survival frequency across removal orders ({sv['label']}): the "
+                             "fraction of runs whose circuit keeps the component.",
+                             float_format="%.3f"))
+        for sz in self.size_vs_threshold:
+            rows = [{"task": task, **r} for task, v in sz["tasks"].items() for r in v]
+            add(tables.write(pd.DataFrame(rows), t, sz["id"],
+                             f"Circuit size against the threshold T ({sz['label']})."))
         for g in self.groups:
             rows = []
             for what in ("heads", "components"):
@@ -253,6 +318,8 @@ class Analysis:
         s["erase_below_percent"] = self.args.erase_below
         s["model_shape"] = self.model_shape()
         s["circuit_groups"] = self.groups
+        s["survival"] = self.survival
+        s["size_vs_threshold"] = self.size_vs_threshold
         s["baselines"] = _records(self.baselines)
         s["erased"] = {}
         if not self.baselines.empty:

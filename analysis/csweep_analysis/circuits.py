@@ -9,9 +9,11 @@ JSON layout (`--circuits FILE`), one entry per task:
 
     {"digits": {"heads": ["9.1", "4.4"], "mlps": [0, 11]}, "months": {...}}
 
-Optional per task: "performance" (number, percent) and "threshold" (number). Top-level keys that
-start with "_" are metadata (e.g. "_source": where the circuits come from; "_model":
-{"n_layers": 12, "n_heads": 12} for diagrams) and are not tasks.
+Optional per task: "performance" (number, percent), "threshold" (number) and "order" (string,
+e.g. "reference", "random:3"). A task may also map to a list of such objects, one circuit per
+(threshold, order): circuit size vs threshold and survival frequency across orders then come from
+the file as from pruning runs. Top-level keys that start with "_" are metadata (e.g. "_source":
+where the circuits come from; "_model": {"n_layers": 12, "n_heads": 12} for diagrams).
 """
 import json
 import os
@@ -19,7 +21,7 @@ import os
 from . import components
 from .errors import input_error
 
-TASK_KEYS = {"heads", "mlps", "performance", "threshold"}
+TASK_KEYS = {"heads", "mlps", "performance", "threshold", "order"}
 
 
 def make(task, setting, heads, mlps, performance=None):
@@ -45,53 +47,73 @@ def load_json(path):
                           'an object {"task": {"heads": [...], "mlps": [...]}}')
     meta = {k: v for k, v in data.items() if k.startswith("_")}
     out = []
-    for task, entry in data.items():
+    for task, value in data.items():
         if task.startswith("_"):
             continue
-        where = f"{path}: {task}"
-        if not isinstance(entry, dict):
-            raise input_error(where, "is not an object", json.dumps(entry)[:60],
-                              '{"heads": [...], "mlps": [...]}')
-        unknown = sorted(set(entry) - TASK_KEYS)
-        if unknown:
-            raise input_error(f"{where}.{unknown[0]}", "unknown key", repr(unknown[0]),
-                              "one of " + ", ".join(sorted(TASK_KEYS)))
-        heads = entry.get("heads", [])
-        if not isinstance(heads, list):
-            raise input_error(f"{where}.heads", "is not a list", json.dumps(heads)[:60],
-                              'a list of head names such as ["9.1", "4.4"]')
-        for i, h in enumerate(heads):
-            try:
-                ok = isinstance(h, str) and components.is_head(h)
-            except ValueError:
-                ok = False
-            if not ok:
-                raise input_error(f"{where}.heads[{i}]", "is not a head name", json.dumps(h),
-                                  'a string "layer.head" such as "9.1"')
-        mlps = entry.get("mlps", [])
-        if not isinstance(mlps, list):
-            raise input_error(f"{where}.mlps", "is not a list", json.dumps(mlps)[:60],
-                              "a list of layer numbers such as [0, 11]")
-        for i, m in enumerate(mlps):
-            if isinstance(m, bool) or not isinstance(m, int) or m < 0:
-                raise input_error(f"{where}.mlps[{i}]", "is not a layer number", json.dumps(m),
-                                  "a non-negative integer")
-        dup = sorted({h for h in heads if heads.count(h) > 1})
-        if dup:
-            raise input_error(f"{where}.heads", "lists a head twice", dup[0], "each head once")
-        perf = entry.get("performance")
-        if perf is not None and (isinstance(perf, bool) or not isinstance(perf, (int, float))):
-            raise input_error(f"{where}.performance", "is not a number", json.dumps(perf),
-                              "a performance in percent")
-        threshold = entry.get("threshold")
-        setting = {"source": os.path.basename(path)}
-        if threshold is not None:
-            setting["threshold"] = threshold
-        out.append(make(task, setting, heads, mlps, perf))
+        entries = value if isinstance(value, list) else [value]
+        for k, entry in enumerate(entries):
+            where = f"{path}: {task}" + (f"[{k}]" if isinstance(value, list) else "")
+            out.append(_entry(path, where, task, entry))
+    seen = {}
+    for c in out:
+        key = (c["task"], setting_key(c["setting"]))
+        if key in seen:
+            raise input_error(f"{path}: {c['task']}", "two circuits with the same threshold and "
+                              "order", setting_label(c["setting"]),
+                              "one circuit per task, threshold and order")
+        seen[key] = True
     if not out:
         raise input_error(path, "holds no task", "only metadata keys",
                           'at least one task {"heads": [...], "mlps": [...]}')
     return out, meta
+
+
+def _entry(path, where, task, entry):
+    if not isinstance(entry, dict):
+        raise input_error(where, "is not an object", json.dumps(entry)[:60],
+                          '{"heads": [...], "mlps": [...]}')
+    unknown = sorted(set(entry) - TASK_KEYS)
+    if unknown:
+        raise input_error(f"{where}.{unknown[0]}", "unknown key", repr(unknown[0]),
+                          "one of " + ", ".join(sorted(TASK_KEYS)))
+    heads = entry.get("heads", [])
+    if not isinstance(heads, list):
+        raise input_error(f"{where}.heads", "is not a list", json.dumps(heads)[:60],
+                          'a list of head names such as ["9.1", "4.4"]')
+    for i, h in enumerate(heads):
+        try:
+            ok = isinstance(h, str) and components.is_head(h)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise input_error(f"{where}.heads[{i}]", "is not a head name", json.dumps(h),
+                              'a string "layer.head" such as "9.1"')
+    mlps = entry.get("mlps", [])
+    if not isinstance(mlps, list):
+        raise input_error(f"{where}.mlps", "is not a list", json.dumps(mlps)[:60],
+                          "a list of layer numbers such as [0, 11]")
+    for i, m in enumerate(mlps):
+        if isinstance(m, bool) or not isinstance(m, int) or m < 0:
+            raise input_error(f"{where}.mlps[{i}]", "is not a layer number", json.dumps(m),
+                              "a non-negative integer")
+    dup = sorted({h for h in heads if heads.count(h) > 1})
+    if dup:
+        raise input_error(f"{where}.heads", "lists a head twice", dup[0], "each head once")
+    for key in ("performance", "threshold"):
+        v = entry.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise input_error(f"{where}.{key}", "is not a number", json.dumps(v),
+                              "a number (percent)" if key == "performance" else "a threshold T")
+    order = entry.get("order")
+    if order is not None and not isinstance(order, str):
+        raise input_error(f"{where}.order", "is not a string", json.dumps(order),
+                          'an order name such as "reference" or "random:3"')
+    setting = {"source": os.path.splitext(os.path.basename(path))[0]}
+    if entry.get("threshold") is not None:
+        setting["threshold"] = entry["threshold"]
+    if order is not None:
+        setting["order"] = order
+    return make(task, setting, heads, mlps, entry.get("performance"))
 
 
 def setting_key(setting, drop=()):

@@ -252,7 +252,7 @@ def grouped_bars(groups, series, values, title, ylabel, xlabel, hline=None, hlin
     return fig
 
 
-def lines(series, title, xlabel, ylabel, band=None, integer_x=True):
+def lines(series, title, xlabel, ylabel, band=None, integer_x=True, xticks=None):
     """Lines with markers: series = [{"label", "x", "y", ("lo", "hi")}]; lo/hi draw a range as
     error bars (series side by side, so ranges of different series never cover each other)."""
     fig, ax = plt.subplots(figsize=(6.0, 4.2))
@@ -270,7 +270,9 @@ def lines(series, title, xlabel, ylabel, band=None, integer_x=True):
                         linewidth=0.9)
     if band is not None:
         ax.axhline(band, color="0.4", linestyle=":", linewidth=1)
-    if integer_x:
+    if xticks is not None:
+        ax.set_xticks(xticks)
+    elif integer_x:
         from matplotlib.ticker import MaxNLocator
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
@@ -281,19 +283,28 @@ def lines(series, title, xlabel, ylabel, band=None, integer_x=True):
     return fig
 
 
-def survival(rows, title, n_runs):
-    """Horizontal bars: the fraction of runs (orders) in which each component survives."""
-    rows = list(rows)
-    fig, ax = plt.subplots(figsize=(6.0, max(2.5, 0.25 * len(rows) + 1.2)))
-    y = np.arange(len(rows))
-    ax.barh(y, [r["frequency"] for r in rows], color="0.45", edgecolor="black")
-    ax.set_yticks(y)
-    ax.set_yticklabels([r["component"] for r in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel(f"fraction of the {n_runs} runs keeping the component")
-    ax.set_ylabel("component")
-    ax.set_title(title)
+def survival(panels, title):
+    """Horizontal bars per panel ({"title", "rows": [{"component", "frequency"}], "n_runs"}): the
+    fraction of runs (removal orders) whose circuit keeps each component."""
+    n = len(panels)
+    height = max(2.5, 0.22 * max(len(p["rows"]) for p in panels) + 1.4)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, height), squeeze=False, layout="constrained")
+    for ax, p in zip(axes.flat, panels):
+        rows = p["rows"]
+        y = np.arange(len(rows))
+        bars = ax.barh(y, [r["frequency"] for r in rows], color="0.6", edgecolor="black",
+                       height=0.6)
+        ax.bar_label(bars, labels=[f"{r['count']}/{p['n_runs']}" for r in rows], fontsize=7,
+                     padding=2)
+        ax.set_yticks(y)
+        ax.set_yticklabels([r["component"] for r in rows], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.15)
+        ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+        ax.set_xlabel(f"fraction of the {p['n_runs']} runs keeping it")
+        ax.set_ylabel("component")
+        ax.set_title(p["title"], fontsize=10)
+    fig.suptitle(title)
     return fig
 
 

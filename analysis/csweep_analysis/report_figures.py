@@ -39,6 +39,8 @@ def plan(s):
     out = []
     add = out.append
     for g in s["circuit_groups"]:
+        if str(g["setting"].get("order", "")).startswith("random"):
+            continue  # one figure per random order would bury the rest: see survival figures
         n = len(g["tasks"])
         what = ("single-ablation sets" if g["kind"] == "single_ablation" else "circuits")
         mlp_note = ""
@@ -65,6 +67,14 @@ def plan(s):
                  "caption": f"Circuit diagrams ({g['label']}): every head at (head, layer), the "
                             "MLP of each layer at the right; filled = in the circuit. No edge "
                             "table: components only."})
+    for sv in s.get("survival", []):
+        add({"name": sv["id"], "kind": "survival", "ref": {"survival": sv["id"]},
+             "caption": f"Survival frequency ({sv['label']}): for each task, the fraction of the "
+                        "removal orders whose circuit keeps each component."})
+    for sz in s.get("size_vs_threshold", []):
+        add({"name": sz["id"], "kind": "size_vs_threshold", "ref": {"size_vs_threshold": sz["id"]},
+             "caption": f"Circuit size against the pruning threshold T ({sz['label']}): heads "
+                        "and MLPs kept when a removal may cost at most T pp of performance."})
     for ref in _experiments(s["effect_grids"]):
         add({"name": "heads_" + _slug(_exp(ref)), "kind": "heatmap", "ref": {"effect_grids": ref},
              "caption": f"Effect of mean-ablating each head alone ({_exp(ref)}): performance - 100 "
@@ -122,6 +132,19 @@ def draw(s, entry):
         cs = [dict(task=t, **g["circuits"][t]) for t in g["tasks"]]
         return F.circuit_diagram(cs, shape["n_layers"], shape["n_heads"],
                                  f"Circuits: {g['label']}")
+    if kind == "survival":
+        sv = next(x for x in s["survival"] if x["id"] == ref["survival"])
+        panels = [{"title": t, "rows": d["components"], "n_runs": d["n_runs"]}
+                  for t, d in sv["tasks"].items()]
+        return F.survival(panels, f"Survival across removal orders: {sv['label']}")
+    if kind == "size_vs_threshold":
+        sz = next(x for x in s["size_vs_threshold"] if x["id"] == ref["size_vs_threshold"])
+        series = [{"label": t, "x": [r["threshold"] for r in v], "y": [r["components"] for r in v]}
+                  for t, v in sz["tasks"].items()]
+        return F.lines(series, f"Circuit size vs threshold: {sz['label']}",
+                       "threshold T (pp of performance a removal may cost)",
+                       "components in the circuit (heads + MLPs)",
+                       xticks=sorted({r["threshold"] for v in sz["tasks"].values() for r in v}))
     if kind == "heatmap":
         rows = [r for r in s["effect_grids"] if _same(r, ref["effect_grids"])]
         panels = [{"title": r["task"], "grid": np.array(r["effect"], dtype=float)} for r in rows]

@@ -152,5 +152,68 @@ class TwoAndFourTasks(unittest.TestCase):
         self.assertEqual(sorted(bars), nonzero)
 
 
+class OrdersAndThresholds(unittest.TestCase):
+    """A circuits file with several removal orders and thresholds per task: survival frequency
+    and circuit size vs threshold, worked out by hand."""
+
+    DATA = {
+        "digits": [
+            {"heads": ["9.1", "8.8", "4.4"], "threshold": 20, "order": "reference"},
+            {"heads": ["9.1", "8.8"], "mlps": [0], "threshold": 20, "order": "random:0"},
+            {"heads": ["9.1", "4.4", "0.1"], "threshold": 20, "order": "random:1"},
+            {"heads": ["9.1", "8.8", "4.4", "0.1", "6.1"], "threshold": 10, "order": "reference"},
+            {"heads": ["9.1", "8.8", "4.4", "0.1", "6.1", "5.5"], "mlps": [2], "threshold": 3,
+             "order": "reference"}],
+        "months": [
+            {"heads": ["9.1", "10.7"], "threshold": 20, "order": "reference"},
+            {"heads": ["9.1", "8.8"], "threshold": 20, "order": "random:0"},
+            {"heads": ["9.1", "10.7", "8.8"], "threshold": 20, "order": "random:1"},
+            {"heads": ["9.1", "10.7", "4.4"], "threshold": 10, "order": "reference"}],
+    }
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        path = os.path.join(cls.tmp.name, "orders.json")
+        with open(path, "w") as f:
+            json.dump(cls.DATA, f)
+        cls.s = analyze(path, os.path.join(cls.tmp.name, "out"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_survival_counts_and_bars(self):
+        (sv,) = self.s["survival"]
+        digits = {r["component"]: r["count"] for r in sv["tasks"]["digits"]["components"]}
+        self.assertEqual(digits, {"9.1": 3, "8.8": 2, "4.4": 2, "0.1": 1, "mlp0": 1})
+        months = {r["component"]: r["count"] for r in sv["tasks"]["months"]["components"]}
+        self.assertEqual(months, {"9.1": 3, "10.7": 2, "8.8": 2})
+        entry = next(e for e in self.s["figures"] if e["kind"] == "survival")
+        fig = report_figures.draw(self.s, entry)
+        for ax, task, counts in zip(fig.axes, ["digits", "months"], [digits, months]):
+            drawn = {t.get_text(): p.get_width() for t, p in
+                     zip(ax.get_yticklabels(), ax.patches)}
+            self.assertEqual(drawn, {c: n / 3 for c, n in counts.items()}, task)
+
+    def test_size_vs_threshold_lines(self):
+        (sz,) = self.s["size_vs_threshold"]  # only the reference order has several thresholds
+        self.assertEqual([(r["threshold"], r["components"]) for r in sz["tasks"]["digits"]],
+                         [(3, 7), (10, 5), (20, 3)])
+        self.assertEqual([(r["threshold"], r["heads"]) for r in sz["tasks"]["months"]],
+                         [(10, 3), (20, 2)])
+        entry = next(e for e in self.s["figures"] if e["kind"] == "size_vs_threshold")
+        ax = report_figures.draw(self.s, entry).axes[0]
+        drawn = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata()))
+                 for ln in ax.get_lines() if (ln.get_gid() or "").startswith("series:")}
+        self.assertEqual(drawn, {"digits": ([3, 10, 20], [7, 5, 3]),
+                                 "months": ([10, 20], [3, 2])})
+
+    def test_random_orders_get_no_venn_of_their_own(self):
+        venns = [e["ref"]["circuit_group"] for e in self.s["figures"] if e["kind"] == "venn"]
+        self.assertEqual(len(venns), 2)  # T = 20 and T = 10, reference order
+        self.assertEqual(len(self.s["circuit_groups"]), 5)
+
+
 if __name__ == "__main__":
     unittest.main()
