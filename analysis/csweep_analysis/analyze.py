@@ -234,7 +234,8 @@ class Analysis:
                     "tasks": tasks,
                     "circuits": {c["task"]: {"heads": c["heads"], "mlps": c["mlps"],
                                              "components": c["components"],
-                                             "performance": c["performance"]}
+                                             "performance": c["performance"],
+                                             **({"edges": c["edges"]} if "edges" in c else {})}
                                  for c in members},
                     "heads": overlap(members, "heads"),
                     "components": overlap(members, "components"),

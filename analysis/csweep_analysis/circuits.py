@@ -9,8 +9,10 @@ JSON layout (`--circuits FILE`), one entry per task:
 
     {"digits": {"heads": ["9.1", "4.4"], "mlps": [0, 11]}, "months": {...}}
 
-Optional per task: "performance" (number, percent), "threshold" (number) and "order" (string,
-e.g. "reference", "random:3"). A task may also map to a list of such objects, one circuit per
+Optional per task: "performance" (number, percent), "threshold" (number), "order" (string,
+e.g. "reference", "random:3") and "edges" (a list of {"sender": "0.1", "receiver": "1.2",
+"channel": "q" | "k" | "v" | "mlp" | "resid"}; receivers "mlpL" take "mlp", "resid_final" takes
+"resid"), drawn in circuit diagrams. A task may also map to a list of such objects, one circuit per
 (threshold, order): circuit size vs threshold and survival frequency across orders then come from
 the file as from pruning runs. Top-level keys that start with "_" are metadata (e.g. "_source":
 where the circuits come from; "_model": {"n_layers": 12, "n_heads": 12} for diagrams).
@@ -21,15 +23,42 @@ import os
 from . import components
 from .errors import input_error
 
-TASK_KEYS = {"heads", "mlps", "performance", "threshold", "order"}
+TASK_KEYS = {"heads", "mlps", "performance", "threshold", "order", "edges"}
+CHANNELS = ("q", "k", "v", "mlp", "resid")
 
 
-def make(task, setting, heads, mlps, performance=None):
+def make(task, setting, heads, mlps, performance=None, edges=None):
     heads = components.sort(set(heads))
     mlps = sorted(set(int(m) for m in mlps))
-    return {"task": task, "setting": dict(setting), "heads": heads, "mlps": mlps,
-            "components": components.sort(heads + [f"mlp{m}" for m in mlps]),
-            "performance": performance}
+    out = {"task": task, "setting": dict(setting), "heads": heads, "mlps": mlps,
+           "components": components.sort(heads + [f"mlp{m}" for m in mlps]),
+           "performance": performance}
+    if edges is not None:
+        out["edges"] = edges
+    return out
+
+
+def _edges(where, edges):
+    if not isinstance(edges, list):
+        raise input_error(f"{where}.edges", "is not a list", json.dumps(edges)[:60],
+                          'a list of {"sender", "receiver", "channel"} objects')
+    out = []
+    for i, e in enumerate(edges):
+        w = f"{where}.edges[{i}]"
+        if not isinstance(e, dict) or set(e) != {"sender", "receiver", "channel"}:
+            raise input_error(w, "is not an edge", json.dumps(e)[:80],
+                              '{"sender": "0.1", "receiver": "1.2", "channel": "k"}')
+        try:
+            components.parse(e["sender"])
+            if e["receiver"] != "resid_final":
+                components.parse(e["receiver"])
+        except (ValueError, TypeError) as err:
+            raise input_error(w, "names no component", json.dumps(e)[:80], str(err))
+        if e["channel"] not in CHANNELS:
+            raise input_error(f"{w}.channel", "unknown channel", json.dumps(e["channel"]),
+                              "one of " + ", ".join(CHANNELS))
+        out.append(dict(e))
+    return out
 
 
 def load_json(path):
@@ -113,7 +142,8 @@ def _entry(path, where, task, entry):
         setting["threshold"] = entry["threshold"]
     if order is not None:
         setting["order"] = order
-    return make(task, setting, heads, mlps, entry.get("performance"))
+    edges = _edges(where, entry["edges"]) if "edges" in entry else None
+    return make(task, setting, heads, mlps, entry.get("performance"), edges)
 
 
 def setting_key(setting, drop=()):

@@ -344,10 +344,17 @@ def circuit_diagram(circuits, n_layers, n_heads, title, edges=None):
         for e in (edges or {}).get(c["task"], []):
             (sx, sy), (rx, ry) = _place(e["sender"], n_heads), _place(e["receiver"], n_heads,
                                                                        n_layers)
-            ax.annotate("", xy=(rx, ry), xytext=(sx, sy),
-                        arrowprops=dict(arrowstyle="->", color="0.3", lw=0.8,
-                                        linestyle={"q": "-", "k": "--", "v": ":"}.get(
-                                            e.get("channel", ""), "-")))
+            arrow = ax.annotate("", xy=(rx, ry), xytext=(sx, sy),
+                                arrowprops=dict(arrowstyle="->", color="0.25", lw=0.9,
+                                                shrinkA=5, shrinkB=5,
+                                                # curved, so collinear edges stay apart
+                                                connectionstyle="arc3,rad=0.18",
+                                                linestyle={"k": "--", "v": ":"}.get(
+                                                    e.get("channel", ""), "-")))
+            arrow.set_gid(f"edge:{e['sender']}->{e['receiver']}:{e.get('channel', '')}")
+        if edges and any(e["receiver"] == "resid_final" for e in edges.get(c["task"], [])):
+            ax.text(n_heads / 2, n_layers + 0.3, "logits (final residual stream)", ha="center",
+                    va="bottom", fontsize=7)
         ax.set_xlim(-0.8, n_heads + 1.3)
         ax.set_ylim(-0.8, n_layers - 0.2 + (0.9 if edges else 0.4))
         ax.set_xticks(list(range(n_heads)) + [n_heads + 0.5])
@@ -356,6 +363,12 @@ def circuit_diagram(circuits, n_layers, n_heads, title, edges=None):
         ax.set_xlabel("head")
         ax.set_ylabel("layer")
         ax.set_title(f"{c['task']} ({len(c['heads'])} heads, {len(c['mlps'])} MLPs)", fontsize=10)
+    if edges:
+        from matplotlib.lines import Line2D
+        styles = [("q, MLP or final residual", "-"), ("k", "--"), ("v", ":")]
+        fig.legend([Line2D([0], [0], color="0.25", linestyle=ls) for _, ls in styles],
+                   [f"edge into {name}" for name, _ in styles], fontsize=8, ncol=3,
+                   loc="lower center", bbox_to_anchor=(0.5, -0.06), frameon=False)
     fig.suptitle(title)
     return fig
 
@@ -363,6 +376,10 @@ def circuit_diagram(circuits, n_layers, n_heads, title, edges=None):
 def _place(name, n_heads, n_layers=None):
     if name == "resid_final":
         return (n_heads / 2, (n_layers or 0) + 0.3)
-    base = name.rstrip("qkv") if name and name[-1] in "qkv" and "." in name else name
-    kind, layer, idx = components.parse(base)
+    kind, layer, idx = components.parse(name)
     return (idx if kind == components.HEAD else n_heads + 0.5, layer)
+
+
+def read_edges(ax):
+    """Edges drawn on a circuit-diagram panel: {"sender->receiver:channel"}."""
+    return {t.get_gid()[len("edge:"):] for t in ax.texts if (t.get_gid() or "").startswith("edge:")}

@@ -63,10 +63,13 @@ def plan(s):
                  "caption": f"Jaccard index |A∩B|/|A∪B| of the heads of the {what} of each pair "
                             f"of tasks{rule}; {g['label']}."})
         if g["kind"] != "single_ablation":
+            with_edges = any("edges" in c for c in g["circuits"].values())
             add({"name": f"diagram_{g['id']}", "kind": "diagram", "ref": {"circuit_group": g["id"]},
                  "caption": f"Circuit diagrams ({g['label']}): every head at (head, layer), the "
-                            "MLP of each layer at the right; filled = in the circuit. No edge "
-                            "table: components only."})
+                            "MLP of each layer at the right; filled = in the circuit. "
+                            + ("Arrows: kept edges, sender to receiver (solid q, dashed k, dotted "
+                               "v; MLP and final-residual receivers solid)." if with_edges else
+                               "No edges given: components only.")})
     for sv in s.get("survival", []):
         add({"name": sv["id"], "kind": "survival", "ref": {"survival": sv["id"]},
              "caption": f"Survival frequency ({sv['label']}): for each task, the fraction of the "
@@ -130,8 +133,9 @@ def draw(s, entry):
                             vmin=0.0, vmax=1.0)
         shape = s["model_shape"]
         cs = [dict(task=t, **g["circuits"][t]) for t in g["tasks"]]
+        edges = {t: g["circuits"][t]["edges"] for t in g["tasks"] if "edges" in g["circuits"][t]}
         return F.circuit_diagram(cs, shape["n_layers"], shape["n_heads"],
-                                 f"Circuits: {g['label']}")
+                                 f"Circuits: {g['label']}", edges=edges or None)
     if kind == "survival":
         sv = next(x for x in s["survival"] if x["id"] == ref["survival"])
         panels = [{"title": t, "rows": d["components"], "n_runs": d["n_runs"]}

@@ -41,6 +41,17 @@ class CircuitsFile(unittest.TestCase):
         self.assertIn("not valid JSON", msg)
         self.assertIn("holds no task", self.error({"_source": "only metadata"}))
         self.assertIn("lists a head twice", self.error({"d": {"heads": ["1.1", "1.1"]}}))
+        msg = self.error({"d": {"edges": [{"sender": "0.1", "receiver": "1.2", "channel": "z"}]}})
+        self.assertIn("d.edges[0].channel", msg)
+        msg = self.error({"d": [{"heads": ["1.1"], "threshold": 20}, {"heads": [], "threshold": 20}]})
+        self.assertIn("same threshold and order", msg)
+        self.assertIn("d[1].threshold", self.error({"d": [{}, {"threshold": "20"}]}))
+
+    def test_lists_of_circuits_per_task(self):
+        _, (cs, _) = self.load({"d": [{"heads": ["1.1"], "threshold": 20, "order": "random:0"},
+                                      {"heads": ["1.1", "2.2"], "threshold": 10}]})
+        self.assertEqual([c["setting"].get("order") for c in cs], ["random:0", None])
+        self.assertEqual([c["setting"]["threshold"] for c in cs], [20, 10])
 
 
 if __name__ == "__main__":

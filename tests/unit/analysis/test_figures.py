@@ -134,6 +134,22 @@ class TwoAndFourTasks(unittest.TestCase):
         self.assertEqual(drawn, {"a": (2, ["1.1", "2.2"]), "b": (1, ["4.0"]),
                                  "a&b": (1, ["3.3"])})
 
+    def test_diagram_draws_the_given_edges(self):
+        edges = [{"sender": "0.1", "receiver": "1.2", "channel": "k"},
+                 {"sender": "1.2", "receiver": "mlp2", "channel": "mlp"},
+                 {"sender": "mlp2", "receiver": "resid_final", "channel": "resid"}]
+        s, _ = self.run_case({"_model": {"n_layers": 3, "n_heads": 4},
+                              "a": {"heads": ["0.1", "1.2"], "mlps": [2], "edges": edges},
+                              "b": {"heads": ["0.1", "2.0"]}})
+        entry = next(e for e in s["figures"] if e["kind"] == "diagram")
+        fig = report_figures.draw(s, entry)
+        panels = [ax for ax in fig.axes if ax.collections]
+        self.assertEqual(figures.read_edges(panels[0]),
+                         {"0.1->1.2:k", "1.2->mlp2:mlp", "mlp2->resid_final:resid"})
+        self.assertEqual(figures.read_edges(panels[1]), set())
+        filled = next(c for c in panels[0].collections if c.get_gid() == "mlps_in")
+        self.assertEqual([tuple(p) for p in filled.get_offsets()], [(4.5, 2.0)])
+
     def test_upset_for_four_tasks(self):
         # Exclusive regions by hand: w only {0.1}, x only {}, y only {}, z only {5.5},
         # w&x {1.1}, w&y {2.2}, x&y {3.0}, y&z {4.4}, w&x&y&z {9.9}.
