@@ -113,9 +113,14 @@ def survival_groups(cs):
         for task, runs in per_task.items():
             if len(runs) < 2:
                 continue
+            surv = sets.survival([set(r["components"]) for r in runs])
             tasks[task] = {"n_runs": len(runs),
                            "orders": [r["setting"].get("order") for r in runs],
-                           "components": sets.survival([set(r["components"]) for r in runs]),
+                           "components": surv,
+                           # across orders: kept by every run / by any run
+                           "intersection": components.sort(r["component"] for r in surv
+                                                           if r["count"] == len(runs)),
+                           "union": components.sort(r["component"] for r in surv),
                            "sizes": [len(r["components"]) for r in runs]}
         if tasks:
             label = circuits_mod.setting_label(setting)

@@ -205,6 +205,8 @@ class OrdersAndThresholds(unittest.TestCase):
         self.assertEqual(digits, {"9.1": 3, "8.8": 2, "4.4": 2, "0.1": 1, "mlp0": 1})
         months = {r["component"]: r["count"] for r in sv["tasks"]["months"]["components"]}
         self.assertEqual(months, {"9.1": 3, "10.7": 2, "8.8": 2})
+        self.assertEqual(sv["tasks"]["digits"]["intersection"], ["9.1"])
+        self.assertEqual(sv["tasks"]["digits"]["union"], ["0.1", "mlp0", "4.4", "8.8", "9.1"])
         entry = next(e for e in self.s["figures"] if e["kind"] == "survival")
         fig = report_figures.draw(self.s, entry)
         for ax, task, counts in zip(fig.axes, ["digits", "months"], [digits, months]):
