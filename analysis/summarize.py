@@ -99,6 +99,8 @@ def main():
             metric = t[args.metric][...]
             kinds, layers, idx = (t["component_kind"][...], t["component_layer"][...],
                                   t["component_index"][...])
+            # "9.1+4.4" per row (format 2); older files: built from the component_* columns.
+            names_col = t["components"].asstr()[...] if "components" in t else None
             position = t["position"][...]
             labels = [p.decode() if isinstance(p, bytes) else str(p)
                       for p in t.attrs.get("position_labels", [])]
@@ -122,8 +124,11 @@ def main():
                     continue
                 order = rows[np.argsort(metric[rows], kind="stable")][: args.top]
                 for r in order:
-                    comps = [component_label(k, l, i) for k, l, i in zip(kinds[r], layers[r], idx[r])]
-                    text = " ".join(c for c in comps if c)
+                    if names_col is not None:
+                        text = names_col[r] or "(none)"
+                    else:
+                        comps = [component_label(k, l, i) for k, l, i in zip(kinds[r], layers[r], idx[r])]
+                        text = "+".join(c for c in comps if c)
                     if position[r] >= 0:
                         text += f" @ {labels[position[r]] if position[r] < len(labels) else position[r]}"
                     print(f"    {text:<24} {args.metric} = {metric[r]:8.2f}")

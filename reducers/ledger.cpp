@@ -191,6 +191,16 @@ Ledger::Ledger(std::string path, const FileMeta& meta) : path_(std::move(path)) 
   }
   stored_ = meta;
   try {
+    // A writer killed while compacting leaves its partial "<path>.tmp"; with the lock held no
+    // one else is writing it, so it is only litter (the output itself is the old, whole file).
+    const std::string tmp = path_ + ".tmp";
+    if (file_exists(tmp)) {
+      if (::unlink(tmp.c_str()) != 0)
+        throw io_error(tmp, "cannot remove the partial file of an interrupted compaction",
+                       std::strerror(errno));
+      warn(tmp + ": removed the partial file of a compaction that was interrupted (" + path_ +
+           " itself is whole)");
+    }
     const bool output_exists = file_exists(path_);
     // The journal's grid is checked before anything is created or replayed: units of another
     // grid must never be counted as done.

@@ -1,6 +1,7 @@
 #include "reducers/writer.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <hdf5.h>
 #include <unistd.h>
 
@@ -517,12 +518,14 @@ void write_file_durably(const std::string& tmp, const std::vector<unsigned char>
                         const std::string& target) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw io_error(tmp, "cannot create the file", std::strerror(errno));
+  struct stat st;
+  const std::string kept = ::stat(target.c_str(), &st) == 0 ? target + " is unchanged"
+                                                            : target + " was not created";
   auto fail = [&](const char* what, int err) {
     ::close(fd);
     ::unlink(tmp.c_str());
-    return io_error(tmp, what, std::string(std::strerror(err)) + "; " + target +
-                                   " is unchanged (" + std::to_string(bytes.size()) +
-                                   " bytes were to be written)");
+    return io_error(tmp, what, std::string(std::strerror(err)) + "; " + kept + " (" +
+                                   std::to_string(bytes.size()) + " bytes were to be written)");
   };
   std::size_t off = 0;
   while (off < bytes.size()) {
@@ -536,8 +539,7 @@ void write_file_durably(const std::string& tmp, const std::vector<unsigned char>
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw io_error(tmp, "close failed", std::string(std::strerror(err)) + "; " + target +
-                                            " is unchanged");
+    throw io_error(tmp, "close failed", std::string(std::strerror(err)) + "; " + kept);
   }
 }
 

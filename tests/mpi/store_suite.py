@@ -224,6 +224,22 @@ def test_diskfull(s, complete):
                     assert int(f.attrs["complete"]) == 0
             for name in os.listdir(small):
                 os.remove(os.path.join(small, name))
+            # The same at the compaction itself: 450 KiB hold the fresh output (~120 KB) and the
+            # journal (~270 KB) but not the compacted file (~500 KB). The output and the journal
+            # stay intact and the run resumes once there is space.
+            subprocess.run(["umount", small], check=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=450k", "tmpfs", small], check=True)
+            p = s.run(JOB, out, expect=EXIT_IO)
+            assert f"{out}.tmp: write failed: No space left on device; {out} is unchanged" in p.stderr, p.stderr
+            assert not os.path.exists(out + ".tmp")
+            moved = s.path("resumed.h5")
+            shutil.copy(out, moved)
+            shutil.copy(out + ".journal", moved + ".journal")
+            p = s.run(JOB, moved)
+            assert "from the journal" in p.stderr, p.stderr
+            assert check_tables.compare_to_expected(moved, JOB) == (0, 0, 0)
+            for name in os.listdir(small):
+                os.remove(os.path.join(small, name))
         # A merge over an earlier output: exit 74, the earlier output byte-identical, no .tmp.
         a, b = s.path("s0.h5"), s.path("s1.h5")
         s.run(JOB, a, "--shard", "0/2")
@@ -235,8 +251,8 @@ def test_diskfull(s, complete):
         p = s.merge(merged, a, b, expect=EXIT_IO, preexec=preexec)
         assert "I/O error" in p.stderr and "is unchanged" in p.stderr, p.stderr
         assert sha256(merged) == before and not os.path.exists(merged + ".tmp")
-        log(f"diskfull ({method}): {'run and ' if method == 'tmpfs' else ''}merge exit 74, no .tmp, "
-            "previous output intact")
+        log(f"diskfull ({method}): {'run (fresh output and compaction) and ' if method == 'tmpfs' else ''}"
+            "merge exit 74, no .tmp, previous output intact" + (", resumed exactly" if method == "tmpfs" else ""))
     finally:
         if method == "tmpfs":
             subprocess.run(["umount", small], check=False)

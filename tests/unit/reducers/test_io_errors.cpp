@@ -141,6 +141,17 @@ TEST_F(TempDir, MergeIntoOneOfItsInputsIsRefused) {
   EXPECT_EQ(slurp(a), before);
 }
 
+// A compaction killed mid-write (SIGKILL, node loss) leaves "<out>.tmp": the next writer removes it.
+TEST_F(TempDir, PartialTmpOfAKilledCompactionIsRemoved) {
+  const std::string out = path("o.h5");
+  { Ledger l(out, meta()); }
+  std::ofstream(out + ".tmp") << "half a file";
+  Ledger l(out, meta());
+  EXPECT_FALSE(fs::exists(out + ".tmp"));
+  ASSERT_EQ(l.warnings().size(), 1u);
+  EXPECT_NE(l.warnings()[0].find("removed the partial file"), std::string::npos);
+}
+
 // Issue 8, defect 9: a rerun on a complete output leaves the file as it is, byte for byte.
 TEST_F(TempDir, ReopeningACompleteOutputLeavesItUntouched) {
   const std::string out = path("o.h5");

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <functional>
 
 #include "core/error.hpp"
@@ -137,6 +138,35 @@ TEST_F(TempDir, BaselinesMustMatchTheLedgersExperiments) {
                 .find("/baselines holds a row for model 0, seed 0, task 5, corruption 0, ablation 0, "
                       "metric_set 0, which has no unit"),
             std::string::npos);
+}
+
+// Issue 8, defect 11: the readable "components" column names the row's components; the reader
+// refuses a file where it disagrees with the component_* columns.
+TEST_F(TempDir, ComponentsColumnNamesTheComponents) {
+  const std::string out = complete_file(path("o.h5"));
+  const hid_t f = H5Fopen(out.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  const hid_t ds = H5Dopen2(f, "/tables/pairs/components", H5P_DEFAULT);
+  ASSERT_GE(ds, 0);
+  const hid_t type = H5Dget_type(ds);
+  const std::size_t width = H5Tget_size(type);
+  const hid_t space = H5Dget_space(ds);
+  const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space));
+  std::vector<char> buf(n * width);
+  ASSERT_GE(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), 0);
+  auto row = [&](std::size_t i) { return std::string(buf.data() + i * width, strnlen(buf.data() + i * width, width)); };
+  // fixtures.hpp: even interventions ablate head 1.0, odd ones 1.1 together with mlp2.
+  EXPECT_EQ(row(0), "1.0");
+  EXPECT_EQ(row(1), "1.1+mlp2");
+  std::fill(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(width), '\0');
+  buf[0] = '9';
+  ASSERT_GE(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), 0);
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Dclose(ds);
+  ASSERT_GE(H5Fclose(f), 0);
+  const std::string msg = what([&] { read_results(out); });
+  EXPECT_NE(msg.find("/tables/pairs/components: row 0 says '9', its component_* columns say '1.0'"),
+            std::string::npos) << msg;
 }
 
 // Issue 8, defect 2: fletcher32 on every result dataset. One byte flipped in the stored chunk of
