@@ -41,6 +41,11 @@ class UnitEvaluator {
   virtual std::vector<metrics::MetricRow> evaluate(const ExperimentKey& key,
                                                    const std::vector<interv::Intervention>& ivs) = 0;
 
+  // Called once on a thread other than the one that built the evaluator, before it evaluates
+  // there (rank 0 evaluates beside its coordinator): re-apply per-thread state, e.g. the
+  // OpenMP thread count, which is per thread and must equal threads_per_rank (see above).
+  virtual void enter_thread() {}
+
   // Architecture of job.models[model] once loaded (exact, from the checkpoint). The default
   // reads it without loading weights (pipeline/job_spec.hpp model_config()).
   virtual model::ModelConfig model_config(int model);
@@ -56,7 +61,7 @@ class UnitEvaluator {
 };
 
 // Builds the evaluator of this rank. `rank`/`n_ranks` let an implementation pick a device
-// (e.g. GPU rank % n_gpus). Called on worker ranks only (and on rank 0 when it runs alone).
+// (e.g. GPU rank % n_gpus). Called on every rank (rank 0 evaluates too).
 using EvaluatorFactory =
     std::function<std::unique_ptr<UnitEvaluator>(const JobSpec& job, int rank, int n_ranks)>;
 

@@ -89,6 +89,7 @@ reducers::FileMeta with_provenance(reducers::FileMeta meta, const reducers::File
                     {"wall_seconds", wall},
                     {"units_done", st->units_done_now},
                     {"units_reissued", st->units_reissued},
+                    {"units_by_rank", st->units_by_rank},
                     {"interrupted", st->interrupted},
                     {"command_line", t["command_line"]}});
   }
@@ -217,8 +218,13 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
   MPI_Initialized(&initialized);
   if (!initialized) {
     int provided = 0;
+    // FUNNELED: rank 0 evaluates on a second thread, but every MPI call stays on this one.
     if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
       throw InternalError("MPI_Init_thread failed");
+    if (provided < MPI_THREAD_FUNNELED)
+      throw InternalError(fmt::format("the MPI library provides thread level {} only; csweep run needs "
+                                      "MPI_THREAD_FUNNELED (rank 0 evaluates on a second thread)",
+                                      provided));
   }
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -268,11 +274,9 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
                    ledger->n_replayed() ? fmt::format(" ({} from the journal)", ledger->n_replayed()).c_str() : "",
                    size);
     }
-    std::unique_ptr<UnitEvaluator> evaluator;
-    if (rank != 0 || size == 1) {
-      pin_blas_threads(job.batching.threads_per_rank);
-      evaluator = make_evaluator(job, rank, size);
-    }
+    // Every rank evaluates (rank 0 on a thread beside its coordinator).
+    pin_blas_threads(job.batching.threads_per_rank);
+    const std::unique_ptr<UnitEvaluator> evaluator = make_evaluator(job, rank, size);
 
     const ScheduleStats st = run_schedule(grid, ledger.get(), evaluator.get(), opt, MPI_COMM_WORLD);
     if (rank == 0) {

@@ -3,7 +3,7 @@
 // from a factory, so the same code runs the real engine (pipeline/cli/cmd_run.cpp) and the
 // deterministic evaluator of the MPI tests (tests/mpi/).
 //
-// run_main reads as: MPI init -> spec -> grid -> ledger (rank 0) -> evaluator (workers) ->
+// run_main reads as: MPI init -> spec -> grid -> ledger (rank 0) -> evaluator (every rank) ->
 // schedule -> compact -> MPI finalize.
 #include <cstdint>
 #include <string>

@@ -3,11 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -112,6 +115,7 @@ ScheduleStats run_single(const Grid& grid, reducers::Ledger& ledger, UnitEvaluat
   Progress progress(st.units_in_shard, st.units_done_before, opt.progress_interval_s);
   std::uint64_t interventions = 0;
   double last_sync = now_s();
+  st.units_by_rank.assign(1, 0);
   for (std::uint64_t id = opt.first_unit; id < opt.last_unit; ++id) {
     if (stop_requested()) {
       st.interrupted = true;
@@ -122,6 +126,7 @@ ScheduleStats run_single(const Grid& grid, reducers::Ledger& ledger, UnitEvaluat
     interventions += rec.rows.size();
     ledger.append(rec);
     ++st.units_done_now;
+    ++st.units_by_rank[0];
     // Batch fsyncs (a unit counts as done only after one): tiny units must not be fsync-bound.
     if (now_s() - last_sync > 0.2) {
       ledger.sync();
@@ -205,10 +210,107 @@ ScheduleStats run_worker(const Grid& grid, UnitEvaluator& ev, MPI_Comm comm, Sch
   }
 }
 
+// ---- rank 0's own evaluation ---------------------------------------------------------------------
+//
+// A thread beside the coordinator evaluates the chunks rank 0 assigns to itself. Every MPI call
+// stays on the coordinator's (main) thread, so MPI_THREAD_FUNNELED is enough, and the coordinator
+// answers workers within its polling interval however long rank 0's own unit takes. The two
+// threads meet only in this mailbox.
+class LocalWorker {
+ public:
+  LocalWorker(const Grid& grid, UnitEvaluator& ev) : grid_(grid), ev_(ev), thread_([this] { loop(); }) {}
+  ~LocalWorker() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      quit_ = true;
+      todo_.clear();
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();  // at most the unit in hand
+  }
+  LocalWorker(const LocalWorker&) = delete;
+  LocalWorker& operator=(const LocalWorker&) = delete;
+
+  // Nothing in hand: the last chunk is done (its results may still wait in collect()).
+  bool idle() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return todo_.empty() && !busy_;
+  }
+  void assign(const std::vector<std::uint64_t>& units) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      todo_.insert(todo_.end(), units.begin(), units.end());
+    }
+    cv_.notify_all();
+  }
+  // Gives back the units not started; the one in hand finishes and is collected as usual.
+  std::vector<std::uint64_t> take_unstarted() {
+    std::lock_guard<std::mutex> lk(mu_);
+    std::vector<std::uint64_t> v(todo_.begin(), todo_.end());
+    todo_.clear();
+    return v;
+  }
+  // Results finished since the last call; rethrows the thread's error (the run ends with it).
+  std::vector<reducers::UnitRecord> collect() {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (error_) std::rethrow_exception(error_);
+    std::vector<reducers::UnitRecord> out;
+    out.swap(done_);
+    return out;
+  }
+
+ private:
+  void loop() {
+    try {
+      ev_.enter_thread();
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(mu_);
+      error_ = std::current_exception();
+      return;
+    }
+    for (;;) {
+      std::uint64_t id = 0;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return quit_ || !todo_.empty(); });
+        if (quit_) return;
+        id = todo_.front();
+        todo_.pop_front();
+        busy_ = true;
+      }
+      try {
+        auto rec = evaluate_unit(grid_, ev_, id);
+        std::lock_guard<std::mutex> lk(mu_);
+        done_.push_back(std::move(rec));
+        busy_ = false;
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(mu_);
+        error_ = std::current_exception();
+        busy_ = false;
+        todo_.clear();
+        return;
+      }
+    }
+  }
+
+  const Grid& grid_;
+  UnitEvaluator& ev_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::uint64_t> todo_;
+  std::vector<reducers::UnitRecord> done_;
+  std::exception_ptr error_;
+  bool busy_ = false, quit_ = false;
+  std::thread thread_;  // last: starts once everything above exists
+};
+
 // ---- coordinator -----------------------------------------------------------------------------------
 
-ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& opt, MPI_Comm comm,
-                              int n_ranks, ScheduleStats st) {
+// Rank 0: hands out units, journals results and, when it has an evaluator, evaluates its own share
+// on a LocalWorker thread (slot 0 of the worker table; it is never declared lost: it is this
+// process).
+ScheduleStats run_coordinator(const Grid& grid, reducers::Ledger& ledger, UnitEvaluator* evaluator,
+                              const ScheduleOptions& opt, MPI_Comm comm, int n_ranks, ScheduleStats st) {
   struct Worker {
     bool live = true;       // heard from within the timeout (or never yet due)
     bool left = false;      // its Leaving arrived: it sends nothing more
@@ -220,12 +322,16 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
   std::vector<Worker> workers(static_cast<std::size_t>(n_ranks));
   const double t0 = now_s();
   for (auto& w : workers) w.last_heard = t0;
+  std::unique_ptr<LocalWorker> local;
+  if (evaluator) local = std::make_unique<LocalWorker>(grid, *evaluator);
+  Worker& self = workers[0];
   std::map<std::uint64_t, int> owner;  // in-flight unit -> rank
   std::deque<std::uint64_t> reissue;
   std::uint64_t cursor = opt.first_unit;
   std::uint64_t interventions = 0;
   Progress progress(st.units_in_shard, st.units_done_before, opt.progress_interval_s);
-  const int n_workers = n_ranks - 1;
+  const int n_workers = n_ranks - 1 + (local ? 1 : 0);
+  st.units_by_rank.assign(static_cast<std::size_t>(n_ranks), 0);
   bool stopping = false;
   double stop_deadline = 0, finish_deadline = 0;
 
@@ -252,22 +358,41 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
              return cursor >= opt.last_unit;
            }();
   };
+  auto next_chunk = [&] {
+    const std::uint64_t pending = st.units_in_shard - std::min(st.units_in_shard, ledger.n_recorded() + owner.size());
+    const std::uint64_t chunk = std::max<std::uint64_t>(
+        1, std::min<std::uint64_t>(opt.max_chunk, (pending + 2 * n_workers - 1) / (2 * n_workers)));
+    std::vector<std::uint64_t> units;
+    std::uint64_t u;
+    while (units.size() < chunk && next_unit(&u)) units.push_back(u);
+    return units;
+  };
+  auto record = [&](int r, const reducers::UnitRecord& rec) {
+    CSWEEP_ASSERT(rec.unit >= opt.first_unit && rec.unit < opt.last_unit,
+                  "rank {} returned unit {} outside the shard", r, rec.unit);
+    workers[static_cast<std::size_t>(r)].inflight.erase(rec.unit);
+    if (auto it = owner.find(rec.unit); it != owner.end()) {
+      workers[static_cast<std::size_t>(it->second)].inflight.erase(rec.unit);
+      owner.erase(it);
+    }
+    if (ledger.append(rec)) {  // false: a late duplicate of a re-issued unit (first result wins)
+      ++st.units_done_now;
+      ++st.units_by_rank[static_cast<std::size_t>(r)];
+      interventions += rec.rows.size();
+    }
+  };
+  auto hand_back = [&](Worker& w, const std::vector<std::uint64_t>& units) {
+    for (auto u : units) {
+      owner.erase(u);
+      w.inflight.erase(u);
+      reissue.push_back(u);
+    }
+  };
   auto send_stop = [&](int r, bool interrupted) {
     Worker& w = workers[static_cast<std::size_t>(r)];
     send_bytes(std::string(1, interrupted ? '\1' : '\0'), r, kTagStop, comm);
     w.stop_sent = true;
     w.waiting = false;
-  };
-  auto hand_back = [&](Worker& w, const std::vector<std::uint64_t>& units) {
-    for (auto u : units) {
-      owner.erase(u);
-      reissue.push_back(u);
-    }
-    for (auto u : w.inflight) {
-      owner.erase(u);
-      reissue.push_back(u);
-    }
-    w.inflight.clear();
   };
   auto begin_stop = [&](double t, const std::string& why) {
     if (stopping) return;
@@ -276,6 +401,7 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
     std::fprintf(stderr, "csweep: %s: finishing the units in hand, then exiting (rerun the same command to resume)\n",
                  why.c_str());
     std::fflush(stderr);
+    if (local) hand_back(self, local->take_unstarted());
     for (int r = 1; r < n_ranks; ++r) {
       const Worker& w = workers[static_cast<std::size_t>(r)];
       if (!w.left && !w.stop_sent) send_stop(r, true);
@@ -288,12 +414,11 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
       w.waiting = false;
       return;
     }
-    const std::uint64_t pending = st.units_in_shard - std::min(st.units_in_shard, ledger.n_recorded() + owner.size());
-    const std::uint64_t chunk = std::max<std::uint64_t>(
-        1, std::min<std::uint64_t>(opt.max_chunk, (pending + 2 * n_workers - 1) / (2 * n_workers)));
-    std::vector<std::uint64_t> units;
-    std::uint64_t u;
-    while (units.size() < chunk && next_unit(&u)) units.push_back(u);
+    if (stopping) {
+      send_stop(r, true);
+      return;
+    }
+    const auto units = next_chunk();
     if (!units.empty()) {
       for (auto x : units) {
         owner[x] = r;
@@ -308,12 +433,29 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
     // else: everything left is in flight elsewhere; keep this worker waiting in case a unit is
     // re-issued.
   };
+  // Rank 0's own share: a new chunk whenever its thread has finished the last one (results are
+  // collected before this runs, so an empty in-flight set means really idle).
+  auto serve_self = [&] {
+    if (!local || stopping || !self.inflight.empty() || !local->idle()) return;
+    const auto units = next_chunk();
+    for (auto x : units) {
+      owner[x] = 0;
+      self.inflight.insert(x);
+    }
+    if (!units.empty()) local->assign(units);
+  };
 
   Backoff backoff;
   double last_sync = now_s();
   for (;;) {
-    // Drain every message that is ready, then make what arrived durable with one fsync.
     bool got_any = false;
+    if (local) {
+      for (const auto& rec : local->collect()) {
+        record(0, rec);
+        got_any = true;
+      }
+    }
+    // Drain every message that is ready, then make what arrived durable with one fsync.
     for (;;) {
       int flag = 0;
       MPI_Status status;
@@ -330,33 +472,23 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
         --st.workers_lost;
       }
       switch (status.MPI_TAG) {
-        case kTagResult: {
-          auto rec = reducers::deserialize(msg);
-          CSWEEP_ASSERT(rec.unit >= opt.first_unit && rec.unit < opt.last_unit,
-                        "rank {} returned unit {} outside the shard", r, rec.unit);
-          w.inflight.erase(rec.unit);
-          if (auto it = owner.find(rec.unit); it != owner.end()) {
-            workers[static_cast<std::size_t>(it->second)].inflight.erase(rec.unit);
-            owner.erase(it);
-          }
-          if (ledger.append(rec)) {
-            ++st.units_done_now;
-            interventions += rec.rows.size();
-          }
+        case kTagResult:
+          record(r, reducers::deserialize(msg));
           break;
-        }
         case kTagRequest:
           w.waiting = true;
           break;
-        case kTagLeaving:
+        case kTagLeaving: {
           hand_back(w, unpack_units(msg));
+          hand_back(w, std::vector<std::uint64_t>(w.inflight.begin(), w.inflight.end()));
           w.left = true;
           w.waiting = false;
           // Not asked to stop: the rank got SIGTERM/SIGINT (from a user or a scheduler that is
-          // ending the job). Without it the run cannot finish as planned, and its process now
-          // waits in MPI_Finalize for the others, so the whole run stops.
+          // ending the job). Its process now waits in MPI_Finalize for the others, and a job
+          // that lost a rank does not finish as planned, so the whole run stops.
           if (!w.stop_sent) begin_stop(now_s(), fmt::format("rank {} was stopped", r));
           break;
+        }
         default:
           CSWEEP_ASSERT(false, "coordinator got unexpected tag {} from rank {}", status.MPI_TAG, r);
       }
@@ -378,13 +510,10 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
                    w.inflight.size());
       w.live = false;
       ++st.workers_lost;
-      for (auto u : w.inflight) {
-        owner.erase(u);
-        reissue.push_back(u);
-        ++st.units_reissued;
-      }
-      w.inflight.clear();
+      st.units_reissued += w.inflight.size();
+      hand_back(w, std::vector<std::uint64_t>(w.inflight.begin(), w.inflight.end()));
     }
+    serve_self();
     for (int r = 1; r < n_ranks; ++r) serve(r);
     progress.update(st.units_done_now, interventions, false);
 
@@ -394,16 +523,19 @@ ScheduleStats run_coordinator(reducers::Ledger& ledger, const ScheduleOptions& o
       all_left = all_left && w.left;
       none_working = none_working && (w.left || !w.live);
     }
+    // Rank 0's own unit in hand always finishes (it is one unit, and its thread must be joined
+    // before the evaluator goes away); the grace period is for the other ranks.
+    const bool self_done = !local || (self.inflight.empty() && local->idle());
     if (stopping) {
-      if (none_working || t > stop_deadline) break;
-    } else if (all_recorded()) {
+      if (self_done && (none_working || t > stop_deadline)) break;
+    } else if (all_recorded() && self_done) {
       if (all_left) break;
       // Lost workers: give them a short while to come back (so MPI_Finalize can be clean).
       if (none_working) {
         if (finish_deadline == 0) finish_deadline = t + std::min(opt.worker_timeout_s, 10.0);
         if (t > finish_deadline) break;
       }
-    } else if (none_working) {
+    } else if (none_working && !local) {
       // Work is left and no rank can do it (every worker lost): waiting could last forever.
       begin_stop(t, "no worker rank is responding");
     }
@@ -456,7 +588,7 @@ ScheduleStats run_schedule(const Grid& grid, reducers::Ledger* ledger, UnitEvalu
       CSWEEP_ASSERT(evaluator, "a single rank needs an evaluator");
       st = run_single(grid, *ledger, *evaluator, opt, st);
     } else {
-      st = run_coordinator(*ledger, opt, comm, size, st);
+      st = run_coordinator(grid, *ledger, evaluator, opt, comm, size, st);
     }
   } else {
     CSWEEP_ASSERT(evaluator, "worker rank {} needs an evaluator", rank);

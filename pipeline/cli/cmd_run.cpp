@@ -12,8 +12,8 @@ void add_run_command(CLI::App& app) {
   auto req = std::make_shared<pipeline::RunRequest>();
   CLI::App* cmd = app.add_subcommand(
       "run",
-      "Run a job spec's sweep into an HDF5 file; under `mpirun -np P` rank 0 coordinates and the "
-      "others evaluate. Rerunning on an existing output resumes it. Exit 75 after SIGTERM/SIGINT "
+      "Run a job spec's sweep into an HDF5 file; under `mpirun -np P` every rank evaluates and "
+      "rank 0 also coordinates and writes. Rerunning on an existing output resumes it. Exit 75 after SIGTERM/SIGINT "
       "(rerun to resume).");
   cmd->add_option("job", req->job_path, "job spec (TOML), e.g. jobs/quickstart.toml")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", req->output, "results file (default: the spec's output.path)");

@@ -37,6 +37,13 @@ class EngineEvaluator : public UnitEvaluator {
     return m.executor->evaluate(cache, key.ablation_kind, ivs, want);
   }
 
+  // OpenMP's thread count is per thread: a new thread starts with the default (every core), and
+  // fp32 sums differ in the last bits between thread counts.
+  void enter_thread() override {
+    at::init_num_threads();
+    torch::set_num_threads(job_.batching.threads_per_rank);
+  }
+
   model::ModelConfig model_config(int index) override { return model(index).loaded.cfg; }
 
  private:

@@ -21,6 +21,7 @@ TEST is one of:
 Uses only h5py/numpy (Debian's /usr/bin/python3), never our own reader.
 """
 import argparse
+import json
 import os
 import random
 import shutil
@@ -99,12 +100,23 @@ class Suite:
         assert not diff, f"{a} vs {b}: {diff}"
 
 
+def units_by_rank(path):
+    """Units journaled from each rank by the last run of `path` (its `runs` provenance)."""
+    with h5py.File(path, "r") as f:
+        runs = json.loads(f.attrs["runs"])
+    return runs[-1]["units_by_rank"]
+
+
 def test_ranks(s):
     ref = s.reference()
     for np_ in (2, 3, 4):
         out = s.path(f"np{np_}.h5")
         s.run(np_, out)
         s.same(ref, out)
+        # Every rank evaluates, rank 0 included (324 units of 1-3 ms: all ranks get some).
+        by_rank = units_by_rank(out)
+        assert len(by_rank) == np_ and sum(by_rank) == 324, by_rank
+        assert by_rank[0] > 0, f"-np {np_}: rank 0 evaluated nothing: {by_rank}"
     # Running again on a complete output does nothing and changes no table.
     s.run(2, s.path("np2.h5"))
     s.same(ref, s.path("np2.h5"))
@@ -367,16 +379,20 @@ def test_stop_any(s):
     err = expect_interrupted(s, run, 4, "SIGTERM to rank 0 of -np 4", timeout=25)
     assert "MPI_ABORT" not in err and "lost" not in err, f"rank 0 waited out its grace:\n{err}"
     log("stop_any: SIGTERM to rank 0 alone of -np 4: exit 75, clean shutdown")
-    # The only worker stopped (SIGSTOP) past the timeout: its units cannot be re-issued to anyone,
-    # so the run ends rather than waiting for it forever.
-    run = Launch(s, 2, s.path("stopped_only_worker.h5"), "--worker-timeout", "1", delay_ms=20)
+    # The only worker stopped (SIGSTOP) for good, past the timeout: rank 0 re-issues its units to
+    # itself, completes the grid and ends the job (the stopped rank would hang MPI_Finalize).
+    out = s.path("stopped_only_worker.h5")
+    run = Launch(s, 2, out, "--worker-timeout", "1", delay_ms=20)
     ranks = run.ranks()
     assert ranks is not None
     time.sleep(0.5)
     assert run.signal(ranks[1], signal.SIGSTOP)
-    err = expect_interrupted(s, run, 2, "the only worker stopped past the timeout")
-    assert "no worker rank is responding" in err, err
-    log("stop_any: the only worker SIGSTOPped past --worker-timeout: exit 75")
+    rc, err = run.wait(60)
+    run.kill_group()
+    assert "re-issuing" in err and "lost; ending the MPI job" in err, err
+    assert complete_attr(out) == 1, f"complete = {complete_attr(out)}:\n{err}"
+    s.same(ref, out)
+    log(f"stop_any: the only worker SIGSTOPped past --worker-timeout: rank 0 completed it (exit {rc})")
     # Every one of these outputs resumes to the uninterrupted tables.
     for name in ("term_only_worker.h5", "term_rank0.h5"):
         s.run(2, s.path(name))
