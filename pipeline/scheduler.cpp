@@ -393,6 +393,7 @@ ScheduleStats run_coordinator(const Grid& grid, reducers::Ledger& ledger, UnitEv
     send_bytes(std::string(1, interrupted ? '\1' : '\0'), r, kTagStop, comm);
     w.stop_sent = true;
     w.waiting = false;
+    w.last_heard = now_s();  // the timeout for its answer counts from here
   };
   auto begin_stop = [&](double t, const std::string& why) {
     if (stopping) return;
@@ -502,12 +503,17 @@ ScheduleStats run_coordinator(const Grid& grid, reducers::Ledger& ledger, UnitEv
     }
 
     if (stop_requested()) begin_stop(t, "stop requested");
-    // Workers silent past the timeout: re-issue their units.
+    // Workers silent past the timeout while rank 0 waits for them (units in flight, or the answer
+    // to a Stop): lost; their units are re-issued.
     for (int r = 1; r < n_ranks; ++r) {
       Worker& w = workers[static_cast<std::size_t>(r)];
-      if (!w.live || w.left || w.inflight.empty() || t - w.last_heard < opt.worker_timeout_s) continue;
-      spdlog::warn("rank {} silent for {:.0f} s: re-issuing its {} unit(s)", r, t - w.last_heard,
-                   w.inflight.size());
+      if (!w.live || w.left || (w.inflight.empty() && !w.stop_sent) || t - w.last_heard < opt.worker_timeout_s)
+        continue;
+      if (w.inflight.empty())
+        spdlog::warn("rank {} silent for {:.0f} s since it was told to stop", r, t - w.last_heard);
+      else
+        spdlog::warn("rank {} silent for {:.0f} s: re-issuing its {} unit(s)", r, t - w.last_heard,
+                     w.inflight.size());
       w.live = false;
       ++st.workers_lost;
       st.units_reissued += w.inflight.size();
@@ -529,6 +535,12 @@ ScheduleStats run_coordinator(const Grid& grid, reducers::Ledger& ledger, UnitEv
     if (stopping) {
       if (self_done && (none_working || t > stop_deadline)) break;
     } else if (all_recorded() && self_done) {
+      // Done: every worker is told so, also those that have not asked yet (one still starting
+      // up, or stopped by a debugger), so that each either answers or times out.
+      for (int r = 1; r < n_ranks; ++r) {
+        const Worker& w = workers[static_cast<std::size_t>(r)];
+        if (!w.left && !w.stop_sent) send_stop(r, false);
+      }
       if (all_left) break;
       // Lost workers: give them a short while to come back (so MPI_Finalize can be clean).
       if (none_working) {
