@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "workers/interventions/caches.hpp"
+#include "workers/interventions/edges.hpp"
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metrics.hpp"
 
@@ -61,9 +62,19 @@ class Executor {
   torch::Tensor answer_logits(const DatasetCache& cache, AblationKind kind,
                               const std::vector<Intervention>& interventions, bool full_vocab);
 
+  // Edge-set interventions (edges.hpp): every row is a context (mean-ablated nodes) plus a set
+  // of patched edges, evaluated in one pass over the clean prompts per batch. Same outputs as
+  // evaluate / answer_logits; throws InputError for an edge that does not fit the model.
+  std::vector<metrics::MetricRow> evaluate_edges(const DatasetCache& cache,
+                                                 const std::vector<EdgeIntervention>& interventions,
+                                                 const metrics::MetricSet& want);
+  torch::Tensor edge_answer_logits(const DatasetCache& cache,
+                                   const std::vector<EdgeIntervention>& interventions, bool full_vocab);
+
   const ExecutorStats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
   const ExecutorOptions& options() const { return opt_; }
+  const model::HookedTransformer& model() const { return model_; }
 
  private:
   const model::HookedTransformer& model_;

@@ -1,5 +1,8 @@
 #include "workers/interventions/reference_path.hpp"
 
+#include <algorithm>
+#include <set>
+
 #include "core/error.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/model/hooks.hpp"
@@ -70,7 +73,8 @@ torch::Tensor ReferencePath::forward(const torch::Tensor& tokens, model::Hooks* 
   return logits.gather(1, idx).squeeze(1);
 }
 
-torch::Tensor ReferencePath::answer_logits(AblationKind kind, const Intervention& iv) {
+torch::Tensor ReferencePath::answer_logits(AblationKind kind, const Intervention& iv,
+                                          bool recompute_mlps) {
   c10::InferenceMode guard;
   const auto& cfg = model_.cfg();
   validate_intervention(iv, kind, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.d_mlp);
@@ -130,6 +134,16 @@ torch::Tensor ReferencePath::answer_logits(AblationKind kind, const Intervention
       act = replace(act, -1, value, pm);
     });
   }
+  if (!recompute_mlps) {
+    for (int l = 0; l < L; ++l) {
+      const Component mlp{ComponentKind::kMlp, l, 0};
+      bool keep = std::find(iv.components.begin(), iv.components.end(), mlp) != iv.components.end();
+      for (const auto& r : iv.receivers) keep = keep || (r.kind == ReceiverKind::kMlpIn && r.layer == l);
+      if (keep) continue;
+      const torch::Tensor value = clean_.at(act_name("mlp_out", l));
+      frozen.add(act_name("mlp_out", l), [value](torch::Tensor& act, const std::string&) { act = value.clone(); });
+    }
+  }
   const std::string final_name = act_name("resid_post", L - 1);
   for (const auto& r : iv.receivers) {
     switch (r.kind) {
@@ -164,6 +178,116 @@ torch::Tensor ReferencePath::answer_logits(AblationKind kind, const Intervention
     });
   }
   return forward(prompts_.clean_tokens, &patched);
+}
+
+torch::Tensor ReferencePath::edge_answer_logits(const EdgeIntervention& iv) {
+  c10::InferenceMode guard;
+  const auto& cfg = model_.cfg();
+  const int L = cfg.n_layers;
+  validate_edge_intervention(iv, L, cfg.n_heads, cfg.n_kv_heads);
+  const auto pm = resolve_positions(iv.positions, prompts_);
+  if (corrupt_result_.empty()) {
+    model::Hooks h;
+    h.cache_matching("blocks.*.attn.hook_result");
+    model_.forward(prompts_.corrupted_tokens, &h);
+    for (auto& kv : h.cache()) corrupt_result_[kv.first] = kv.second.clone();
+  }
+  struct Patch {
+    std::string hook;
+    int64_t index;  // head index, or -1 for the whole activation
+    torch::Tensor value;
+  };
+  std::vector<Patch> patches;
+  auto attach = [&](model::Hooks& h) {
+    for (const auto& c : iv.ablated) {
+      const std::string name = c.kind == ComponentKind::kHead ? act_name("z", c.layer) : act_name("mlp_out", c.layer);
+      const torch::Tensor value = mean_.at(name);
+      const int64_t index = c.kind == ComponentKind::kHead ? c.index : -1;
+      h.add(name, [value, index](torch::Tensor& act, const std::string&) { act = replace(act, index, value, {}); });
+    }
+    for (const auto& p : patches) {
+      const torch::Tensor value = p.value;
+      const int64_t index = p.index;
+      h.add(p.hook, [value, index](torch::Tensor& act, const std::string&) { act = replace(act, index, value, {}); });
+    }
+  };
+  const auto same = same_receiver;
+  // The receiver's input in the current run plus its patched senders' corrupted-minus-current
+  // outputs, at the selected positions.
+  auto patched_input = [&](const Receiver& r, const torch::Tensor& current_input,
+                           std::unordered_map<std::string, torch::Tensor>& cur) {
+    std::set<Component> senders;
+    for (const auto& e : iv.edges) {
+      if (same(e.receiver, r)) senders.insert(e.sender);
+    }
+    auto input = current_input.clone();
+    for (const auto& s : senders) {
+      torch::Tensor d;
+      if (s.kind == ComponentKind::kHead) {
+        const std::string name = act_name("result", s.layer);
+        d = corrupt_result_.at(name).select(2, s.index) - cur.at(name).select(2, s.index);
+      } else {
+        const std::string name = act_name("mlp_out", s.layer);
+        d = corrupt_.at(name) - cur.at(name);
+      }
+      if (pm.defined()) d = d * pm.to(d.device()).unsqueeze(-1).to(d.scalar_type());
+      input = input + d;
+    }
+    return input;
+  };
+  auto current_run = [&](const std::string& stream) {
+    model::Hooks h;
+    attach(h);
+    h.cache_matching("blocks.*.attn.hook_result");
+    h.cache_matching("blocks.*.hook_mlp_out");
+    h.cache_matching(stream);
+    model_.forward(prompts_.clean_tokens, &h);
+    std::unordered_map<std::string, torch::Tensor> cur;
+    for (auto& kv : h.cache()) cur[kv.first] = kv.second.clone();
+    return cur;
+  };
+  for (int l = 0; l < L; ++l) {
+    for (int stage = 0; stage < 2; ++stage) {
+      std::vector<Receiver> recv;
+      for (const auto& e : iv.edges) {
+        const auto& r = e.receiver;
+        const bool here = r.layer == l && (stage == 0 ? r.kind <= ReceiverKind::kHeadV : r.kind == ReceiverKind::kMlpIn);
+        if (!here) continue;
+        if (std::none_of(recv.begin(), recv.end(), [&](const Receiver& x) { return same(x, r); })) recv.push_back(r);
+      }
+      if (recv.empty()) continue;
+      const std::string stream = act_name(stage == 0 ? "resid_pre" : "resid_mid", l);
+      auto cur = current_run(stream);
+      std::vector<Patch> found;
+      for (const auto& r : recv) {
+        const auto input = patched_input(r, cur.at(stream), cur);
+        std::string rec;
+        int64_t index = r.head;
+        switch (r.kind) {
+          case ReceiverKind::kHeadQ: rec = act_name("q", l); break;
+          case ReceiverKind::kHeadK: rec = act_name("k", l); break;
+          case ReceiverKind::kHeadV: rec = act_name("v", l); break;
+          default: rec = act_name("mlp_out", l); index = -1; break;
+        }
+        model::Hooks h;
+        h.add(stream, [input](torch::Tensor& act, const std::string&) { act = input.clone(); });
+        h.cache_matching(rec);
+        model_.forward(prompts_.clean_tokens, &h);
+        found.push_back({rec, index, h.cache().at(rec).clone()});
+      }
+      // This stage's receivers read the same current stream: their patches apply together.
+      patches.insert(patches.end(), found.begin(), found.end());
+    }
+  }
+  const Receiver final_recv{ReceiverKind::kResidFinal, 0, 0};
+  if (std::any_of(iv.edges.begin(), iv.edges.end(), [&](const Edge& e) { return same(e.receiver, final_recv); })) {
+    const std::string stream = act_name("resid_post", L - 1);
+    auto cur = current_run(stream);
+    patches.push_back({stream, -1, patched_input(final_recv, cur.at(stream), cur)});
+  }
+  model::Hooks fin;
+  attach(fin);
+  return forward(prompts_.clean_tokens, &fin);
 }
 
 }  // namespace csweep::interv
