@@ -1,0 +1,252 @@
+#include "workers/circuits/faithfulness.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace csweep::circuits {
+
+using interv::Component;
+using interv::Edge;
+
+const char* to_string(RankingLevel l) { return l == RankingLevel::kNodes ? "nodes" : "edges"; }
+
+const std::vector<double>& mib_fractions() {
+  static const std::vector<double> f = {.001, .002, .005, .01, .02, .05, .1, .2, .5, 1};
+  return f;
+}
+
+namespace {
+
+std::vector<size_t> order_by_score(const std::vector<double>& scores, bool absolute) {
+  std::vector<size_t> idx(scores.size());
+  std::iota(idx.begin(), idx.end(), size_t{0});
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+    const double x = absolute ? std::fabs(scores[a]) : scores[a];
+    const double y = absolute ? std::fabs(scores[b]) : scores[b];
+    return x > y;
+  });
+  return idx;
+}
+
+double metric_of(const metrics::MetricRow& r, metrics::Metric m) {
+  switch (m) {
+    case metrics::Metric::kLogitDiff: return r.logit_diff;
+    case metrics::Metric::kPerformance: return r.performance;
+    case metrics::Metric::kNormalized: return r.normalized;
+    case metrics::Metric::kKL: return r.kl;
+    case metrics::Metric::kProbCorrect: return r.prob_correct;
+    case metrics::Metric::kAccuracy: return r.accuracy;
+    case metrics::Metric::kProbDiff: return r.prob_diff;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Ranking rank_nodes(std::vector<Component> nodes, std::vector<double> scores, bool absolute) {
+  CSWEEP_ASSERT(nodes.size() == scores.size(), "ranking: {} nodes, {} scores", nodes.size(), scores.size());
+  std::set<Component> seen;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    CSWEEP_CHECK_INPUT(nodes[i].kind != interv::ComponentKind::kNeuron,
+                       "ranking: {} is a neuron (expected heads and MLPs)", interv::to_string(nodes[i]));
+    CSWEEP_CHECK_INPUT(seen.insert(nodes[i]).second, "ranking: {} is listed twice", interv::to_string(nodes[i]));
+    CSWEEP_CHECK_INPUT(!std::isnan(scores[i]), "ranking: {} has a NaN score", interv::to_string(nodes[i]));
+  }
+  Ranking r;
+  r.level = RankingLevel::kNodes;
+  for (size_t i : order_by_score(scores, absolute)) {
+    r.nodes.push_back(nodes[i]);
+    r.scores.push_back(scores[i]);
+  }
+  return r;
+}
+
+Ranking rank_edges(std::vector<Edge> edges, std::vector<double> scores, bool absolute) {
+  CSWEEP_ASSERT(edges.size() == scores.size(), "ranking: {} edges, {} scores", edges.size(), scores.size());
+  std::set<std::string> seen;
+  for (size_t i = 0; i < edges.size(); ++i) {
+    const auto name = interv::to_string(edges[i]);
+    CSWEEP_CHECK_INPUT(seen.insert(name).second, "ranking: edge {} is listed twice", name);
+    CSWEEP_CHECK_INPUT(!std::isnan(scores[i]), "ranking: edge {} has a NaN score", name);
+  }
+  Ranking r;
+  r.level = RankingLevel::kEdges;
+  for (size_t i : order_by_score(scores, absolute)) {
+    r.edges.push_back(edges[i]);
+    r.scores.push_back(scores[i]);
+  }
+  return r;
+}
+
+Ranking read_mib_scores(const std::string& path, bool absolute) {
+  std::ifstream in(path);
+  CSWEEP_CHECK_INPUT(in.good(), "{}: cannot open the score file", path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw input_error(path, "not valid JSON", e.what(), "MIB scores {\"edges\": {NAME: {\"score\": s}}}");
+  }
+  CSWEEP_CHECK_INPUT(j.is_object() && (j.contains("edges") != j.contains("nodes")),
+                     "{}: expected an object with exactly one of \"edges\" or \"nodes\" (MIB layout)", path);
+  const bool edges = j.contains("edges");
+  const auto& table = edges ? j["edges"] : j["nodes"];
+  CSWEEP_CHECK_INPUT(table.is_object(), "{}: \"{}\" is not an object of NAME: {{\"score\": s}}", path,
+                     edges ? "edges" : "nodes");
+  std::vector<Edge> es;
+  std::vector<Component> ns;
+  std::vector<double> scores;
+  for (const auto& [name, entry] : table.items()) {
+    CSWEEP_CHECK_INPUT(entry.is_object() && entry.contains("score") && entry["score"].is_number(),
+                       "{}: {}.{}: expected {{\"score\": number}}", path, edges ? "edges" : "nodes", name);
+    scores.push_back(entry["score"].get<double>());
+    try {
+      if (edges) {
+        es.push_back(interv::parse_edge(name));
+      } else {
+        // MIB node names: "a3.h1" (head), "m2" (MLP); the project's "3.1" / "mlp2" also parse.
+        const auto e = interv::parse_edge(name + "->logits");
+        ns.push_back(e.sender);
+      }
+    } catch (const InputError& e) {
+      throw input_error(path, fmt::format("{}.{}", edges ? "edges" : "nodes", name), e.what());
+    }
+  }
+  // Ties keep the file's key order as nlohmann::json iterates it (sorted by name).
+  try {
+    return edges ? rank_edges(std::move(es), std::move(scores), absolute)
+                 : rank_nodes(std::move(ns), std::move(scores), absolute);
+  } catch (const InputError& e) {
+    throw InputError(path + ": " + e.what());
+  }
+}
+
+void cpr_cmd(const std::vector<double>& x, const std::vector<double>& f, double* cpr, double* cmd) {
+  CSWEEP_ASSERT(x.size() == f.size(), "cpr_cmd: {} fractions, {} values", x.size(), f.size());
+  double a = 0, b = 0;
+  for (size_t i = 0; i + 1 < x.size(); ++i) {
+    const double w = x[i + 1] - x[i];
+    a += w * (f[i] + f[i + 1]) / 2;
+    b += w * (std::fabs(1 - f[i]) + std::fabs(1 - f[i + 1])) / 2;
+  }
+  *cpr = a;
+  *cmd = b;
+}
+
+Curve faithfulness_curve(interv::Executor& ex, const interv::DatasetCache& cache, const Ranking& ranking,
+                         const CurveOptions& opt) {
+  const auto N = static_cast<std::int64_t>(ranking.size());
+  CSWEEP_CHECK_INPUT(N > 0, "faithfulness: the ranking is empty");
+  for (size_t i = 0; i < opt.fractions.size(); ++i) {
+    CSWEEP_CHECK_INPUT(opt.fractions[i] > 0 && opt.fractions[i] <= 1 && (i == 0 || opt.fractions[i] > opt.fractions[i - 1]),
+                       "faithfulness: fractions must be ascending in (0, 1] (got {} at position {})",
+                       opt.fractions[i], i);
+  }
+  Curve c;
+  c.level = ranking.level;
+  c.total = N;
+  // Sizes: m(M) = size N, m(∅) = size 0, the MIB points, the integer sizes (node rankings).
+  std::vector<std::int64_t> sizes = {N, 0};
+  for (double p : opt.fractions) {
+    CurvePoint pt;
+    // int(pct * n) as MIB computes it; the tiny offset keeps 0.29 * 100 at 29, not 28.
+    pt.size = static_cast<std::int64_t>(std::floor(p * static_cast<double>(N) + 1e-9));
+    pt.fraction = p;
+    pt.mib = true;
+    c.points.push_back(pt);
+  }
+  if (ranking.level == RankingLevel::kNodes) {
+    for (std::int64_t k = 0; k <= std::min<std::int64_t>(N, opt.integer_sizes_up_to); ++k) {
+      CurvePoint pt;
+      pt.size = k;
+      pt.fraction = static_cast<double>(k) / static_cast<double>(N);
+      c.points.push_back(pt);
+    }
+  }
+  for (const auto& pt : c.points) sizes.push_back(pt.size);
+  // Distinct sizes evaluated once each.
+  std::vector<std::int64_t> distinct = sizes;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  std::vector<double> value(distinct.size());
+  metrics::MetricSet want;
+  want.metrics = {opt.metric};
+  if (ranking.level == RankingLevel::kNodes) {
+    std::vector<interv::Intervention> ivs;
+    for (auto k : distinct) {
+      interv::Intervention iv;
+      iv.components.assign(ranking.nodes.begin() + k, ranking.nodes.end());
+      iv.positions = opt.positions;
+      ivs.push_back(iv);
+    }
+    const auto rows = ex.evaluate(cache, opt.node_ablation, ivs, want);
+    for (size_t i = 0; i < rows.size(); ++i) value[i] = metric_of(rows[i], opt.metric);
+  } else {
+    std::vector<interv::EdgeIntervention> ivs;
+    for (auto k : distinct) {
+      interv::EdgeIntervention iv;
+      iv.edges.assign(ranking.edges.begin() + k, ranking.edges.end());
+      iv.positions = opt.positions;
+      ivs.push_back(iv);
+    }
+    const auto rows = ex.evaluate_edges(cache, ivs, want);
+    for (size_t i = 0; i < rows.size(); ++i) value[i] = metric_of(rows[i], opt.metric);
+  }
+  auto at = [&](std::int64_t k) {
+    return value[static_cast<size_t>(std::lower_bound(distinct.begin(), distinct.end(), k) - distinct.begin())];
+  };
+  c.m_full = at(N);
+  c.m_empty = at(0);
+  CSWEEP_CHECK_INPUT(c.m_full != c.m_empty,
+                     "faithfulness: the full model and the empty circuit score the same ({}); "
+                     "faithfulness is undefined", c.m_full);
+  std::vector<double> xs, fs;
+  for (auto& pt : c.points) {
+    pt.score = at(pt.size);
+    // C_N is M and C_0 is ∅ (the same evaluated rows), so f is exactly 1 and 0 there.
+    pt.faithfulness = (pt.score - c.m_empty) / (c.m_full - c.m_empty);
+    if (pt.mib) {
+      xs.push_back(pt.fraction);
+      fs.push_back(pt.faithfulness);
+    }
+  }
+  cpr_cmd(xs, fs, &c.cpr, &c.cmd);
+  c.average = fs.empty() ? 0 : std::accumulate(fs.begin(), fs.end(), 0.0) / static_cast<double>(fs.size());
+  return c;
+}
+
+std::string curve_json(const Curve& c) {
+  nlohmann::json j;
+  std::vector<double> p, f;
+  std::vector<std::int64_t> s;
+  for (const auto& pt : c.points) {
+    if (!pt.mib) continue;
+    p.push_back(pt.fraction);
+    s.push_back(pt.size);
+    f.push_back(pt.faithfulness);
+  }
+  j["level"] = to_string(c.level);
+  j["n_items"] = c.total;
+  j["percentages"] = p;
+  j["sizes"] = s;
+  j["faithfulnesses"] = f;
+  j["area_under"] = c.cpr;
+  j["area_from_1"] = c.cmd;
+  j["average"] = c.average;
+  j["m_full"] = c.m_full;
+  j["m_empty"] = c.m_empty;
+  return j.dump(2);
+}
+
+}  // namespace csweep::circuits
