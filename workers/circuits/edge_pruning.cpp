@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "vocab/names.hpp"
 #include "workers/model/transformer.hpp"
 
 namespace csweep::circuits {
@@ -37,6 +38,14 @@ EdgePruningResult prune_edges(interv::Executor& ex, const interv::DatasetCache& 
                      "edge pruning: no keep rule enabled (ratio_threshold {} and effect_threshold {}; "
                      "expected at least one > 0)", opt.ratio_threshold, opt.effect_threshold);
   const auto& cfg = ex.model().cfg();
+  for (const auto& c : circuit) {
+    CSWEEP_CHECK_INPUT(c.kind != ComponentKind::kNeuron, "edge pruning: circuit component {} is a neuron "
+                       "(expected heads and MLPs)", vocab::component_name(c));
+    CSWEEP_CHECK_INPUT(c.layer >= 0 && c.layer < cfg.n_layers && (c.kind == ComponentKind::kMlp || (c.index >= 0 && c.index < cfg.n_heads)),
+                       "edge pruning: circuit component {} outside the model ({} layers of {} heads)",
+                       vocab::component_name(c), cfg.n_layers, cfg.n_heads);
+  }
+  CSWEEP_CHECK_INPUT(!circuit.empty(), "edge pruning: the circuit is empty");
   EdgePruningResult res;
   res.circuit = circuit;
   const auto candidates = interv::edges_among(circuit, cfg.n_heads, cfg.n_kv_heads);

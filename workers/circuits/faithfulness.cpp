@@ -11,6 +11,8 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "vocab/edges.hpp"
+#include "vocab/names.hpp"
 
 namespace csweep::circuits {
 
@@ -57,9 +59,9 @@ Ranking rank_nodes(std::vector<Component> nodes, std::vector<double> scores, boo
   std::set<Component> seen;
   for (size_t i = 0; i < nodes.size(); ++i) {
     CSWEEP_CHECK_INPUT(nodes[i].kind != interv::ComponentKind::kNeuron,
-                       "ranking: {} is a neuron (expected heads and MLPs)", interv::to_string(nodes[i]));
-    CSWEEP_CHECK_INPUT(seen.insert(nodes[i]).second, "ranking: {} is listed twice", interv::to_string(nodes[i]));
-    CSWEEP_CHECK_INPUT(!std::isnan(scores[i]), "ranking: {} has a NaN score", interv::to_string(nodes[i]));
+                       "ranking: {} is a neuron (expected heads and MLPs)", vocab::component_name(nodes[i]));
+    CSWEEP_CHECK_INPUT(seen.insert(nodes[i]).second, "ranking: {} is listed twice", vocab::component_name(nodes[i]));
+    CSWEEP_CHECK_INPUT(!std::isnan(scores[i]), "ranking: {} has a NaN score", vocab::component_name(nodes[i]));
   }
   Ranking r;
   r.level = RankingLevel::kNodes;
@@ -74,7 +76,7 @@ Ranking rank_edges(std::vector<Edge> edges, std::vector<double> scores, bool abs
   CSWEEP_ASSERT(edges.size() == scores.size(), "ranking: {} edges, {} scores", edges.size(), scores.size());
   std::set<std::string> seen;
   for (size_t i = 0; i < edges.size(); ++i) {
-    const auto name = interv::to_string(edges[i]);
+    const auto name = vocab::edge_name(edges[i]);
     CSWEEP_CHECK_INPUT(seen.insert(name).second, "ranking: edge {} is listed twice", name);
     CSWEEP_CHECK_INPUT(!std::isnan(scores[i]), "ranking: edge {} has a NaN score", name);
   }
@@ -113,11 +115,12 @@ Ranking read_mib_scores(const std::string& path, bool absolute) {
     scores.push_back(entry["score"].get<double>());
     try {
       if (edges) {
-        es.push_back(interv::parse_edge(name));
+        es.push_back(vocab::parse_edge(name));
       } else {
         // MIB node names: "a3.h1" (head), "m2" (MLP); the project's "3.1" / "mlp2" also parse.
-        const auto e = interv::parse_edge(name + "->logits");
-        ns.push_back(e.sender);
+        const auto node = vocab::find_node(name);
+        CSWEEP_CHECK_INPUT(node.has_value(), "not a node name (expected 'a{{l}}.h{{h}}' or 'm{{l}}')");
+        ns.push_back(*node);
       }
     } catch (const InputError& e) {
       throw input_error(path, fmt::format("{}.{}", edges ? "edges" : "nodes", name), e.what());

@@ -3,114 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <tuple>
 
 #include "core/error.hpp"
+#include "vocab/edges.hpp"
+#include "vocab/names.hpp"
 
 namespace csweep::interv {
-
-namespace {
-
-const char* kEdgeForms =
-    "'SENDER->RECEIVER' with SENDER 'a{l}.h{h}' or 'm{l}' and RECEIVER 'a{l}.h{h}<q|k|v>', "
-    "'m{l}' or 'logits' (e.g. 'a0.h1->a2.h3<q>', 'm0->logits')";
-
-bool parse_int(const std::string& s, int& out) {
-  if (s.empty() || s.size() > 9) return false;
-  int v = 0;
-  for (char ch : s) {
-    if (!std::isdigit(static_cast<unsigned char>(ch))) return false;
-    v = v * 10 + (ch - '0');
-  }
-  out = v;
-  return true;
-}
-
-// "a3.h1" -> head, "m2" -> MLP; the project's own spellings ("3.1", "mlp2") are accepted too.
-bool parse_node(const std::string& s, Component& c) {
-  if (s.size() > 1 && s[0] == 'a') {
-    const auto dot = s.find(".h");
-    if (dot == std::string::npos) return false;
-    c.kind = ComponentKind::kHead;
-    return parse_int(s.substr(1, dot - 1), c.layer) && parse_int(s.substr(dot + 2), c.index);
-  }
-  if (s.size() > 1 && s[0] == 'm' && s.rfind("mlp", 0) != 0) {
-    c.kind = ComponentKind::kMlp;
-    c.index = 0;
-    return parse_int(s.substr(1), c.layer);
-  }
-  try {
-    c = parse_component(s);
-  } catch (const InputError&) {
-    return false;
-  }
-  return c.kind != ComponentKind::kNeuron;
-}
-
-}  // namespace
-
-std::string mib_node_name(const Component& c) {
-  return c.kind == ComponentKind::kMlp ? fmt::format("m{}", c.layer)
-                                       : fmt::format("a{}.h{}", c.layer, c.index);
-}
-
-std::string channel_name(ReceiverKind k) {
-  switch (k) {
-    case ReceiverKind::kHeadQ: return "q";
-    case ReceiverKind::kHeadK: return "k";
-    case ReceiverKind::kHeadV: return "v";
-    case ReceiverKind::kMlpIn: return "mlp";
-    case ReceiverKind::kResidFinal: return "resid";
-  }
-  return "?";
-}
-
-std::string to_string(const Edge& e) {
-  std::string r;
-  switch (e.receiver.kind) {
-    case ReceiverKind::kHeadQ:
-    case ReceiverKind::kHeadK:
-    case ReceiverKind::kHeadV:
-      r = fmt::format("a{}.h{}<{}>", e.receiver.layer, e.receiver.head, channel_name(e.receiver.kind));
-      break;
-    case ReceiverKind::kMlpIn: r = fmt::format("m{}", e.receiver.layer); break;
-    case ReceiverKind::kResidFinal: r = "logits"; break;
-  }
-  return mib_node_name(e.sender) + "->" + r;
-}
-
-Edge parse_edge(const std::string& text) {
-  Edge e;
-  const auto arrow = text.find("->");
-  auto fail = [&]() { return input_error("edge", "cannot parse", "'" + text + "'", kEdgeForms); };
-  if (arrow == std::string::npos) throw fail();
-  if (!parse_node(text.substr(0, arrow), e.sender)) throw fail();
-  std::string r = text.substr(arrow + 2);
-  if (r == "logits" || r == "resid" || r == "resid_final") {
-    e.receiver = {ReceiverKind::kResidFinal, 0, 0};
-    return e;
-  }
-  if (!r.empty() && r.back() == '>') {
-    const auto lt = r.find('<');
-    if (lt == std::string::npos) throw fail();
-    const std::string ch = r.substr(lt + 1, r.size() - lt - 2);
-    Component node;
-    if (!parse_node(r.substr(0, lt), node) || node.kind != ComponentKind::kHead) throw fail();
-    ReceiverKind kind;
-    if (ch == "q") kind = ReceiverKind::kHeadQ;
-    else if (ch == "k") kind = ReceiverKind::kHeadK;
-    else if (ch == "v") kind = ReceiverKind::kHeadV;
-    else throw fail();
-    e.receiver = {kind, node.layer, node.index};
-    return e;
-  }
-  Component node;
-  if (!parse_node(r, node) || node.kind != ComponentKind::kMlp) throw fail();
-  e.receiver = {ReceiverKind::kMlpIn, node.layer, 0};
-  return e;
-}
 
 bool edge_allowed(const Component& s, const Receiver& r) {
   if (r.kind == ReceiverKind::kResidFinal) return true;
@@ -125,12 +25,12 @@ void validate_edge_intervention(const EdgeIntervention& iv, int n_layers, int n_
   auto check_node = [&](const Component& c, const char* what) {
     CSWEEP_CHECK_INPUT(c.kind != ComponentKind::kNeuron,
                        "{} {}: neurons are not nodes of the edge graph (expected heads or MLPs)",
-                       what, to_string(c));
+                       what, vocab::component_name(c));
     CSWEEP_CHECK_INPUT(c.layer >= 0 && c.layer < n_layers, "{} {}: layer {} outside the model's 0..{}",
-                       what, to_string(c), c.layer, n_layers - 1);
+                       what, vocab::component_name(c), c.layer, n_layers - 1);
     if (c.kind == ComponentKind::kHead) {
       CSWEEP_CHECK_INPUT(c.index >= 0 && c.index < n_heads, "{} {}: head {} outside the model's 0..{}",
-                         what, to_string(c), c.index, n_heads - 1);
+                         what, vocab::component_name(c), c.index, n_heads - 1);
     }
   };
   for (const auto& c : iv.ablated) check_node(c, "ablated component");
@@ -138,7 +38,7 @@ void validate_edge_intervention(const EdgeIntervention& iv, int n_layers, int n_
     return std::find(iv.ablated.begin(), iv.ablated.end(), c) != iv.ablated.end();
   };
   for (const auto& e : iv.edges) {
-    const std::string name = to_string(e);
+    const std::string name = vocab::edge_name(e);
     check_node(e.sender, ("edge " + name + ": sender").c_str());
     const auto& r = e.receiver;
     if (r.kind != ReceiverKind::kResidFinal) {
@@ -171,7 +71,7 @@ std::vector<Edge> edges_among(const std::vector<Component>& nodes_in, int n_head
   std::vector<Component> nodes;
   for (const auto& c : nodes_in) {
     CSWEEP_CHECK_INPUT(c.kind != ComponentKind::kNeuron,
-                       "component {}: neurons are not nodes of the edge graph", to_string(c));
+                       "component {}: neurons are not nodes of the edge graph", vocab::component_name(c));
     if (std::find(nodes.begin(), nodes.end(), c) == nodes.end()) nodes.push_back(c);
   }
   // Graph order: by layer, heads before the MLP (Component's operator< orders kinds head < MLP).

@@ -37,13 +37,7 @@ struct Edge {
   bool operator==(const Edge& o) const { return sender == o.sender && same_receiver(receiver, o.receiver); }
 };
 
-// MIB's edge names: senders "a{l}.h{h}" (head) and "m{l}" (MLP); receivers "a{l}.h{h}<q|k|v>",
-// "m{l}" and "logits" (the final residual stream), joined by "->": "a0.h1->a2.h3<q>",
-// "m0->logits". Parsing also accepts the project's component spellings ("0.1", "mlp0").
-std::string to_string(const Edge& e);
-Edge parse_edge(const std::string& text);
-std::string mib_node_name(const Component& c);  // "a0.h1" / "m3"
-std::string channel_name(ReceiverKind k);       // "q", "k", "v", "mlp", "resid"
+// Edge names ("a0.h1->a2.h3<q>", MIB's spelling) are in vocab/edges.hpp.
 
 // One row of an edge-set batch: the context (nodes mean-ablated, e.g. everything outside a
 // circuit) and the edges patched on top of it, at the selected sender positions.

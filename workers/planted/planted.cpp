@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "core/error.hpp"
+#include "vocab/edges.hpp"
 #include "workers/model/config.hpp"
 #include "workers/tasks/rng.hpp"
 
@@ -15,7 +16,7 @@ namespace {
 
 using interv::Component;
 using interv::ComponentKind;
-using interv::parse_edge;
+using vocab::parse_edge;
 
 constexpr int kD = 128;      // d_model: a Sylvester Hadamard matrix of this order gives 127 directions
 constexpr int kDHead = 16;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/error.hpp"
+#include "vocab/edges.hpp"
 #include "workers/circuits/faithfulness.hpp"
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/executor.hpp"
@@ -103,7 +104,7 @@ TEST(Faithfulness, EdgeCurveFromAnMibScoreFile) {
   std::string json = "{\"edges\": {";
   const auto edges = interv::edges_among(all, 4, 4);
   for (size_t i = 0; i < edges.size(); ++i) {
-    const auto name = interv::to_string(edges[i]);
+    const auto name = vocab::edge_name(edges[i]);
     const bool planted = name == "a0.h1->a1.h2<k>" || name == "a1.h2->logits";
     json += (i ? ", " : "") + ("\"" + name + "\": {\"score\": ") + (planted ? "-5.0" : "0.01") + "}";
   }

@@ -1,11 +1,12 @@
-// Edge-set interventions: names, graph enumeration, and the batched edge executor against the
+// Edge-set interventions: graph enumeration, and the batched edge executor against the
 // one-at-a-time hooked reference (fp32, <= 1e-5) and against three-pass path patching.
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "core/error.hpp"
 #include "engine_fixture.hpp"
+#include "core/error.hpp"
+#include "vocab/edges.hpp"
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/edges.hpp"
 #include "workers/interventions/executor.hpp"
@@ -24,22 +25,6 @@ using testing::random_prompts;
 // from summation order (batched GEMMs vs per-run ones); 1e-5 leaves a factor of ten.
 constexpr double kTol = 1e-5;
 
-TEST(EdgeNames, MibSpellingRoundTrips) {
-  for (const char* s : {"a0.h1->a2.h3<q>", "a0.h1->a2.h0<k>", "m0->a1.h2<v>", "a1.h0->m1", "m2->logits",
-                        "a3.h11->logits"}) {
-    EXPECT_EQ(to_string(parse_edge(s)), s);
-  }
-  EXPECT_EQ(to_string(parse_edge("0.1->mlp3")), "a0.h1->m3");  // project spellings accepted
-  const Edge e = parse_edge("a0.h1->a2.h3<q>");
-  EXPECT_EQ(e.sender, (Component{ComponentKind::kHead, 0, 1}));
-  EXPECT_EQ(e.receiver.kind, ReceiverKind::kHeadQ);
-  EXPECT_EQ(e.receiver.layer, 2);
-  EXPECT_EQ(e.receiver.head, 3);
-  for (const char* bad : {"a0.h1", "a0.h1->a2.h3<x>", "n0.3->logits", "a0.h1->m", "x->logits", "a0.h1->a2.h3"}) {
-    EXPECT_THROW(parse_edge(bad), InputError) << bad;
-  }
-}
-
 TEST(EdgeGraph, EdgesAmongNodes) {
   // Heads 0.1, 1.2 and MLPs 0, 1 in a 4-head MHA model: 0.1 -> {1.2 q k v, m0, m1, logits},
   // m0 -> {1.2 q k v, m1, logits}, 1.2 -> {m1, logits}, m1 -> {logits}.
@@ -47,7 +32,7 @@ TEST(EdgeGraph, EdgesAmongNodes) {
                                         {ComponentKind::kHead, 0, 1}, {ComponentKind::kMlp, 1, 0}};
   const auto edges = edges_among(nodes, 4, 4);
   std::vector<std::string> names;
-  for (const auto& e : edges) names.push_back(to_string(e));
+  for (const auto& e : edges) names.push_back(vocab::edge_name(e));
   const std::vector<std::string> expect = {
       "a0.h1->m0", "a0.h1->a1.h2<q>", "a0.h1->a1.h2<k>", "a0.h1->a1.h2<v>", "a0.h1->m1", "a0.h1->logits",
       "m0->a1.h2<q>", "m0->a1.h2<k>", "m0->a1.h2<v>", "m0->m1", "m0->logits",
@@ -56,7 +41,7 @@ TEST(EdgeGraph, EdgesAmongNodes) {
   // Grouped-query attention: query heads 1.0 and 1.1 share key-value head 0 (4 heads, 2 kv heads).
   const auto gqa = edges_among({{ComponentKind::kHead, 0, 0}, {ComponentKind::kHead, 1, 0}, {ComponentKind::kHead, 1, 1}}, 4, 2);
   std::vector<std::string> gnames;
-  for (const auto& e : gqa) gnames.push_back(to_string(e));
+  for (const auto& e : gqa) gnames.push_back(vocab::edge_name(e));
   const std::vector<std::string> gexpect = {"a0.h0->a1.h0<q>", "a0.h0->a1.h0<k>", "a0.h0->a1.h0<v>",
                                             "a0.h0->a1.h1<q>", "a0.h0->logits", "a1.h0->logits", "a1.h1->logits"};
   EXPECT_EQ(gnames, gexpect);
@@ -73,17 +58,17 @@ TEST(EdgeGraph, InvalidEdgesAreRejectedWithTheEdgeNamed) {
     }
   };
   EdgeIntervention backwards;
-  backwards.edges.push_back(parse_edge("a1.h0->a1.h2<q>"));
+  backwards.edges.push_back(vocab::parse_edge("a1.h0->a1.h2<q>"));
   check(backwards, "a1.h0->a1.h2<q>");
   EdgeIntervention mlp_same_layer;
-  mlp_same_layer.edges.push_back(parse_edge("m1->a1.h0<k>"));
+  mlp_same_layer.edges.push_back(vocab::parse_edge("m1->a1.h0<k>"));
   check(mlp_same_layer, "m1->a1.h0<k>");
   EdgeIntervention out_of_range;
-  out_of_range.edges.push_back(parse_edge("a0.h9->logits"));
+  out_of_range.edges.push_back(vocab::parse_edge("a0.h9->logits"));
   check(out_of_range, "head 9");
   EdgeIntervention ablated_sender;
   ablated_sender.ablated.push_back({ComponentKind::kHead, 0, 1});
-  ablated_sender.edges.push_back(parse_edge("a0.h1->logits"));
+  ablated_sender.edges.push_back(vocab::parse_edge("a0.h1->logits"));
   check(ablated_sender, "mean-ablated");
 }
 
@@ -205,7 +190,7 @@ TEST(EdgeSets, SingleEdgeEqualsFrozenPathPatching) {
       pp.positions = ivs[i].positions;
       const auto expect = ref.answer_logits(AblationKind::kPathPatch, pp, /*recompute_mlps=*/false);
       EXPECT_LE((batched[static_cast<int64_t>(i)] - expect).abs().max().item<double>(), kTol)
-          << "model " << model_idx << " edge " << to_string(ivs[i].edges[0]);
+          << "model " << model_idx << " edge " << vocab::edge_name(ivs[i].edges[0]);
     }
   }
 }
@@ -227,7 +212,7 @@ TEST(EdgeSets, SingleEdgeEqualsStudyPathPatchingWhenMlpsAreSilent) {
   for (const char* name : {"a0.h1->a1.h2<q>", "a0.h3->a2.h0<k>", "a1.h1->a2.h3<v>", "a0.h2->logits",
                            "a1.h0->m2", "a2.h2->logits"}) {
     EdgeIntervention e;
-    e.edges.push_back(parse_edge(name));
+    e.edges.push_back(vocab::parse_edge(name));
     edge_ivs.push_back(e);
     Intervention p;
     p.components = {e.edges[0].sender};

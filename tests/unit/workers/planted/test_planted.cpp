@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <set>
 
+#include "vocab/edges.hpp"
+#include "vocab/names.hpp"
 #include "workers/circuits/edge_pruning.hpp"
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/executor.hpp"
@@ -31,13 +33,13 @@ std::vector<Component> all_components(const model::ModelConfig& c) {
 
 std::set<std::string> names(const std::vector<Component>& cs) {
   std::set<std::string> s;
-  for (const auto& c : cs) s.insert(interv::to_string(c));
+  for (const auto& c : cs) s.insert(vocab::component_name(c));
   return s;
 }
 
 std::set<std::string> names(const std::vector<interv::Edge>& es) {
   std::set<std::string> s;
-  for (const auto& e : es) s.insert(interv::to_string(e));
+  for (const auto& e : es) s.insert(vocab::edge_name(e));
   return s;
 }
 
