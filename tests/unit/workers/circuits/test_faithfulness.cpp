@@ -3,17 +3,26 @@
 // reaching full faithfulness at its own size.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.hpp"
 #include "vocab/edges.hpp"
+#include "vocab/names.hpp"
+#include "workers/circuits/edge_pruning.hpp"
 #include "workers/circuits/faithfulness.hpp"
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/executor.hpp"
+#include "workers/interventions/session.hpp"
+#include "workers/model/model_tokenizer.hpp"
 #include "workers/model/transformer.hpp"
+#include "workers/model/weights.hpp"
 #include "workers/planted/planted.hpp"
+#include "workers/tokenizer/tokenizer.hpp"
 
 namespace csweep::circuits {
 namespace {
@@ -146,6 +155,95 @@ TEST(Faithfulness, BadScoreFilesNameTheProblem) {
   expect_error("[1, 2]", "exactly one of");
   expect_error("{\"nodes\": {\"a0.h1\": {\"score\": 1}, \"0.1\": {\"score\": 2}}}", "twice");
   expect_error("{not json", "not valid JSON");
+}
+
+// The embedded default model on the three sequence tasks: node curves of two single-effect
+// rankings (heads; heads and MLPs) and the edge curve of the full graph ranked by the senders'
+// effects, each one batched evaluation, exact at the ends, CPR/CMD recomputed; and edge pruning
+// of the components whose single ablation costs >= 20 pp (a stand-in for the pruned 80 %
+// circuit, which the node pruner computes). Prints the numbers it measured.
+TEST(Faithfulness, DefaultModelCurvesAreOneBatchEach) {
+  const auto loaded = model::load_model(std::string(CSWEEP_SOURCE_DIR) + "/models/default");
+  const model::HookedTransformer tm(loaded);
+  const auto tok = model::load_model_tokenizer(loaded);
+  const auto& cfg = loaded.cfg;
+  for (const char* task : {"digits", "numwords", "months"}) {
+    interv::TaskRequest req;
+    req.task = task;
+    req.params = {{"n_prompts", 32}, {"members", 4}};
+    req.corruption = "randAll";
+    const auto data = interv::build_task_data(tm, tok, req);
+    const auto& cache = *data.cache;
+    interv::Executor ex(tm);
+    std::vector<Component> heads, nodes;
+    for (int l = 0; l < cfg.n_layers; ++l) {
+      for (int h = 0; h < cfg.n_heads; ++h) heads.push_back({ComponentKind::kHead, l, h});
+    }
+    for (int l = 0; l < cfg.n_layers; ++l) {
+      for (int h = 0; h < cfg.n_heads; ++h) nodes.push_back({ComponentKind::kHead, l, h});
+      nodes.push_back({ComponentKind::kMlp, l, 0});
+    }
+    std::vector<interv::Intervention> singles;
+    for (const auto& c : nodes) singles.push_back({{c}, {}, {}});
+    const auto rows = ex.evaluate(cache, interv::AblationKind::kMean, singles, {});
+    std::vector<double> head_effect, node_effect;
+    std::vector<Component> needed;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const double e = cache.baseline().clean_logit_diff - rows[i].logit_diff;
+      node_effect.push_back(e);
+      if (nodes[i].kind == ComponentKind::kHead) head_effect.push_back(e);
+      if (rows[i].performance <= 80.0) needed.push_back(nodes[i]);
+    }
+    for (const auto& [name, rk] : {std::pair{"heads", rank_nodes(heads, head_effect, true)},
+                                   std::pair{"nodes", rank_nodes(nodes, node_effect, true)}}) {
+      const auto b0 = ex.stats().batches;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto c = faithfulness_curve(ex, cache, rk, {});
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_EQ(ex.stats().batches - b0, 1) << task << " " << name;
+      EXPECT_NE(c.m_full, c.m_empty);
+      for (const auto& p : c.points) {
+        if (p.size == c.total) EXPECT_EQ(p.faithfulness, 1.0);
+        if (p.size == 0) EXPECT_EQ(p.faithfulness, 0.0);
+      }
+      check_areas(c);
+      std::printf("[default model] %-8s %-5s ranking (N = %lld): CPR %.4f CMD %.4f  m(M) %.3f m(0) %.3f  %.3f s\n",
+                  task, name, static_cast<long long>(c.total), c.cpr, c.cmd, c.m_full, c.m_empty, secs);
+    }
+    // Every edge of the model ranked by its sender's single-ablation effect (a cheap ranking; the
+    // curve, not the ranking, is under test here), then its curve.
+    {
+      const auto graph = interv::edges_among(nodes, cfg.n_heads, cfg.n_kv_heads);
+      std::vector<double> eff;
+      for (const auto& e : graph) {
+        eff.push_back(node_effect[static_cast<size_t>(std::find(nodes.begin(), nodes.end(), e.sender) - nodes.begin())]);
+      }
+      const auto rk = rank_edges(graph, eff, true);
+      const auto b0 = ex.stats().batches;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto c = faithfulness_curve(ex, cache, rk, {});
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_NE(c.m_full, c.m_empty);
+      for (const auto& p : c.points) {
+        if (p.size == c.total) EXPECT_EQ(p.faithfulness, 1.0);
+        if (p.size == 0) EXPECT_EQ(p.faithfulness, 0.0);
+      }
+      check_areas(c);
+      std::printf("[default model] %-8s edges ranking (N = %lld): CPR %.4f CMD %.4f  m(M) %.3f m(0) %.3f  %lld batch(es), %.3f s\n",
+                  task, static_cast<long long>(c.total), c.cpr, c.cmd, c.m_full, c.m_empty,
+                  static_cast<long long>(ex.stats().batches - b0), secs);
+    }
+    // Edge pruning of the single-ablation stand-in circuit, inside the circuit.
+    if (needed.size() >= 2) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto res = prune_edges(ex, cache, needed, {}, {});
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_EQ(res.edges.size(), interv::edges_among(needed, cfg.n_heads, cfg.n_kv_heads).size());
+      std::printf("[default model] %-8s circuit %s: %zu edges -> %d kept; circuit %.1f %%, re-check %.1f %%  %.3f s\n",
+                  task, vocab::components_name(needed).c_str(), res.edges.size(), res.kept(),
+                  res.circuit_row.performance, res.recheck.performance, secs);
+    }
+  }
 }
 
 }  // namespace
