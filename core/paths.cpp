@@ -20,15 +20,15 @@ std::string executable_dir() {
   return slash == std::string::npos ? std::string{} : exe.substr(0, slash);
 }
 
-std::string data_path(const std::string& rel) {
+std::string shipped_path(const std::string& top, const std::string& rel, const char* env_var) {
   std::vector<std::string> roots;
-  if (const char* env = std::getenv("CSWEEP_DATA_DIR"); env != nullptr && *env != '\0')
+  if (const char* env = std::getenv(env_var); env != nullptr && *env != '\0')
     roots.emplace_back(env);
   const std::string exe_dir = executable_dir();
   if (!exe_dir.empty()) {
-    roots.push_back(exe_dir + "/../data");
-    roots.push_back(exe_dir + "/../../data");
-    roots.push_back(exe_dir + "/../share/circuitsweep/data");
+    roots.push_back(exe_dir + "/../" + top);
+    roots.push_back(exe_dir + "/../../" + top);
+    roots.push_back(exe_dir + "/../share/circuitsweep/" + top);
   }
   std::string tried;
   for (const auto& root : roots) {
@@ -41,9 +41,13 @@ std::string data_path(const std::string& rel) {
     }
     tried += (tried.empty() ? "" : ", ") + candidate;
   }
-  throw InputError("data file " + rel + " not found (tried: " +
+  throw InputError(top + " file " + rel + " not found (tried: " +
                    (tried.empty() ? "nothing, the executable's path is unknown" : tried) +
-                   "); set CSWEEP_DATA_DIR to circuitsweep's data/ folder");
+                   "); set " + env_var + " to circuitsweep's " + top + "/ folder");
+}
+
+std::string data_path(const std::string& rel) {
+  return shipped_path("data", rel, "CSWEEP_DATA_DIR");
 }
 
 }  // namespace csweep

@@ -16,4 +16,10 @@ std::string executable_dir();
 // Throws InputError listing every place tried when none holds it.
 std::string data_path(const std::string& rel);
 
+// The same search for any folder shipped next to the build or install (e.g. "analysis"):
+// $<env_var>/<rel>, then <exe_dir>/../<top>/<rel>, <exe_dir>/../../<top>/<rel> and
+// <exe_dir>/../share/circuitsweep/<top>/<rel>. Throws InputError naming every place tried and
+// env_var.
+std::string shipped_path(const std::string& top, const std::string& rel, const char* env_var);
+
 }  // namespace csweep

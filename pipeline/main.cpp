@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   csweep::cli::add_run_command(app);
   csweep::cli::add_merge_command(app);
   csweep::cli::add_eval_command(app);
+  csweep::cli::add_analyze_command(app);
+  csweep::cli::add_export_command(app);
 
   try {
     app.parse(argc, argv);

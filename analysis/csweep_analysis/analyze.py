@@ -401,7 +401,8 @@ def run(args):
     except BaseException:
         outdir.discard(tmp)
         raise
+    parts = ["summary.json", "tables/*.csv|tex"] + (["figures/*.pdf|png|txt"] if args.figures else [])
     print(f"csweep analyze: wrote {len(analysis.table_entries)} tables"
           + (f" and {len(analysis.figure_entries)} figures" if args.figures else "")
-          + f" to {path} (summary.json, tables/, {'figures/' if args.figures else ''})")
+          + f" to {path}/ ({', '.join(parts)})")
     return 0

@@ -1,9 +1,9 @@
 """Component names, the one textual vocabulary of the analysis.
 
-The HDF5 tables store a component as (kind, layer, index) integers (reducers/schema.hpp:
-component_kind 0 head, 1 mlp, 2 neuron); everything the analysis writes names them as the job
-specs do (docs/SWEEPS.md): "9.1" = layer 9 head 1, "mlp3" = MLP of layer 3, "n3.117" = neuron 117
-of layer 3. A set of components ablated together is written "9.1+4.4".
+The spellings are those of vocab/names.hpp (kComponentForms), through which the C++ side parses
+and prints every name: "9.1" = layer 9 head 1, "mlp3" (alias "m3") = MLP of layer 3, "n3.117" =
+neuron 117 of layer 3; a set ablated together is "9.1+4.4". The HDF5 tables store a component as
+(kind, layer, index) integers (reducers/schema.hpp: component_kind 0 head, 1 mlp, 2 neuron).
 """
 import re
 
@@ -11,7 +11,7 @@ HEAD, MLP, NEURON = 0, 1, 2
 KIND_NAMES = {HEAD: "head", MLP: "mlp", NEURON: "neuron"}
 
 _HEAD_RE = re.compile(r"^(\d+)\.(\d+)$")
-_MLP_RE = re.compile(r"^mlp(\d+)$")
+_MLP_RE = re.compile(r"^(?:mlp|m)(\d+)$")  # "m3" is an alias (vocab/names.hpp)
 _NEURON_RE = re.compile(r"^n(\d+)\.(\d+)$")
 
 

@@ -97,6 +97,7 @@ def top(df, n, by="effect", columns=None):
     """The n rows of each experiment with the most negative `by`."""
     if df.empty:
         return df
+    df = df[df[by].notna()]  # metrics an experiment did not request are NaN (schema.hpp)
     out = (df.sort_values(EXPERIMENT + [by], kind="stable")
            .groupby(EXPERIMENT, sort=False, dropna=False).head(n))
     cols = columns or (EXPERIMENT + ["family", "label", "performance", "effect"])

@@ -14,5 +14,7 @@ void add_plan_command(CLI::App& app);      // grid size, units, FLOPs, time and 
 void add_run_command(CLI::App& app);       // the sweep (MPI), resumable, into HDF5
 void add_merge_command(CLI::App& app);     // shard files -> one results file
 void add_eval_command(CLI::App& app);      // metrics of a task, optionally with components ablated
+void add_analyze_command(CLI::App& app);   // results -> set algebra, tables, figures (Python)
+void add_export_command(CLI::App& app);    // results -> tidy long CSV tables (Python)
 
 }  // namespace csweep::cli
