@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "reducers/dimension_scales.hpp"
 #include "reducers/h5.hpp"
 #include "reducers/layout.hpp"
 #include "vocab/names.hpp"
@@ -785,6 +786,7 @@ void write_results(const std::string& path, Results& results) {
                                    tmp);
       write_layout(ledger, m.layout, tmp);
     }
+    attach_dimension_scales(file, tmp);  // named dimensions for netCDF readers (xarray)
     root.reset();
     wcheck(H5Fflush(file, H5F_SCOPE_GLOBAL), tmp, "flush");
     const ssize_t size = H5Fget_file_image(file, nullptr, 0);

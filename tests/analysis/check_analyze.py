@@ -7,8 +7,9 @@ Runs the real csweep on tests/analysis/jobs/analysis.toml (embedded default mode
 `csweep analyze --figures` and `csweep export`, and checks every output against the results file
 read with h5py/numpy here (nothing of the analysis package computes the expected numbers):
 the layer x head grids (summary.json and the heatmap images), the top single heads, the pair
-interactions, the corruption bars, the single-ablation Venn, the tidy CSV (pandas), and the
-command's errors (incomplete file, not a results file, no interpreter, missing modules).
+interactions, the corruption bars, the single-ablation Venn, the tidy CSV (pandas), the results
+file opened with xarray + h5netcdf (check_netcdf.py), and the command's errors (incomplete file,
+not a results file, no interpreter, missing modules).
 """
 import json
 import os
@@ -24,6 +25,7 @@ import pandas as pd
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "analysis"))
+sys.path.insert(0, HERE)
 from csweep_analysis import figures, report_figures  # noqa: E402  (drawing only, for read-back)
 
 JOB = os.path.join(HERE, "jobs", "analysis.toml")
@@ -209,6 +211,18 @@ def main():
     check(set(b["quantity"]) >= {"clean_logit_diff", "corrupted_logit_diff"}, "baselines export")
     run([csweep, "export", results, "--format", "parquet", "--out", exp_dir + "_pq"],
         expect=EXIT_INPUT)
+
+    # ---- the results file opens in xarray (h5netcdf) with named dimensions ----
+    import check_netcdf
+    nc_failures, groups = check_netcdf.check(results)
+    for msg in nc_failures:
+        check(False, msg)
+    check("tables/single_heads" in groups, "xarray opened the tables")
+    import xarray as xr
+    ds = xr.open_dataset(results, group="tables/single_heads", engine="h5netcdf")
+    check(set(ds.dims) == {"row", "component"}, f"single_heads dims {dict(ds.dims)}")
+    check(list(ds["performance"].values) == list(single["performance"]), "xarray values")
+    ds.close()
 
     # ---- errors ----
     bad = os.path.join(work, "not_results.h5")

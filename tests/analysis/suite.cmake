@@ -2,7 +2,8 @@
 # matplotlib, matplotlib-venn, upsetplot; xarray + h5netcdf to read results back):
 #   analysis.unit  set algebra, circuits files, figures read back (tests/unit/analysis)
 #   analysis.e2e   csweep run -> csweep analyze --figures / csweep export on the default model,
-#                  every output checked against the HDF5 file read with h5py
+#                  every output checked against the HDF5 file read with h5py; the file opens in
+#                  xarray + h5netcdf with named dimensions (check_netcdf.py)
 add_test(NAME analysis.unit
          COMMAND /usr/bin/python3 -m unittest discover -s ${PROJECT_SOURCE_DIR}/tests/unit/analysis
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
