@@ -135,12 +135,16 @@ class Results:
     def _interventions(self, g, fam, attrs):
         data = self._index(g)
         n = len(next(iter(data.values()))) if data else 0
-        kinds = g["component_kind"][...]
-        layers = g["component_layer"][...]
-        idx = g["component_index"][...]
-        comps = [tuple(c for c in (components.name(k, l, i) for k, l, i in zip(kr, lr, ir))
-                       if c is not None)
-                 for kr, lr, ir in zip(kinds, layers, idx)]
+        if "components" in g:
+            # Format 2: the writer names each row's components (vocab::components_name).
+            comps = [tuple(x.split("+")) if x else () for x in g["components"].asstr()[...]]
+        else:
+            kinds = g["component_kind"][...]
+            layers = g["component_layer"][...]
+            idx = g["component_index"][...]
+            comps = [tuple(c for c in (components.name(k, l, i) for k, l, i in zip(kr, lr, ir))
+                           if c is not None)
+                     for kr, lr, ir in zip(kinds, layers, idx)]
         labels = attrs.get("position_labels", [])
         pos = g["position"][...]
         pos_names = np.array([labels[p] if 0 <= p < len(labels) else ("" if p < 0 else str(p))
