@@ -9,7 +9,6 @@ import importlib.util
 import json
 import os
 
-import pandas as pd
 
 from . import outdir
 from .errors import input_error

@@ -2,7 +2,6 @@
 import os
 import warnings
 
-import pandas as pd
 
 
 def _cell(v):
