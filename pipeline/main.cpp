@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   csweep::cli::add_eval_command(app);
   csweep::cli::add_analyze_command(app);
   csweep::cli::add_export_command(app);
+  csweep::cli::add_submit_command(app);
+  csweep::cli::add_status_command(app);
+  csweep::cli::add_resubmit_command(app);
 
   try {
     app.parse(argc, argv);

@@ -16,5 +16,9 @@ void add_merge_command(CLI::App& app);     // shard files -> one results file
 void add_eval_command(CLI::App& app);      // metrics of a task, optionally with components ablated
 void add_analyze_command(CLI::App& app);   // results -> set algebra, tables, figures (Python)
 void add_export_command(CLI::App& app);    // results -> tidy long CSV tables (Python)
+// cmd_submit.cpp: the sweep as Slurm job arrays (pipeline/slurm/)
+void add_submit_command(CLI::App& app);    // run directory, scripts, arrays + dependent merge
+void add_status_command(CLI::App& app);    // per-shard progress and Slurm state of a run
+void add_resubmit_command(CLI::App& app);  // the shards that are not complete, new merge
 
 }  // namespace csweep::cli

@@ -2,6 +2,7 @@
 # Starts (or stops) a real single-node Slurm cluster on localhost: munged, slurmctld, slurmd.
 #   tests/slurm/local_cluster.sh start   -> prints "export SLURM_CONF=..." to eval
 #   tests/slurm/local_cluster.sh stop
+# CSWEEP_MAX_ARRAY_SIZE sets the cluster's MaxArraySize (default 1001, Slurm's default).
 # Needs root (slurmd runs jobs as the submitting user; SlurmUser=root keeps the setup small).
 # State lives under ${CSWEEP_SLURM_DIR:-/tmp/csweep-slurm}; nothing outside it is written except
 # munge's key and run directory when they are missing.
@@ -12,17 +13,34 @@ host=$(hostname -s)
 
 log() { echo "local_cluster: $*" >&2; }
 
-stop() {
-  for d in slurmd slurmctld; do
-    if [[ -f $dir/$d.pid ]]; then kill "$(cat "$dir/$d.pid")" 2>/dev/null || true; fi
+# Ends the daemons this script started, by the pids they recorded, and waits until each is gone
+# (a zombie counts as gone: its parent reaps it). munged is stopped only when this script
+# started it (another user of the machine may rely on a munged that was already running).
+stop_pid() {  # name pidfile
+  [[ -s $2 ]] || return 0
+  local pid
+  pid=$(cat "$2")
+  rm -f "$2"
+  [[ $pid =~ ^[0-9]+$ ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do
+    local state
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+    [[ -z $state || $state == Z ]] && return 0
+    sleep 0.1
   done
-  pkill -f "slurmctld -f $conf" 2>/dev/null || true
-  pkill -f "slurmd -f $conf" 2>/dev/null || true
-  sleep 0.5
+  log "$1 (pid $pid) ignored SIGTERM for 5 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop() {
+  stop_pid slurmd "$dir/slurmd.pid"
+  stop_pid slurmctld "$dir/slurmctld.pid"
+  stop_pid munged "$dir/munged.started"
 }
 
 start_munge() {
-  if pgrep -x munged >/dev/null && munge -n </dev/null | unmunge >/dev/null 2>&1; then return; fi
+  if pgrep -x munged >/dev/null && munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then return; fi
   mkdir -p /run/munge /var/lib/munge /var/log/munge /etc/munge
   chown munge:munge /run/munge /var/lib/munge /var/log/munge /etc/munge
   if [[ ! -s /etc/munge/munge.key ]]; then
@@ -31,7 +49,13 @@ start_munge() {
   chown munge:munge /etc/munge/munge.key
   chmod 0400 /etc/munge/munge.key
   su -s /bin/sh munge -c /usr/sbin/munged
-  for _ in $(seq 50); do munge -n </dev/null | unmunge >/dev/null 2>&1 && return; sleep 0.1; done
+  for _ in $(seq 50); do
+    if munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
+      cp /run/munge/munged.pid "$dir/munged.started" 2>/dev/null || pgrep -x -o munged >"$dir/munged.started"
+      return
+    fi
+    sleep 0.1
+  done
   log "munged did not come up"; exit 1
 }
 
@@ -66,8 +90,9 @@ JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
 MailProg=/bin/true
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,sched_interval=1
 MinJobAge=300
+MaxArraySize=${CSWEEP_MAX_ARRAY_SIZE:-1001}
 NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
