@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <string_view>
 #include <filesystem>
 
 #include "core/error.hpp"
@@ -69,6 +72,22 @@ void print_submitted(const Attempt& at, const std::string& run_dir) {
 
 std::string abs_path(const std::string& p) { return fs::weakly_canonical(fs::absolute(p)).string(); }
 
+// Values that go into #SBATCH lines: one word of Slurm's name characters (a space or newline
+// would change the script).
+void check_word(const std::string& value, const std::string& option) {
+  const bool ok = std::all_of(value.begin(), value.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("_.,:@+-").find(static_cast<char>(c)) != std::string_view::npos;
+  });
+  if (!ok) throw input_error(option, "not a Slurm name", "'" + value + "'", "letters, digits and _.,:@+-");
+}
+
+// The spec's job name as a Slurm job name and directory name.
+std::string safe_name(const std::string& name) {
+  std::string s;
+  for (unsigned char c : name) s += std::isalnum(c) || c == '_' || c == '-' || c == '.' ? static_cast<char>(c) : '_';
+  return s.empty() ? std::string("sweep") : s;
+}
+
 }  // namespace
 
 int submit_main(const SubmitRequest& req) {
@@ -97,8 +116,17 @@ int submit_main(const SubmitRequest& req) {
                       fmt::format("at most {} (the grid's units; see csweep plan)", grid.total_units()));
 
   ScriptParams p;
-  p.job_name = job.name;
-  p.run_dir = abs_path(req.run_dir.empty() ? "runs/" + job.name : req.run_dir);
+  check_word(req.partition, "--partition");
+  check_word(req.account, "--account");
+  p.job_name = safe_name(job.name);
+  p.run_dir = abs_path(req.run_dir.empty() ? "runs/" + p.job_name : req.run_dir);
+  // #SBATCH lines end at white space: the run directory (--output) and the working directory
+  // (--chdir) must have none.
+  for (const auto& [path, what] : {std::pair<std::string, const char*>{p.run_dir, "--run-dir"},
+                                   {fs::current_path().string(), "the working directory"}})
+    if (std::any_of(path.begin(), path.end(), [](unsigned char c) { return std::isspace(c); }))
+      throw input_error(what, "a path with white space cannot go into #SBATCH lines", "'" + path + "'",
+                        "a path without spaces");
   p.csweep_bin = abs_path(req.csweep_bin.empty() ? fs::read_symlink("/proc/self/exe").string() : req.csweep_bin);
   if (!req.csweep_bin.empty() && ::access(p.csweep_bin.c_str(), X_OK) != 0)
     throw input_error("--csweep", "not an executable file", "'" + req.csweep_bin + "'", "a csweep binary");

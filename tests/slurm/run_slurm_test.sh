@@ -15,7 +15,7 @@
 # Usage: run_slurm_test.sh CSWEEP_BINARY WORKDIR SCENARIO [JOB_SPEC]
 set -euo pipefail
 csweep=$(realpath "$1")
-base=$2
+base=$(realpath -m "$2")
 scenario=$3
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 job=$(realpath "${4:-$repo/jobs/quickstart.toml}")
