@@ -1,4 +1,4 @@
-# ---- body of every shard script (slurm/templates/shard.sh, embedded into csweep at build time) --
+# Body of every shard script: slurm/templates/shard.sh, embedded into csweep at build time.
 # Array task k of an array submitted with argument BASE runs shard BASE+k of CSWEEP_SHARDS
 # (arrays start at 0 so that no task id exceeds the cluster's MaxArraySize).
 #

@@ -33,9 +33,41 @@ stop_pid() {  # name pidfile
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+alive() {  # pidfile
+  [[ -s $1 ]] || return 1
+  local state
+  state=$(awk '{print $3}' "/proc/$(cat "$1")/stat" 2>/dev/null || true)
+  [[ -n $state && $state != Z ]]
+}
+
+# Job steps outlive slurmd (slurmstepd is its own process): cancel every job of this cluster and
+# wait for them to end before stopping the daemons, so no job of an earlier run lingers when
+# the next cluster reuses its job ids. Leftover slurmstepd processes are recognised by the
+# marker variable slurmd was started with (CSWEEP_LOCAL_SLURMD=<this cluster's dir>).
+stop_jobs() {
+  if alive "$dir/slurmctld.pid"; then
+    SLURM_CONF=$conf scancel --user="$(id -un)" 2>/dev/null || true
+    for _ in $(seq 100); do
+      [[ -z $(SLURM_CONF=$conf squeue -h -o %i 2>/dev/null) ]] && break
+      sleep 0.1
+    done
+  fi
+}
+kill_leftover_steps() {
+  local pid
+  for pid in $(pgrep -x slurmstepd 2>/dev/null || true); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "CSWEEP_LOCAL_SLURMD=$dir"; then
+      log "killing leftover slurmstepd $pid"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
 stop() {
+  stop_jobs
   stop_pid slurmd "$dir/slurmd.pid"
   stop_pid slurmctld "$dir/slurmctld.pid"
+  kill_leftover_steps
   stop_pid munged "$dir/munged.started"
 }
 
@@ -92,13 +124,14 @@ MpiDefault=none
 MailProg=/bin/true
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,sched_interval=1
 MinJobAge=300
+KillWait=5
 MaxArraySize=${CSWEEP_MAX_ARRAY_SIZE:-1001}
 NodeName=${host} NodeAddr=127.0.0.1 CPUs=${cpus} RealMemory=${mem} State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:4
 CONF
   start_munge
   /usr/sbin/slurmctld -f "$conf"
-  /usr/sbin/slurmd -f "$conf" -N "$host"
+  CSWEEP_LOCAL_SLURMD=$dir /usr/sbin/slurmd -f "$conf" -N "$host"
   export SLURM_CONF=$conf
   for _ in $(seq 100); do
     if sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then

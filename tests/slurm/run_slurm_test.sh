@@ -52,9 +52,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 eval "$("$repo/tests/slurm/local_cluster.sh" start)"
 
-# The ids of the jobs of a run that are still known to the controller and not finished.
+# How many jobs are queued or running ("unknown" while the controller does not answer).
 active_jobs() {
-  squeue -h -o %i 2>/dev/null | grep -c . || true
+  local out
+  if out=$(squeue -h -o %i 2>/dev/null); then grep -c . <<<"$out" || true; else echo unknown; fi
 }
 # Waits until the queue is empty (every job of this private cluster is ours).
 wait_idle() {
@@ -101,7 +102,7 @@ a_array)
 import json, re, shlex, sys
 text = open(sys.argv[1]).read()
 run = sys.argv[2]
-sections = re.split(r"^# ---- (.*)$", text, flags=re.M)
+sections = re.split(r"^# ---- (.*)\n", text, flags=re.M)
 parts = dict(zip(sections[1::2], sections[2::2]))
 for name in ("shard.sbatch", "merge.sbatch"):
     path = f"{run}/{name}"
@@ -165,7 +166,7 @@ import h5py
 with h5py.File(sys.argv[1], "r") as f:
     runs = json.loads(f.attrs["runs"])
     units = f["ledger/unit"][()]
-    total = int(f["ledger/unit"].attrs["total_units"])
+    total = int(f["ledger"].attrs["total_units"])
 first, last = total * 0 // 2, total * 1 // 2
 for r in runs:
     print(f"  run: ranks {r['ranks']}, units done {r['units_done']}, re-issued {r['units_reissued']}, "
