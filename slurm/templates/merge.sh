@@ -15,7 +15,7 @@ if ((rc == 0)); then
   # while the shards ran) analyses, and one without it still merges. (`csweep X --help` exits 0
   # for any X, so the subcommand list of `csweep --help` is what tells.)
   if "$CSWEEP_BIN" --help 2>/dev/null | grep -qE '^ +analyze( |$)'; then
-    "$CSWEEP_BIN" analyze "$CSWEEP_RUN_DIR/results.h5" --out "$CSWEEP_RUN_DIR/analysis" || rc=$?
+    "$CSWEEP_BIN" analyze "$CSWEEP_RUN_DIR/results.h5" --out "$CSWEEP_RUN_DIR/analysis" --figures || rc=$?
   else
     echo "[$(stamp)] csweep-merge note: this csweep has no 'analyze' command; analysis skipped"
   fi

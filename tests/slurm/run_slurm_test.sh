@@ -2,6 +2,9 @@
 # Slurm scenarios of `csweep submit` / `status` / `resubmit` against a real slurmctld/slurmd on
 # localhost, started here and stopped on every exit path (trap), with MaxArraySize=3:
 #   reference  one process runs the spec (the tables every scenario must reproduce)
+# Scenario a runs jobs/quickstart.toml (whatever families it has); b-d run
+# tests/slurm/jobs/small.toml, two of its three tasks, so that the suite stays short as the
+# quickstart spec grows.
 #   a_array    3 shards, --max-concurrent 2 (never more than 2 tasks running, sampled), dependent
 #              merge; `--dry-run` equals what is written and submitted, and the README's block
 #   b_signal   2 shards x 2 ranks (srun --mpi=pmix); a running task gets the pre-time-limit signal
@@ -20,7 +23,7 @@ scenario=$3
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 job=$(realpath "${4:-$repo/jobs/quickstart.toml}")
 py=/usr/bin/python3
-reference=$base/reference/reference.h5
+reference=$base/reference/$(basename "$job" .toml).h5
 work=$base/$scenario
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader
 
@@ -28,11 +31,11 @@ say() { echo "[$(date +%T)] slurm.$scenario: $*"; }
 fail() { echo "slurm.$scenario: FAILED: $*" >&2; exit 1; }
 
 if [[ $scenario == reference ]]; then
-  rm -rf "$base/reference"; mkdir -p "$base/reference"
+  mkdir -p "$base/reference"; rm -f "$reference" "$reference.journal"
   "$csweep" run "$job" --output "$reference" --no-summary
   exit 0
 fi
-[[ -f $reference ]] || fail "no reference run at $reference (run the slurm.reference test first)"
+[[ -f $reference ]] || fail "no reference run at $reference (run the slurm.reference* tests first)"
 [[ $(id -u) -eq 0 ]] || fail "needs root to start munged/slurmctld/slurmd on localhost"
 
 export CSWEEP_SLURM_DIR=$work/cluster CSWEEP_MAX_ARRAY_SIZE=3
@@ -137,6 +140,12 @@ PY
   ((max_running >= 1 && max_running <= 2)) || fail "--max-concurrent 2 not honoured: $max_running running"
   expect_status "$run" 0
   compare_tables "$run/results.h5"
+  if "$csweep" --help | grep -qE '^ +analyze( |$)'; then
+    [[ -s $run/analysis/summary.json ]] || fail "the merge job did not run csweep analyze (no analysis/summary.json)"
+    say "the merge job analysed: $(find "$run/analysis" -maxdepth 1 -type f -printf "%f ")"
+  else
+    grep -q "has no 'analyze' command; analysis skipped" "$run/logs/merge.log" || fail "merge.log does not say why it skipped the analysis"
+  fi
   ;;
 
 b_signal)
