@@ -83,20 +83,8 @@ bool next_combination(std::vector<int>* c, int n) {
 
 namespace {
 
-bool all_digits(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
-}
-
-interv::Positions positions_of(const std::vector<std::string>& labels) {
-  interv::Positions p;
-  for (const auto& l : labels) {
-    if (all_digits(l))
-      p.indices.push_back(std::stoi(l));
-    else
-      p.names.push_back(l);
-  }
-  return p;
-}
+// Labels were validated by the job spec (vocab::position_label).
+interv::Positions positions_of(const std::vector<std::string>& labels) { return vocab::parse_positions(labels); }
 
 // Forward-pass time at which a receiver reads / a sender writes: heads of layer L act at 2L, the
 // MLP of layer L at 2L+1 (GPT-2 order: attention, then MLP), the final residual stream after all.
@@ -116,7 +104,7 @@ int sender_time(const interv::Component& c) {
 
 void check_component(const interv::Component& c, const model::ModelConfig& cfg,
                      const std::string& where, const std::string& model_name) {
-  const std::string got = "'" + component_name(c) + "'";
+  const std::string got = "'" + vocab::component_name(c) + "'";
   if (c.layer < 0 || c.layer >= cfg.n_layers)
     throw input_error(where, "layer out of range for model '" + model_name + "'", got,
                       fmt::format("layers 0..{}", cfg.n_layers - 1));
@@ -220,10 +208,10 @@ Family::Family(const FamilySpec& spec, const model::ModelConfig& cfg, const std:
           const std::string where = spec.origin + ".receivers";
           if (r.kind != interv::ReceiverKind::kResidFinal && (r.layer < 0 || r.layer >= cfg.n_layers))
             throw input_error(where, "receiver layer out of range for model '" + model_name + "'",
-                              "'" + receiver_name(r) + "'", fmt::format("layers 0..{}", cfg.n_layers - 1));
+                              "'" + vocab::receiver_name(r) + "'", fmt::format("layers 0..{}", cfg.n_layers - 1));
           if (r.kind <= interv::ReceiverKind::kHeadV && r.head >= cfg.n_heads)
             throw input_error(where, "receiver head out of range for model '" + model_name + "'",
-                              "'" + receiver_name(r) + "'", fmt::format("heads 0..{}", cfg.n_heads - 1));
+                              "'" + vocab::receiver_name(r) + "'", fmt::format("heads 0..{}", cfg.n_heads - 1));
         }
         receivers_ = spec.receivers;
       }
@@ -499,10 +487,10 @@ reducers::FileMeta Grid::file_meta() const {
   for (const auto& x : job_->models) m.model_names.push_back(x.name);
   for (const auto& x : job_->tasks) m.task_names.push_back(x.name);
   m.corruption_names = job_->corruptions;
-  for (auto a : ablations_) m.ablation_names.push_back(ablation_name(a));
+  for (auto a : ablations_) m.ablation_names.push_back(vocab::ablation_kinds().name(a));
   for (const auto& set : job_->metric_sets) {
     nlohmann::json j = nlohmann::json::array();
-    for (auto x : set) j.push_back(metric_name(x));
+    for (auto x : set) j.push_back(vocab::metrics().name(x));
     m.metric_sets.push_back(j.dump());
   }
   m.seeds = job_->seeds;
@@ -510,7 +498,7 @@ reducers::FileMeta Grid::file_meta() const {
     const FamilySpec& fs = job_->families[f];
     reducers::FamilyMeta fm;
     fm.name = fs.name;
-    fm.kind = to_string(fs.kind);
+    fm.kind = vocab::family_kinds().name(fs.kind);
     fm.position_labels = fs.position_labels;
     nlohmann::json j;
     j["name"] = fs.name;
@@ -519,7 +507,7 @@ reducers::FileMeta Grid::file_meta() const {
     if (fs.kind == FamilyKind::kSubsets) j["include_empty"] = fs.include_empty;
     j["positions"] = fs.position_labels.empty() ? nlohmann::json("all") : nlohmann::json(fs.position_labels);
     nlohmann::json abl = nlohmann::json::array();
-    for (auto a : fs.ablations) abl.push_back(ablation_name(a));
+    for (auto a : fs.ablations) abl.push_back(vocab::ablation_kinds().name(a));
     j["ablations"] = abl;
     nlohmann::json per_model = nlohmann::json::array();
     int width = 1;
@@ -527,11 +515,11 @@ reducers::FileMeta Grid::file_meta() const {
       const Family& fam = families_[mi][f];
       width = std::max(width, fam.max_components());
       nlohmann::json pool = nlohmann::json::array();
-      for (const auto& c : fam.pool()) pool.push_back(component_name(c));
+      for (const auto& c : fam.pool()) pool.push_back(vocab::component_name(c));
       nlohmann::json entry = {{"model", job_->models[mi].name}, {"size", fam.size()}, {"pool", pool}};
       if (fs.kind == FamilyKind::kPaths) {
         nlohmann::json rec = nlohmann::json::array();
-        for (const auto& r : fam.receivers()) rec.push_back(receiver_name(r));
+        for (const auto& r : fam.receivers()) rec.push_back(vocab::receiver_name(r));
         entry["receivers"] = rec;
       }
       per_model.push_back(entry);

@@ -1,5 +1,6 @@
 #include "pipeline/job_spec.hpp"
 
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,36 +13,14 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
+#include "vocab/model_families.hpp"
+#include "vocab/names.hpp"
+#include "vocab/tasks.hpp"
+#include "workers/tasks/task.hpp"
 #include "workers/io/hf_config.hpp"
 
 namespace csweep::pipeline {
 namespace {
-
-// ---- Names (identical spellings to workers/interventions and workers/metrics) ---------------------
-
-const std::pair<const char*, interv::AblationKind> kAblationNames[] = {
-    {"zero", interv::AblationKind::kZero},
-    {"mean", interv::AblationKind::kMean},
-    {"resample", interv::AblationKind::kResample},
-    {"patch_corrupt_into_clean", interv::AblationKind::kPatchCorruptIntoClean},
-    {"patch_clean_into_corrupt", interv::AblationKind::kPatchCleanIntoCorrupt},
-    {"path_patch", interv::AblationKind::kPathPatch},
-};
-const char* kAblationExpected =
-    "one of zero, mean, resample, patch_corrupt_into_clean, patch_clean_into_corrupt, path_patch";
-
-const std::pair<const char*, metrics::Metric> kMetricNames[] = {
-    {"logit_diff", metrics::Metric::kLogitDiff},     {"performance", metrics::Metric::kPerformance},
-    {"normalized", metrics::Metric::kNormalized},    {"kl", metrics::Metric::kKL},
-    {"prob_correct", metrics::Metric::kProbCorrect}, {"accuracy", metrics::Metric::kAccuracy},
-    {"prob_diff", metrics::Metric::kProbDiff},
-};
-const char* kMetricExpected =
-    "one of logit_diff, performance, normalized, kl, prob_correct, accuracy, prob_diff";
-
-const char* kCorruptionNames[] = {"randAll",        "switchLastTwo", "repeatLastTwo",
-                                  "repeatFirstAll", "repeatRand",    "permutation",
-                                  "XX01",           "ABC"};
 
 // ---- Locations and values for error messages ------------------------------------------------------
 
@@ -236,68 +215,10 @@ nlohmann::json to_json(const toml::node& n) {
   }
 }
 
-// ---- Components ----------------------------------------------------------------------------------
+// ---- Names: vocab/names.hpp --------------------------------------------------------------------
 
-bool parse_int(const std::string& s, int* out) {
-  if (s.empty() || s.size() > 9) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  *out = std::stoi(s);
-  return true;
-}
-
-const char* kComponentForms =
-    "'L.H' for a head (e.g. '9.1'), 'mlpL' for an MLP (e.g. 'mlp3'), 'nL.I' for a neuron "
-    "(e.g. 'n3.117')";
-
-std::optional<interv::Component> parse_component_text(const std::string& text) {
-  interv::Component c;
-  const auto dot = text.find('.');
-  if (text.rfind("mlp", 0) == 0) {
-    c.kind = interv::ComponentKind::kMlp;
-    if (!parse_int(text.substr(3), &c.layer)) return std::nullopt;
-  } else if (text.rfind('n', 0) == 0 && dot != std::string::npos) {
-    c.kind = interv::ComponentKind::kNeuron;
-    if (!parse_int(text.substr(1, dot - 1), &c.layer) || !parse_int(text.substr(dot + 1), &c.index))
-      return std::nullopt;
-  } else if (dot != std::string::npos) {
-    c.kind = interv::ComponentKind::kHead;
-    if (!parse_int(text.substr(0, dot), &c.layer) || !parse_int(text.substr(dot + 1), &c.index))
-      return std::nullopt;
-  } else {
-    return std::nullopt;
-  }
-  return c;
-}
-
-// Receivers: "resid_final", "mlp5" (MLP input), "9.1q" / "9.1k" / "9.1v" (a head's input).
-const char* kReceiverForms =
-    "'resid_final', 'mlpL' (an MLP's input) or 'L.Hq' / 'L.Hk' / 'L.Hv' (a head's query, key or "
-    "value input), e.g. '9.1q'";
-
-std::optional<interv::Receiver> parse_receiver_text(const std::string& text) {
-  interv::Receiver r;
-  if (text == "resid_final") {
-    r.kind = interv::ReceiverKind::kResidFinal;
-    return r;
-  }
-  if (text.rfind("mlp", 0) == 0) {
-    r.kind = interv::ReceiverKind::kMlpIn;
-    if (!parse_int(text.substr(3), &r.layer)) return std::nullopt;
-    return r;
-  }
-  if (text.size() < 4) return std::nullopt;
-  const char q = text.back();
-  if (q == 'q') r.kind = interv::ReceiverKind::kHeadQ;
-  else if (q == 'k') r.kind = interv::ReceiverKind::kHeadK;
-  else if (q == 'v') r.kind = interv::ReceiverKind::kHeadV;
-  else return std::nullopt;
-  auto c = parse_component_text(text.substr(0, text.size() - 1));
-  if (!c || c->kind != interv::ComponentKind::kHead) return std::nullopt;
-  r.layer = c->layer;
-  r.head = c->index;
-  return r;
-}
+using vocab::kComponentForms;
+using vocab::kReceiverForms;
 
 // ---- Sections ------------------------------------------------------------------------------------
 
@@ -306,8 +227,6 @@ model::ModelConfig parse_model_config(const Spec& s, const toml::table& t, const
   check_keys(s, t, prefix,
              {"family", "n_layers", "n_heads", "n_kv_heads", "d_model", "d_head", "d_mlp", "n_ctx",
               "d_vocab", "tied_embeddings"});
-  model::ModelConfig c;
-  c.name = model_name;
   auto req = [&](const char* key, int* field, std::int64_t lo, std::int64_t hi) {
     auto v = get_int(s, t, prefix, key, lo, hi);
     if (!v)
@@ -316,27 +235,20 @@ model::ModelConfig parse_model_config(const Spec& s, const toml::table& t, const
     *field = static_cast<int>(*v);
   };
   const auto family = get_string(s, t, prefix, "family").value_or("gpt2");
-  if (family == "gpt2") {
-    c.family = model::Family::kGPT2;
-  } else if (family == "llama") {
-    c.family = model::Family::kLlama;
-    c.norm = model::NormKind::kRMSNorm;
-    c.positional = model::PosKind::kRotary;
-    c.act_fn = model::ActFn::kSilu;
-    c.gated_mlp = true;
-    c.attn_bias = c.mlp_bias = false;
-  } else {
-    fail(s, *t.get("family"), key_of(prefix, "family"), "unknown family", "gpt2 or llama");
-  }
+  const std::string family_where = t.get("family") ? s.at(*t.get("family"), key_of(prefix, "family"))
+                                                   : s.at(t, key_of(prefix, "family"));
+  // Keys left out mean what they mean in the family's Hugging Face config (vocab/model_families).
+  model::ModelConfig c = vocab::model_preset(vocab::model_families().parse(family, family_where));
+  c.name = model_name;
   req("n_layers", &c.n_layers, 1, 4096);
   req("n_heads", &c.n_heads, 1, 4096);
   req("d_model", &c.d_model, 1, 1 << 20);
   req("d_mlp", &c.d_mlp, 1, 1 << 24);
   c.n_kv_heads = static_cast<int>(get_int(s, t, prefix, "n_kv_heads", 1, 4096).value_or(c.n_heads));
   c.d_head = static_cast<int>(get_int(s, t, prefix, "d_head", 1, 1 << 16).value_or(c.d_model / c.n_heads));
-  c.n_ctx = static_cast<int>(get_int(s, t, prefix, "n_ctx", 1, 1 << 24).value_or(1024));
-  c.d_vocab = static_cast<int>(get_int(s, t, prefix, "d_vocab", 1, 1 << 24).value_or(50257));
-  c.tied_embeddings = get_bool(s, t, prefix, "tied_embeddings").value_or(true);
+  c.n_ctx = static_cast<int>(get_int(s, t, prefix, "n_ctx", 1, 1 << 24).value_or(c.n_ctx));
+  c.d_vocab = static_cast<int>(get_int(s, t, prefix, "d_vocab", 1, 1 << 24).value_or(c.d_vocab));
+  c.tied_embeddings = get_bool(s, t, prefix, "tied_embeddings").value_or(c.tied_embeddings);
   if (c.positional == model::PosKind::kRotary) c.rotary_dim = c.d_head;
   return c;
 }
@@ -350,7 +262,7 @@ PoolSpec parse_component_list(const Spec& s, const toml::array& a, const std::st
     const toml::node& e = *a.get(i);
     const std::string k = fmt::format("{}[{}]", key, i);
     if (!e.is_string()) fail(s, e, k, std::string("is ") + type_name(e), kComponentForms);
-    auto c = parse_component_text(*e.value<std::string>());
+    auto c = vocab::find_component(*e.value<std::string>());
     if (!c) fail(s, e, k, "cannot parse component", kComponentForms);
     if (std::find(p.components.begin(), p.components.end(), *c) != p.components.end())
       fail(s, e, k, "duplicate component", "each component once");
@@ -409,12 +321,12 @@ PoolSpec parse_pool(const Spec& s, const toml::table& t, const std::string& pref
   return p;
 }
 
-std::vector<std::string> parse_positions(const Spec& s, const toml::table& t, const std::string& prefix) {
+std::vector<std::string> parse_positions(const Spec& s, const toml::table& t, const std::string& prefix,
+                                         const std::vector<TaskSpec>& tasks) {
   std::vector<std::string> out;
   const toml::node* n = t.get("positions");
   if (!n) return out;
-  const std::string expected =
-      "\"all\", or an array of token indices and/or named positions (\"end\", \"S1\".. )";
+  const std::string expected = std::string("\"all\", or an array of positions: ") + vocab::kPositionForms;
   if (n->is_string()) {
     if (*n->value<std::string>() != "all") fail(s, *n, key_of(prefix, "positions"), "invalid", expected);
     return out;
@@ -424,15 +336,17 @@ std::vector<std::string> parse_positions(const Spec& s, const toml::table& t, co
   for (std::size_t i = 0; i < a.size(); ++i) {
     const toml::node& e = *a.get(i);
     const std::string k = fmt::format("{}[{}]", key_of(prefix, "positions"), i);
-    std::string label;
-    if (e.is_integer() && *e.value<std::int64_t>() >= 0 && *e.value<std::int64_t>() < (1 << 20)) {
-      label = std::to_string(*e.value<std::int64_t>());
-    } else if (e.is_string() && !e.value<std::string>()->empty() &&
-               *e.value<std::string>() != "all") {
-      label = *e.value<std::string>();
-    } else {
-      fail(s, e, k, "invalid position", "a token index >= 0 or a position name");
-    }
+    if (!e.is_integer() && !e.is_string())
+      fail(s, e, k, std::string("is ") + type_name(e), vocab::kPositionForms);
+    // Integers and strings go through the same parser as `csweep eval --positions`.
+    const std::string label = vocab::position_label(
+        e.is_integer() ? std::to_string(*e.value<std::int64_t>()) : *e.value<std::string>(), s.at(e, k));
+    // A named position must be defined by every task the family runs on.
+    if (!vocab::position_index(label))
+      for (const auto& task : tasks)
+        if (std::find(task.position_names.begin(), task.position_names.end(), label) == task.position_names.end())
+          fail(s, e, k, fmt::format("position '{}' is not defined by task '{}'", label, task.name),
+               fmt::format("a token index or one of {}", fmt::join(task.position_names, ", ")));
     if (std::find(out.begin(), out.end(), label) != out.end())
       fail(s, e, k, "duplicate position", "each position once");
     out.push_back(label);
@@ -447,21 +361,20 @@ std::vector<interv::AblationKind> parse_ablations(const Spec& s, const toml::tab
   std::vector<interv::AblationKind> out;
   const auto names = string_list(s, t, prefix, "ablations", required, owner);
   for (std::size_t i = 0; i < names.size(); ++i) {
-    const auto it = std::find_if(std::begin(kAblationNames), std::end(kAblationNames),
-                                 [&](auto& p) { return names[i] == p.first; });
     const toml::node& e = t.get("ablations")->is_array() ? *t.get("ablations")->as_array()->get(i)
                                                           : *t.get("ablations");
     const std::string k = fmt::format("{}[{}]", key_of(prefix, "ablations"), i);
-    if (it == std::end(kAblationNames)) fail(s, e, k, "unknown ablation kind", kAblationExpected);
-    if (std::find(out.begin(), out.end(), it->second) != out.end())
+    const auto kind = vocab::ablation_kinds().parse(names[i], s.at(e, k));
+    if (std::find(out.begin(), out.end(), kind) != out.end())
       fail(s, e, k, "duplicate ablation kind", "each kind once");
-    out.push_back(it->second);
+    out.push_back(kind);
   }
   return out;
 }
 
 FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& prefix,
-                        const std::vector<interv::AblationKind>& job_ablations) {
+                        const std::vector<interv::AblationKind>& job_ablations,
+                        const std::vector<TaskSpec>& tasks) {
   FamilySpec f;
   f.origin = s.at(t, prefix);
   f.name = require_string(s, t, prefix, "name", t);
@@ -470,9 +383,8 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
       fail(s, *t.get("name"), key_of(prefix, "name"), "invalid family name",
            "letters, digits, '_' and '-' (it names an HDF5 group)");
   const auto kind = require_string(s, t, prefix, "kind", t);
-  const toml::node& kind_node = *t.get("kind");
-  if (kind == "combinations") {
-    f.kind = FamilyKind::kCombinations;
+  f.kind = vocab::family_kinds().parse(kind, s.at(*t.get("kind"), key_of(prefix, "kind")));
+  if (f.kind == FamilyKind::kCombinations) {
     check_keys(s, t, prefix,
                {"name", "kind", "k", "pool", "layers", "heads", "neurons", "components", "positions",
                 "ablations"});
@@ -485,8 +397,7 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
     if (std::adjacent_find(f.k.begin(), f.k.end()) != f.k.end())
       fail(s, *t.get("k"), key_of(prefix, "k"), "has duplicates", "distinct sizes");
     f.pool = parse_pool(s, t, prefix, t, false);
-  } else if (kind == "subsets") {
-    f.kind = FamilyKind::kSubsets;
+  } else if (f.kind == FamilyKind::kSubsets) {
     check_keys(s, t, prefix, {"name", "kind", "components", "include_empty", "positions", "ablations"});
     f.pool = parse_pool(s, t, prefix, t, true);
     f.include_empty = get_bool(s, t, prefix, "include_empty").value_or(false);
@@ -495,8 +406,7 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
            fmt::format("{} components give 2^{} subsets", f.pool.components.size(),
                        f.pool.components.size()),
            "at most 40 components");
-  } else if (kind == "positions") {
-    f.kind = FamilyKind::kPositions;
+  } else if (f.kind == FamilyKind::kPositions) {
     check_keys(s, t, prefix,
                {"name", "kind", "pool", "layers", "heads", "neurons", "components", "positions",
                 "ablations"});
@@ -504,8 +414,7 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
     if (!t.get("positions") || !t.get("positions")->is_array())
       throw input_error(s.at(t, key_of(prefix, "positions")), "missing required key", "",
                         "an array of token indices and/or named positions");
-  } else if (kind == "paths") {
-    f.kind = FamilyKind::kPaths;
+  } else if (f.kind == FamilyKind::kPaths) {
     check_keys(s, t, prefix, {"name", "kind", "senders", "receivers", "positions", "ablations"});
     const toml::node* sn = t.get("senders");
     if (!sn)
@@ -535,17 +444,16 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
       const auto names = string_list(s, t, prefix, "receivers", true, t);
       for (std::size_t i = 0; i < names.size(); ++i) {
         const toml::node& e = rn->is_array() ? *rn->as_array()->get(i) : *rn;
-        auto r = parse_receiver_text(names[i]);
+        auto r = vocab::find_receiver(names[i]);
         if (!r) fail(s, e, fmt::format("{}[{}]", key_of(prefix, "receivers"), i), "cannot parse receiver",
                      kReceiverForms);
         f.receivers.push_back(*r);
       }
     }
   } else {
-    fail(s, kind_node, key_of(prefix, "kind"), "unknown family kind",
-         "combinations, subsets, positions or paths");
+    CSWEEP_ASSERT(false, "family kind '{}' has no parser", kind);
   }
-  f.position_labels = parse_positions(s, t, prefix);
+  f.position_labels = parse_positions(s, t, prefix, tasks);
   f.ablations = t.get("ablations") ? parse_ablations(s, t, prefix, t, true) : job_ablations;
   if (f.kind == FamilyKind::kPaths && !t.get("ablations"))
     f.ablations = {interv::AblationKind::kPathPatch};
@@ -555,7 +463,7 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
       throw input_error(s.at(abl_node, key_of(prefix, "ablations")),
                         f.kind == FamilyKind::kPaths ? "a paths family takes only path_patch"
                                                      : "path_patch needs a family of kind paths",
-                        "'" + ablation_name(a) + "'",
+                        "'" + vocab::ablation_kinds().name(a) + "'",
                         f.kind == FamilyKind::kPaths ? "ablations = [\"path_patch\"]"
                                                      : "zero, mean, resample or patch_*");
   }
@@ -566,50 +474,6 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
 }
 
 }  // namespace
-
-const char* to_string(FamilyKind k) {
-  switch (k) {
-    case FamilyKind::kCombinations: return "combinations";
-    case FamilyKind::kSubsets: return "subsets";
-    case FamilyKind::kPositions: return "positions";
-    case FamilyKind::kPaths: return "paths";
-  }
-  return "?";
-}
-
-std::string ablation_name(interv::AblationKind k) {
-  for (const auto& [name, kind] : kAblationNames)
-    if (kind == k) return name;
-  CSWEEP_ASSERT(false, "unknown ablation kind {}", static_cast<int>(k));
-  return "";
-}
-
-std::string metric_name(metrics::Metric m) {
-  for (const auto& [name, metric] : kMetricNames)
-    if (metric == m) return name;
-  CSWEEP_ASSERT(false, "unknown metric {}", static_cast<int>(m));
-  return "";
-}
-
-std::string component_name(const interv::Component& c) {
-  switch (c.kind) {
-    case interv::ComponentKind::kHead: return fmt::format("{}.{}", c.layer, c.index);
-    case interv::ComponentKind::kMlp: return fmt::format("mlp{}", c.layer);
-    case interv::ComponentKind::kNeuron: return fmt::format("n{}.{}", c.layer, c.index);
-  }
-  return "?";
-}
-
-std::string receiver_name(const interv::Receiver& r) {
-  switch (r.kind) {
-    case interv::ReceiverKind::kHeadQ: return fmt::format("{}.{}q", r.layer, r.head);
-    case interv::ReceiverKind::kHeadK: return fmt::format("{}.{}k", r.layer, r.head);
-    case interv::ReceiverKind::kHeadV: return fmt::format("{}.{}v", r.layer, r.head);
-    case interv::ReceiverKind::kMlpIn: return fmt::format("mlp{}", r.layer);
-    case interv::ReceiverKind::kResidFinal: return "resid_final";
-  }
-  return "?";
-}
 
 JobSpec parse_job_spec(const std::string& text, const std::string& path) {
   Spec s(path);
@@ -682,13 +546,30 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
     task.origin = s.at(t, prefix);
     task.name = require_string(s, t, prefix, "name", t);
     task.generator = get_string(s, t, prefix, "generator").value_or(task.name);
+    // The generator (or, without one, the task's name) must name a task module; an unknown one
+    // never falls back to another.
+    vocab::task_info(task.generator,
+                     t.get("generator")
+                         ? s.at(*t.get("generator"), prefix + ".generator")
+                         : s.at(*t.get("name"), prefix + ".name") + " (no generator given; the name is used)");
     if (!names.insert(task.name).second)
       fail(s, *t.get("name"), prefix + ".name", "duplicate task name", "distinct names");
     task.params = nlohmann::json::object();
-    if (const toml::node* p = t.get("params")) {
+    const toml::node* p = t.get("params");
+    if (p) {
       if (!p->is_table()) fail(s, *p, prefix + ".params", std::string("is ") + type_name(*p), "a table");
       task.params = to_json(*p);
     }
+    // The task module's own rules, without a tokenizer: a bad parameter fails here, with its line,
+    // not when the first dataset is built.
+    const auto summary = tasks::check_task_params(task.generator, task.params, [&](const std::string& key) {
+      const toml::node* kn = p && !key.empty() ? p->as_table()->get(key) : nullptr;
+      const std::string k = key.empty() ? prefix + ".params" : prefix + ".params." + key;
+      return (kn ? s.at(*kn, k) : s.at(p ? *p : static_cast<const toml::node&>(t), k)) +
+             " (task '" + task.name + "')";
+    });
+    task.position_names = summary.positions;
+    task.n_prompts = summary.n_prompts;
     job.tasks.push_back(std::move(task));
   }
 
@@ -713,11 +594,11 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
       const toml::node& e = t.get("corruptions")->is_array()
                                 ? *t.get("corruptions")->as_array()->get(i)
                                 : *t.get("corruptions");
-      if (std::find(std::begin(kCorruptionNames), std::end(kCorruptionNames), c) ==
-          std::end(kCorruptionNames))
-        fail(s, e, fmt::format("experiments.corruptions[{}]", i), "unknown corruption",
-             "one of randAll, switchLastTwo, repeatLastTwo, repeatFirstAll, repeatRand, "
-             "permutation, XX01, ABC");
+      // Every task is run with every corruption, so each must apply to each task.
+      for (const auto& task : job.tasks)
+        vocab::check_corruption(task.generator, c,
+                                s.at(e, fmt::format("experiments.corruptions[{}]", i)) +
+                                    " (task '" + task.name + "')");
       if (std::count(job.corruptions.begin(), job.corruptions.end(), c) > 1)
         fail(s, e, fmt::format("experiments.corruptions[{}]", i), "duplicate corruption",
              "each corruption once");
@@ -726,15 +607,13 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
     std::vector<metrics::Metric> set;
     const auto mnames = string_list(s, t, prefix, "metrics", true, t);
     for (std::size_t i = 0; i < mnames.size(); ++i) {
-      const auto it = std::find_if(std::begin(kMetricNames), std::end(kMetricNames),
-                                   [&](auto& p) { return mnames[i] == p.first; });
       const toml::node& e = t.get("metrics")->is_array() ? *t.get("metrics")->as_array()->get(i)
                                                          : *t.get("metrics");
-      if (it == std::end(kMetricNames))
-        fail(s, e, fmt::format("experiments.metrics[{}]", i), "unknown metric", kMetricExpected);
-      if (std::find(set.begin(), set.end(), it->second) != set.end())
-        fail(s, e, fmt::format("experiments.metrics[{}]", i), "duplicate metric", "each metric once");
-      set.push_back(it->second);
+      const std::string k = fmt::format("experiments.metrics[{}]", i);
+      const auto m = vocab::metrics().parse(mnames[i], s.at(e, k));
+      if (std::find(set.begin(), set.end(), m) != set.end())
+        fail(s, e, k, "duplicate metric", "each metric once");
+      set.push_back(m);
     }
     job.metric_sets.push_back(set);
     job.seeds = int_list(s, t, prefix, "seeds", 0, std::numeric_limits<std::int32_t>::max());
@@ -758,7 +637,7 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
   names.clear();
   for (std::size_t i = 0; i < fams->size(); ++i) {
     const auto& t = *fams->get(i)->as_table();
-    auto f = parse_family(s, t, fmt::format("families[{}]", i), job.ablations);
+    auto f = parse_family(s, t, fmt::format("families[{}]", i), job.ablations, job.tasks);
     if (!names.insert(f.name).second)
       fail(s, *t.get("name"), fmt::format("families[{}].name", i), "duplicate family name",
            "distinct names");

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "vocab/names.hpp"
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metric_row.hpp"
 #include "workers/model/config.hpp"
@@ -30,9 +31,13 @@ struct ModelSpec {
 
 struct TaskSpec {
   std::string name;       // label, e.g. "digits"
-  std::string generator;  // task module generator, e.g. "sequence" (defaults to name)
+  std::string generator;  // task generator (vocab/tasks.hpp), e.g. "digits"; defaults to name
   nlohmann::json params;  // generator parameters, passed through to the task module untouched
   std::string origin;
+  // From tasks::check_task_params at load: the named positions its prompts define, and its
+  // number of prompts (-1 = known only once the custom prompt file is read).
+  std::vector<std::string> position_names;
+  int n_prompts = 0;
 };
 
 // Which components a family draws from: an explicit list, or every head / MLP / neuron of the
@@ -48,13 +53,8 @@ struct PoolSpec {
   std::string indices_origin;  // same for heads / neurons
 };
 
-enum class FamilyKind {
-  kCombinations,  // all k-combinations of the pool, for each k in `k`
-  kSubsets,       // all subsets of an explicit component set (non-empty unless include_empty)
-  kPositions,     // every (single component, position) pair
-  kPaths,         // every (sender, later receiver) pair, path patching
-};
-const char* to_string(FamilyKind k);
+// Family kinds and their names: vocab/names.hpp (vocab::family_kinds()).
+using vocab::FamilyKind;
 
 struct FamilySpec {
   std::string name;
@@ -62,7 +62,8 @@ struct FamilySpec {
   PoolSpec pool;                 // senders for kPaths
   std::vector<int> k;            // kCombinations, ascending, unique
   bool include_empty = false;    // kSubsets
-  // Positions: one entry per element of the spec's `positions` list ("end", "S1", "3").
+  // Positions: one canonical label (vocab::position_label) per element of the spec's `positions`
+  // list ("end", "S1", "3", "-1").
   // kPositions: each entry is a grid dimension; other kinds: all entries together form the
   // positions of every intervention. Empty = all positions.
   std::vector<std::string> position_labels;
@@ -120,12 +121,5 @@ std::string resolve_model_path(const ModelSpec& m);
 // Architecture of a model without loading its weights: the spec's `config`, else config.json of
 // a Hugging Face folder. Throws InputError naming the model entry when neither is available.
 model::ModelConfig model_config(const ModelSpec& m);
-
-// Names shared with the engine (workers/interventions, workers/metrics); kept here so the
-// torch-free pipeline parses specs without linking the engine.
-std::string ablation_name(interv::AblationKind k);
-std::string metric_name(metrics::Metric m);
-std::string component_name(const interv::Component& c);
-std::string receiver_name(const interv::Receiver& r);
 
 }  // namespace csweep::pipeline

@@ -91,7 +91,7 @@ PlanReport make_plan(const Grid& grid, int workers, int units_to_measure,
   r.interventions = grid.total_interventions();
   r.rows = r.interventions;
   for (std::size_t f = 0; f < job.families.size(); ++f)
-    r.families.push_back({job.families[f].name, to_string(job.families[f].kind),
+    r.families.push_back({job.families[f].name, vocab::family_kinds().name(job.families[f].kind),
                           grid.family(0, static_cast<int>(f)).size()});
   for (std::size_t m = 0; m < job.models.size(); ++m)
     r.n_params_nonembed.push_back(grid.config(static_cast<int>(m)).n_params_nonembed());
@@ -106,7 +106,7 @@ PlanReport make_plan(const Grid& grid, int workers, int units_to_measure,
     const PromptShape ps = estimate_prompt_shape(job.tasks[static_cast<std::size_t>(u.key.task)]);
     bool full_vocab = false;
     for (auto m : job.metric_sets[static_cast<std::size_t>(u.key.metric_set)])
-      full_vocab |= m == metrics::Metric::kKL || m == metrics::Metric::kAccuracy || m == metrics::Metric::kProbCorrect;
+      full_vocab |= vocab::needs_full_distribution(m);
     const double per_prompt = 2.0 * static_cast<double>(cfg.n_params_nonembed()) * ps.tokens +
                               2.0 * cfg.d_model * (full_vocab ? cfg.d_vocab : 2);
     r.flops += per_prompt * ps.n_prompts * static_cast<double>(fam.size());

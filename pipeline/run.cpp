@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <tuple>
@@ -103,7 +104,7 @@ reducers::FileMeta with_provenance(reducers::FileMeta meta, const reducers::File
 
 std::string describe(const reducers::Row& r, const reducers::FamilyMeta& fam) {
   std::string s;
-  for (const auto& c : r.components) s += (s.empty() ? "" : "+") + component_name(c);
+  s += vocab::components_name(r.components);
   if (r.position >= 0 && static_cast<std::size_t>(r.position) < fam.position_labels.size())
     s += "@" + fam.position_labels[static_cast<std::size_t>(r.position)];
   if (r.receiver_kind >= 0) {
@@ -111,7 +112,7 @@ std::string describe(const reducers::Row& r, const reducers::FamilyMeta& fam) {
     rc.kind = static_cast<interv::ReceiverKind>(r.receiver_kind);
     rc.layer = r.receiver_layer;
     rc.head = r.receiver_head;
-    s += "->" + receiver_name(rc);
+    s += "->" + vocab::receiver_name(rc);
   }
   return s;
 }
@@ -235,13 +236,28 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
   const double t0 = wall_now();
 
   int code = kExitOk;
+  // An output this run created and that holds no unit yet is removed when the run fails (a spec
+  // error found only by the engine, e.g. a member that is not one token), so that the corrected
+  // spec is not refused as "written for a different grid". A worker's error under mpirun ends
+  // every rank at once (MPI_Abort) and cannot clean up; the spec checks at load catch what they
+  // can before any output exists.
+  std::unique_ptr<reducers::Ledger> ledger;
+  std::string out;
+  bool fresh_output = false;
+  auto discard_fresh_output = [&] {
+    if (rank != 0 || !fresh_output || !ledger || ledger->n_recorded() != 0) return;
+    ledger.reset();
+    std::error_code ec;
+    std::filesystem::remove(out, ec);
+    std::filesystem::remove(reducers::Ledger::journal_path(out), ec);
+  };
   try {
     const JobSpec job = load_job_spec(req.job_path);
     std::vector<model::ModelConfig> configs;
     for (const auto& m : job.models) configs.push_back(model_config(m));
     const Grid grid(job, configs);
     auto [shard_index, shard_count] = req.shard.empty() ? std::pair<int, int>{0, 1} : parse_shard(req.shard);
-    std::string out = req.output.empty() ? job.output.path : req.output;
+    out = req.output.empty() ? job.output.path : req.output;
     if (req.output.empty() && shard_count > 1) out = shard_output_path(out, shard_index, shard_count);
     const auto [first, last] = grid.shard_range(shard_index, shard_count);
 
@@ -253,9 +269,11 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
     opt.stop_grace_s = req.stop_grace_s;
     opt.max_chunk = req.max_chunk;
 
-    std::unique_ptr<reducers::Ledger> ledger;
     ModelHashes hashes;
     if (rank == 0) {
+      std::error_code ec;
+      fresh_output = !std::filesystem::exists(out, ec) &&
+                     !std::filesystem::exists(reducers::Ledger::journal_path(out), ec);
       reducers::FileMeta meta = grid.file_meta();
       meta.shard_index = shard_index;
       meta.shard_count = shard_count;
@@ -306,6 +324,7 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
     }
     code = st.interrupted ? kExitInterrupted : kExitOk;
   } catch (const InputError& e) {
+    discard_fresh_output();
     if (size > 1) abort_all(rank, "error", e.what(), kExitInput);
     MPI_Finalize();
     throw;
@@ -314,6 +333,7 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
     MPI_Finalize();
     throw;
   } catch (const std::exception& e) {
+    discard_fresh_output();
     if (size > 1) abort_all(rank, "internal error", e.what(), kExitInternal);
     MPI_Finalize();
     throw;

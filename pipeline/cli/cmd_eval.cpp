@@ -11,6 +11,7 @@
 // logit_diff, performance, normalized, kl, prob_correct, accuracy (+ prob_diff for greater_than).
 // Without --ablate the intervention is empty (performance 100 %, KL 0: the clean run).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -23,6 +24,9 @@
 #include "core/strings.hpp"
 #include "pipeline/cli/commands.hpp"
 #include "pipeline/job_spec.hpp"
+#include "pipeline/eval_args.hpp"
+#include "vocab/tasks.hpp"
+#include "vocab/names.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/interventions/session.hpp"
 #include "workers/model/model_tokenizer.hpp"
@@ -71,20 +75,10 @@ void run_eval(const EvalOptions& opt) {
   CSWEEP_CHECK_INPUT(params.is_object(), "--params: expected a JSON object (got {})", opt.params);
   if (opt.n_prompts > 0) params["n_prompts"] = opt.n_prompts;
 
-  interv::Intervention iv;
-  for (const auto& c : split_list(opt.ablate)) iv.components.push_back(interv::parse_component(c));
-  for (const auto& p : split_list(opt.positions)) {
-    const bool numeric = p.find_first_not_of("-0123456789") == std::string::npos;
-    if (numeric) {
-      iv.positions.indices.push_back(std::stoi(p));
-    } else {
-      iv.positions.names.push_back(p);
-    }
-  }
-  const auto kind = interv::parse_ablation_kind(opt.kind);
-  CSWEEP_CHECK_INPUT(kind != interv::AblationKind::kPathPatch,
-                     "--kind: path patching needs receivers; use a job spec (got {}, expected zero, "
-                     "mean, resample or a patching kind)", opt.kind);
+  // Names are checked before the model loads, with the job spec's vocabulary.
+  const pipeline::EvalSelection sel = pipeline::parse_eval_selection(opt.task, opt.corruption, opt.ablate, opt.kind, opt.positions);
+  const interv::Intervention& iv = sel.intervention;
+  const auto kind = sel.kind;
 
   const model::LoadedModel loaded = model::load_model(model_path);
   const model::HookedTransformer tm(loaded, device);
@@ -116,7 +110,7 @@ void run_eval(const EvalOptions& opt) {
     j["corrupted_logit_diff"] = base.corrupted_logit_diff;
     j["clean_prob_correct"] = base.clean_prob_correct;
     j["ablate"] = split_list(opt.ablate);
-    j["kind"] = interv::to_string(kind);
+    j["kind"] = vocab::ablation_kinds().name(kind);
     j["mean_over"] = opt.mean_over;
     j["logit_diff"] = row.logit_diff;
     j["performance"] = row.performance;
@@ -137,7 +131,7 @@ void run_eval(const EvalOptions& opt) {
   std::printf("corrupted   LD %.4f   accuracy %.1f %%   (%.1f %% of clean LD)\n", base.corrupted_logit_diff,
               100 * base.corrupted_accuracy, 100 * base.corrupted_logit_diff / base.clean_logit_diff);
   std::printf("intervened  %s %s\n", opt.ablate.empty() ? "(none)" : opt.ablate.c_str(),
-              opt.ablate.empty() ? "" : interv::to_string(kind));
+              opt.ablate.empty() ? "" : vocab::ablation_kinds().name(kind).c_str());
   std::printf("            LD %.4f   performance %.2f %%   normalized %.4f   KL %.5f\n", row.logit_diff,
               row.performance, row.normalized, row.kl);
   std::printf("            p(correct) %.4f   accuracy %.1f %%", row.prob_correct, 100 * row.accuracy);
@@ -152,15 +146,16 @@ void add_eval_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "eval", "Metrics of a task/corruption on a model, optionally with components ablated.");
   cmd->add_option("--model", opt->model, "Hugging Face folder or .gguf (default: the embedded model)");
-  cmd->add_option("--task", opt->task, "digits, numwords, months, days, greater_than, ioi, custom")
+  cmd->add_option("--task", opt->task, fmt::format("{}", fmt::join(vocab::task_names(), ", ")))
       ->capture_default_str();
-  cmd->add_option("--corruption", opt->corruption, "e.g. randAll, switchLastTwo, XX01, ABC")
+  cmd->add_option("--corruption", opt->corruption,
+                  fmt::format("one of the task's: {}", fmt::join(vocab::all_corruption_names(), ", ")))
       ->capture_default_str();
-  cmd->add_option("--ablate", opt->ablate, "components, e.g. 9.1,4.4,mlp3,n3.117");
-  cmd->add_option("--kind", opt->kind, "zero, mean, resample, patch_corrupt_into_clean, "
-                                       "patch_clean_into_corrupt")->capture_default_str();
-  cmd->add_option("--positions", opt->positions, "positions to ablate: indices and/or names "
-                                                 "(end, S1, ...); default all");
+  cmd->add_option("--ablate", opt->ablate, std::string("components, comma-separated: ") + vocab::kComponentForms);
+  cmd->add_option("--kind", opt->kind, vocab::ablation_kinds().expected() + " (path_patch needs a job spec)")
+      ->capture_default_str();
+  cmd->add_option("--positions", opt->positions, std::string("positions to ablate, comma-separated: ") +
+                                                     vocab::kPositionForms + "; default all");
   cmd->add_option("--params", opt->params, "task parameters as a JSON object")->capture_default_str();
   cmd->add_option("--seed", opt->seed, "dataset seed")->capture_default_str();
   cmd->add_option("--n-prompts", opt->n_prompts, "prompts to generate (0 = the task's default)");

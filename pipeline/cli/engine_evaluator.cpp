@@ -82,8 +82,7 @@ class EngineEvaluator : public UnitEvaluator {
     Model& m = model(key.model);
     const auto& task = job_.tasks.at(static_cast<size_t>(key.task));
     interv::TaskRequest req;
-    const auto names = tasks::task_names();
-    req.task = std::find(names.begin(), names.end(), task.generator) != names.end() ? task.generator : task.name;
+    req.task = task.generator;  // a task module's name: checked by the job spec
     req.params = task.params.is_null() ? nlohmann::json::object() : task.params;
     req.corruption = job_.corruptions.at(static_cast<size_t>(key.corruption));
     req.seed = static_cast<std::uint64_t>(job_.seeds.at(static_cast<size_t>(key.seed)));

@@ -59,14 +59,14 @@ class HashEvaluator : public pipeline::UnitEvaluator {
     std::vector<metrics::MetricRow> rows;
     for (const auto& iv : ivs) {
       std::string comps, pos, rec;
-      for (const auto& c : iv.components) comps += (comps.empty() ? "" : ",") + pipeline::component_name(c);
+      for (const auto& c : iv.components) comps += (comps.empty() ? "" : ",") + vocab::component_name(c);
       if (iv.positions.all()) {
         pos = "all";
       } else {
         for (int i : iv.positions.indices) pos += (pos.empty() ? "" : ",") + std::to_string(i);
         for (const auto& n : iv.positions.names) pos += (pos.empty() ? "" : ",") + n;
       }
-      if (!iv.receivers.empty()) rec = pipeline::receiver_name(iv.receivers.front());
+      if (!iv.receivers.empty()) rec = vocab::receiver_name(iv.receivers.front());
       const auto h = fnv1a64(prefix + comps + "|" + pos + "|" + rec);
       metrics::MetricRow r;
       r.logit_diff = static_cast<double>(h % 100000) / 1000.0 - 50.0;

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.hpp"
+#include "vocab/names.hpp"
 #include "workers/interventions/tensor_util.hpp"
 #include "workers/model/kernels.hpp"
 #include "workers/model/transformer.hpp"
@@ -22,23 +23,23 @@ void validate_intervention(const Intervention& iv, AblationKind kind, int n_laye
   const bool path = kind == AblationKind::kPathPatch;
   for (const auto& c : iv.components) {
     CSWEEP_CHECK_INPUT(c.layer >= 0 && c.layer < n_layers,
-                       "component {}: layer {} outside the model's 0..{}", to_string(c), c.layer,
+                       "component {}: layer {} outside the model's 0..{}", vocab::component_name(c), c.layer,
                        n_layers - 1);
     if (c.kind == ComponentKind::kHead) {
       CSWEEP_CHECK_INPUT(c.index >= 0 && c.index < n_heads,
-                         "component {}: head {} outside the model's 0..{}", to_string(c), c.index,
+                         "component {}: head {} outside the model's 0..{}", vocab::component_name(c), c.index,
                          n_heads - 1);
     } else if (c.kind == ComponentKind::kNeuron) {
       CSWEEP_CHECK_INPUT(!path, "component {}: neurons cannot be path-patching senders "
-                         "(expected heads or MLPs)", to_string(c));
+                         "(expected heads or MLPs)", vocab::component_name(c));
       CSWEEP_CHECK_INPUT(c.index >= 0 && c.index < d_mlp,
-                         "component {}: neuron {} outside the model's 0..{}", to_string(c), c.index,
+                         "component {}: neuron {} outside the model's 0..{}", vocab::component_name(c), c.index,
                          d_mlp - 1);
     }
   }
   if (!path) {
     CSWEEP_CHECK_INPUT(iv.receivers.empty(), "receivers are only meaningful for path patching "
-                       "(kind is {})", to_string(kind));
+                       "(kind is {})", vocab::ablation_kinds().name(kind));
     return;
   }
   CSWEEP_CHECK_INPUT(!iv.receivers.empty(), "path patching needs at least one receiver");

@@ -21,9 +21,8 @@ struct Component {
   }
 };
 
-// "9.1" -> head (9, 1); "mlp3" / "m3" -> MLP of layer 3; "n3.117" -> neuron 117 of layer 3.
-Component parse_component(const std::string& text);
-std::string to_string(const Component& c);
+// Text forms ("9.1" head, "mlp3" / "m3" MLP, "n3.117" neuron): vocab/names.hpp
+// (vocab::parse_component, vocab::component_name).
 
 enum class AblationKind : std::uint8_t {
   kZero,           // activation := 0
@@ -33,17 +32,17 @@ enum class AblationKind : std::uint8_t {
   kPatchCleanIntoCorrupt,  // corrupted run, component takes its clean activation
   kPathPatch,      // sender -> receiver path patching (ARCHITECTURE §3)
 };
-AblationKind parse_ablation_kind(const std::string& text);  // "zero", "mean", "resample", ...
-const char* to_string(AblationKind k);
+// Names ("zero", "mean", "resample", ...): vocab::ablation_kinds() in vocab/names.hpp.
 
-// Position selection: all positions, explicit indices, or named positions of the task ("end", "S1").
+// Position selection: all positions, explicit indices (negative = from the end, -1 = "end"), or
+// named positions of the task ("end", "S1"). Parsed from labels by vocab::parse_positions.
 struct Positions {
   std::vector<int> indices;      // empty + names empty => all positions
   std::vector<std::string> names;
   bool all() const { return indices.empty() && names.empty(); }
 };
 
-// Path patching receivers.
+// Path patching receivers ("9.1q", "mlp5", "resid_final": vocab::parse_receiver).
 enum class ReceiverKind : std::uint8_t { kHeadQ, kHeadK, kHeadV, kMlpIn, kResidFinal };
 struct Receiver {
   ReceiverKind kind = ReceiverKind::kResidFinal;

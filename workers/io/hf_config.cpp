@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "vocab/model_families.hpp"
 
 namespace csweep::io {
 
@@ -32,44 +33,17 @@ struct BoolKey {
 
 struct FamilyKeys {
   const char* model_type;
-  ModelConfig preset;  // architecture constants + defaults of the transformers config class
+  ModelConfig preset;  // vocab::model_preset: constants + defaults of the transformers config class
   std::vector<IntKey> ints;
   std::vector<FloatKey> floats;
   std::vector<BoolKey> bools;
   const char* act_key;
 };
 
-ModelConfig gpt2_preset() {
-  ModelConfig c;
-  c.family = model::Family::kGPT2;
-  c.norm = model::NormKind::kLayerNorm;
-  c.positional = model::PosKind::kLearned;
-  c.act_fn = model::ActFn::kGeluNew;
-  c.norm_eps = 1e-5;
-  c.tied_embeddings = true;
-  c.attn_bias = c.mlp_bias = true;
-  return c;
-}
-
-ModelConfig llama_preset() {
-  ModelConfig c;
-  c.family = model::Family::kLlama;
-  c.norm = model::NormKind::kRMSNorm;
-  c.positional = model::PosKind::kRotary;
-  c.act_fn = model::ActFn::kSilu;
-  c.gated_mlp = true;
-  c.norm_eps = 1e-6;
-  c.n_ctx = 2048;
-  c.rotary_base = 10000.0;
-  c.tied_embeddings = false;
-  c.attn_bias = c.mlp_bias = false;
-  return c;
-}
-
 const std::vector<FamilyKeys>& family_table() {
   static const std::vector<FamilyKeys> t = {
       {"gpt2",
-       gpt2_preset(),
+       vocab::model_preset(model::Family::kGPT2),
        {{"n_layer", &ModelConfig::n_layers, true},
         {"n_head", &ModelConfig::n_heads, true},
         {"n_embd", &ModelConfig::d_model, true},
@@ -81,7 +55,7 @@ const std::vector<FamilyKeys>& family_table() {
        {{"tie_word_embeddings", &ModelConfig::tied_embeddings}},
        "activation_function"},
       {"llama",
-       llama_preset(),
+       vocab::model_preset(model::Family::kLlama),
        {{"num_hidden_layers", &ModelConfig::n_layers, true},
         {"num_attention_heads", &ModelConfig::n_heads, true},
         {"num_key_value_heads", &ModelConfig::n_kv_heads, false},

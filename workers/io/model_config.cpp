@@ -6,17 +6,12 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "vocab/model_families.hpp"
 #include "workers/model/config.hpp"
 
 namespace csweep::model {
 
-const char* to_string(Family f) {
-  switch (f) {
-    case Family::kGPT2: return "gpt2";
-    case Family::kLlama: return "llama";
-  }
-  return "?";
-}
+const char* to_string(Family f) { return vocab::model_families().name(f).c_str(); }
 const char* to_string(NormKind k) {
   switch (k) {
     case NormKind::kLayerNorm: return "LayerNorm";

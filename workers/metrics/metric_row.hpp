@@ -18,8 +18,8 @@ enum class Metric : std::uint8_t {
   kAccuracy,     // top-1 == correct, mean
   kProbDiff,     // greater-than: sum p(years > YY) - sum p(years <= YY), mean
 };
-Metric parse_metric(const std::string& text);  // "logit_diff", "performance", "normalized", "kl", ...
-const char* to_string(Metric m);
+// Names ("logit_diff", "performance", ...; the HDF5 column names): vocab::metrics() in
+// vocab/names.hpp.
 
 // A metric that was not computed (not requested, or not defined for the task: prob_diff outside
 // greater_than) stays NaN, so no reader can take it for a measured 0.

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "vocab/model_families.hpp"
 #include "workers/io/gguf.hpp"
 #include "workers/io/safetensors.hpp"
 #include "workers/model/param_layout.hpp"
@@ -124,8 +125,8 @@ bool tied_output(const io::GgufFile& f) {
 ModelConfig gguf_config(const io::GgufFile& f) {
   const ArchSpec& spec = arch_spec(f);
   const std::string a = std::string(spec.arch) + ".";
-  ModelConfig c;
-  c.family = spec.family;
+  // Keys llama.cpp may omit mean what they mean for a Hugging Face config (vocab/model_families).
+  ModelConfig c = vocab::model_preset(spec.family);
   c.name = std::filesystem::path(f.source()).stem().string();
   c.n_layers = hparam(f, a + "block_count", std::nullopt);
   c.d_model = hparam(f, a + "embedding_length", std::nullopt);
@@ -161,18 +162,14 @@ ModelConfig gguf_config(const io::GgufFile& f) {
     throw InputError(fmt::format("{}: metadata '{}attention.value_length': got {}, expected "
                                  "key_length {} (different q/k and v head sizes are unsupported)",
                                  f.source(), a, *vl, c.d_head));
-  c.norm_eps = f.get_float_opt(a + spec.norm_eps_key).value_or(1e-5);
+  c.norm_eps = f.get_float_opt(a + spec.norm_eps_key).value_or(c.norm_eps);
   c.tied_embeddings = tied_output(f);
   c.unembed_bias = f.find_tensor("output.bias") != nullptr;
 
   if (spec.family == Family::kLlama) {
     c.n_kv_heads = hparam(f, a + "attention.head_count_kv", c.n_heads);
-    c.norm = NormKind::kRMSNorm;
-    c.positional = PosKind::kRotary;
-    c.act_fn = ActFn::kSilu;
-    c.gated_mlp = true;
     c.rotary_dim = hparam(f, a + "rope.dimension_count", c.d_head);
-    c.rotary_base = f.get_float_opt(a + "rope.freq_base").value_or(10000.0);
+    c.rotary_base = f.get_float_opt(a + "rope.freq_base").value_or(c.rotary_base);
     c.attn_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
     c.mlp_bias = f.find_tensor("blk.0.ffn_up.bias") != nullptr;
     // RoPE scaling changes the frequencies; computing plain RoPE instead would be silently wrong.
@@ -186,12 +183,6 @@ ModelConfig gguf_config(const io::GgufFile& f) {
                                    f.source()));
   } else {
     c.n_kv_heads = c.n_heads;
-    c.norm = NormKind::kLayerNorm;
-    c.positional = PosKind::kLearned;
-    c.act_fn = ActFn::kGeluNew;
-    c.gated_mlp = false;
-    c.rotary_dim = 0;
-    c.attn_bias = c.mlp_bias = true;
   }
   c.validate(f.source());
   return c;

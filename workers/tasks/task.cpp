@@ -12,12 +12,14 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
+#include "vocab/tasks.hpp"
 #include "workers/tasks/rng.hpp"
 #include "workers/tasks/task_internal.hpp"
 #include "workers/tokenizer/tokenizer.hpp"
@@ -56,27 +58,16 @@ const std::vector<std::string>& sequence_members(const std::string& kind) {
   return word_list(kind);
 }
 
-std::vector<std::string> task_names() {
-  return {"digits", "numwords", "months", "days", "greater_than", "ioi", "custom"};
-}
+std::vector<std::string> task_names() { return vocab::task_names(); }
 
-bool is_sequence_task(const std::string& task) {
-  return task == "digits" || task == "numwords" || task == "months" || task == "days";
-}
+bool is_sequence_task(const std::string& task) { return vocab::is_sequence_task(task); }
 
 bool split_digits_from_space(const tok::Tokenizer& tok) {
   return !tok.single_token_id(" 5") && tok.single_token_id("5");
 }
 
 std::vector<std::string> corruption_names(const std::string& task) {
-  if (is_sequence_task(task)) {
-    return {"randAll", "switchLastTwo", "repeatLastTwo", "repeatFirstAll", "repeatRand",
-            "permutation"};
-  }
-  if (task == "greater_than") return {"XX01"};
-  if (task == "ioi") return {"ABC"};
-  if (task == "custom") return {"custom"};
-  return {};
+  return vocab::corruption_names(task);
 }
 
 // ---- Templates ---------------------------------------------------------------------------------
@@ -315,17 +306,18 @@ namespace {
 
 class Params {
  public:
-  Params(const std::string& task, const json& j, std::set<std::string> allowed)
-      : where_("task '" + task + "' parameter"), j_(j) {
+  // `where` names a parameter in errors (ParamWhere); by default "task 'digits' parameter 'key'".
+  Params(const std::string& task, const json& j, std::set<std::string> allowed, const ParamWhere& where = {})
+      : task_(task), where_fn_(where), j_(j) {
     if (j.is_null()) return;
     if (!j.is_object()) {
-      throw input_error("task '" + task + "' parameters", "not an object", j.dump(),
+      throw input_error(where_fn_ ? where_fn_("") : "task '" + task + "' parameters", "not an object", j.dump(),
                         "a JSON object such as {\"n_prompts\": 100}");
     }
     for (const auto& [key, value] : j.items()) {
       if (!allowed.count(key)) {
         std::vector<std::string> names(allowed.begin(), allowed.end());
-        throw input_error(where_ + " '" + key + "'", "unknown key", value.dump(),
+        throw input_error(at(key), "unknown key", value.dump(),
                           fmt::format("one of {}", fmt::join(names, ", ")));
       }
     }
@@ -335,7 +327,7 @@ class Params {
     if (!has(key)) return def;
     const json& v = j_.at(key);
     if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi) {
-      throw input_error(where_ + " '" + key + "'", "invalid value", v.dump(),
+      throw input_error(at(key), "invalid value", v.dump(),
                         fmt::format("an integer in [{}, {}]", lo, hi));
     }
     return v.get<int>();
@@ -344,7 +336,7 @@ class Params {
   bool boolean(const std::string& key, bool def) const {
     if (!has(key)) return def;
     const json& v = j_.at(key);
-    if (!v.is_boolean()) throw input_error(where_ + " '" + key + "'", "invalid value", v.dump(), "true or false");
+    if (!v.is_boolean()) throw input_error(at(key), "invalid value", v.dump(), "true or false");
     return v.get<bool>();
   }
 
@@ -353,7 +345,7 @@ class Params {
     if (!has(key)) return def;
     const json& v = j_.at(key);
     if (!v.is_string() || std::find(options.begin(), options.end(), v.get<std::string>()) == options.end()) {
-      throw input_error(where_ + " '" + key + "'", "invalid value", v.dump(),
+      throw input_error(at(key), "invalid value", v.dump(),
                         fmt::format("one of {}", fmt::join(options, ", ")));
     }
     return v.get<std::string>();
@@ -361,7 +353,7 @@ class Params {
 
   std::string string(const std::string& key) const {
     if (!has(key) || !j_.at(key).is_string() || j_.at(key).get<std::string>().empty()) {
-      throw input_error(where_ + " '" + key + "'", has(key) ? "invalid value" : "missing",
+      throw input_error(at(key), has(key) ? "invalid value" : "missing",
                         has(key) ? j_.at(key).dump() : "", "a non-empty string");
     }
     return j_.at(key).get<std::string>();
@@ -373,12 +365,12 @@ class Params {
     const json& v = j_.at(key);
     const std::string expected = fmt::format("a non-empty list of distinct values from {}",
                                              fmt::join(options, ", "));
-    if (!v.is_array() || v.empty()) throw input_error(where_ + " '" + key + "'", "invalid value", v.dump(), expected);
+    if (!v.is_array() || v.empty()) throw input_error(at(key), "invalid value", v.dump(), expected);
     std::vector<std::string> out;
     for (const auto& e : v) {
       if (!e.is_string() || std::find(options.begin(), options.end(), e.get<std::string>()) == options.end() ||
           std::find(out.begin(), out.end(), e.get<std::string>()) != out.end()) {
-        throw input_error(where_ + " '" + key + "'", "invalid entry " + e.dump(), v.dump(), expected);
+        throw input_error(at(key), "invalid entry " + e.dump(), v.dump(), expected);
       }
       out.push_back(e.get<std::string>());
     }
@@ -387,8 +379,13 @@ class Params {
 
   bool has(const std::string& key) const { return j_.is_object() && j_.contains(key); }
 
+  std::string at(const std::string& key) const {
+    return where_fn_ ? where_fn_(key) : "task '" + task_ + "' parameter '" + key + "'";
+  }
+
  private:
-  std::string where_;
+  std::string task_;
+  ParamWhere where_fn_;
   const json& j_;
 };
 
@@ -500,22 +497,45 @@ std::vector<std::string> member_pool(const std::string& task, bool space_ends_te
   return pool;
 }
 
+// The parameters of a sequence task, read (and range-checked) in one place for make_sequence and
+// check_task_params. n_kind: members the prompts draw from (the kind's list, or the tokenizer's
+// single-token part of it).
+struct SequenceParams {
+  int n = 0, k = 0;
+  bool increasing = true;
+  std::vector<std::string> templates;
+  std::string filler_list;
+  bool grouped = false;
+};
+const std::set<std::string> kSequenceKeys = {"n_prompts", "members", "direction", "templates", "fillers",
+                                             "group_by_template", "prepend_bos"};
+
+SequenceParams read_sequence_params(const Params& params, int n_kind) {
+  SequenceParams p;
+  p.n = params.integer("n_prompts", 100, 1, kMaxPrompts);
+  // k shown + the answer must fit inside the kind without wrapping (days: 7 members).
+  p.k = params.integer("members", 4, 3, std::min(6, n_kind - 1));
+  p.increasing = params.choice("direction", "increasing", {"increasing", "decreasing"}) == "increasing";
+  p.templates = params.subset("templates", {"done", "lost", "born"}, {"done", "lost", "born"});
+  p.filler_list = params.choice("fillers", "objects", {"objects", "names"});
+  p.grouped = params.boolean("group_by_template", false);
+  return p;
+}
+
 Dataset make_sequence(const std::string& task, const json& j, const tok::Tokenizer& tok,
                       std::uint64_t seed) {
-  const Params params(task, j, {"n_prompts", "members", "direction", "templates", "fillers",
-                                "group_by_template", "prepend_bos"});
+  const Params params(task, j, kSequenceKeys);
   Dataset ds = empty_dataset(task, tok);
   const bool space_ends_text = task == "digits" && split_digits_from_space(tok);
   ds.member_pool = member_pool(task, space_ends_text, tok);
   const auto& all = ds.member_pool;
   const int n_kind = static_cast<int>(all.size());
-  const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
-  // k shown + the answer must fit inside the kind without wrapping (days: 7 members).
-  const int k = params.integer("members", 4, 3, std::min(6, n_kind - 1));
-  const bool increasing = params.choice("direction", "increasing", {"increasing", "decreasing"}) == "increasing";
-  const auto templates = params.subset("templates", {"done", "lost", "born"}, {"done", "lost", "born"});
-  const std::string filler_list = params.choice("fillers", "objects", {"objects", "names"});
-  const bool grouped = params.boolean("group_by_template", false);
+  const SequenceParams sp = read_sequence_params(params, n_kind);
+  const int n = sp.n, k = sp.k;
+  const bool increasing = sp.increasing;
+  const auto& templates = sp.templates;
+  const std::string& filler_list = sp.filler_list;
+  const bool grouped = sp.grouped;
   const int bos = resolve_bos(params, tok, ds);
 
   const auto words = detail::single_token_words(filler_list, /*also_bare=*/true, tok, k + 1);
@@ -543,9 +563,11 @@ Dataset make_sequence(const std::string& task, const json& j, const tok::Tokeniz
 
 // ---- Greater-than ------------------------------------------------------------------------------
 
+const std::set<std::string> kGreaterThanKeys = {"n_prompts", "prepend_bos"};
+
 Dataset make_greater_than(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
   const std::string task = "greater_than";
-  const Params params(task, j, {"n_prompts", "prepend_bos"});
+  const Params params(task, j, kGreaterThanKeys);
   Dataset ds = empty_dataset(task, tok);
   ds.group_names = {"all"};
   const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
@@ -593,14 +615,31 @@ Dataset make_greater_than(const json& j, const tok::Tokenizer& tok, std::uint64_
 
 // ---- IOI ---------------------------------------------------------------------------------------
 
+const std::set<std::string> kIoiKeys = {"n_prompts", "templates", "group_by_template", "prepend_bos"};
+
+struct IoiParams {
+  int n = 0;
+  std::string which;
+  bool grouped = true;
+};
+
+IoiParams read_ioi_params(const Params& params) {
+  IoiParams p;
+  p.n = params.integer("n_prompts", 100, 1, kMaxPrompts);
+  p.which = params.choice("templates", "both", {"both", "ABBA", "BABA"});
+  // Templates differ in length, so means per position only make sense per template.
+  p.grouped = params.boolean("group_by_template", true);
+  return p;
+}
+
 Dataset make_ioi(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
   const std::string task = "ioi";
-  const Params params(task, j, {"n_prompts", "templates", "group_by_template", "prepend_bos"});
+  const Params params(task, j, kIoiKeys);
   Dataset ds = empty_dataset(task, tok);
-  const int n = params.integer("n_prompts", 100, 1, kMaxPrompts);
-  const std::string which = params.choice("templates", "both", {"both", "ABBA", "BABA"});
-  // Templates differ in length, so means per position only make sense per template.
-  const bool grouped = params.boolean("group_by_template", true);
+  const IoiParams ip = read_ioi_params(params);
+  const int n = ip.n;
+  const std::string& which = ip.which;
+  const bool grouped = ip.grouped;
   const int bos = resolve_bos(params, tok, ds);
   const auto names = detail::single_token_words("ioi_names", false, tok, 3);
   const auto places = detail::single_token_words("ioi_places", false, tok, 1);
@@ -633,9 +672,11 @@ Dataset make_ioi(const json& j, const tok::Tokenizer& tok, std::uint64_t seed) {
 
 // ---- Custom JSONL ------------------------------------------------------------------------------
 
+const std::set<std::string> kCustomKeys = {"path", "prepend_bos"};
+
 Dataset make_custom(const json& j, const tok::Tokenizer& tok) {
   const std::string task = "custom";
-  const Params params(task, j, {"path", "prepend_bos"});
+  const Params params(task, j, kCustomKeys);
   const std::string path = params.string("path");
   Dataset ds = empty_dataset(task, tok);
   ds.group_names = {"all"};
@@ -708,6 +749,39 @@ Dataset make_custom(const json& j, const tok::Tokenizer& tok) {
 }
 
 }  // namespace
+
+TaskParamsSummary check_task_params(const std::string& task, const json& j, const ParamWhere& where) {
+  vocab::task_info(task);
+  TaskParamsSummary out;
+  int members = 4;
+  if (is_sequence_task(task)) {
+    const Params params(task, j, kSequenceKeys, where);
+    const SequenceParams sp = read_sequence_params(params, static_cast<int>(sequence_members(task).size()));
+    params.boolean("prepend_bos", true);
+    out.n_prompts = sp.n;
+    members = sp.k;
+  } else if (task == "greater_than") {
+    const Params params(task, j, kGreaterThanKeys, where);
+    out.n_prompts = params.integer("n_prompts", 100, 1, kMaxPrompts);
+    params.boolean("prepend_bos", true);
+  } else if (task == "ioi") {
+    const Params params(task, j, kIoiKeys, where);
+    out.n_prompts = read_ioi_params(params).n;
+    params.boolean("prepend_bos", true);
+  } else if (task == "custom") {
+    const Params params(task, j, kCustomKeys, where);
+    const std::string path = params.string("path");
+    params.boolean("prepend_bos", true);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw input_error(params.at("path"), "no such file", "\"" + path + "\"",
+                        "a JSONL file of prompts (relative to the working directory " +
+                            std::filesystem::current_path(ec).string() + ")");
+    out.n_prompts = -1;
+  }
+  out.positions = vocab::position_names(task, members);
+  return out;
+}
 
 Dataset make_dataset(const std::string& task, const json& params, const tok::Tokenizer& tok,
                      std::uint64_t seed) {

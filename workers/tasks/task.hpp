@@ -21,6 +21,7 @@
 // same two tokens on clean and corrupted runs); their members, text, tokens and positions are
 // the corrupted ones and always agree (render(prompt) == text, checked by the unit tests).
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -86,6 +87,24 @@ struct Dataset {
 Dataset make_dataset(const std::string& task, const nlohmann::json& params,
                      const tok::Tokenizer& tok, std::uint64_t seed);
 
+// Names a task parameter in errors: key -> e.g. "jobs/x.toml:14: tasks[0].params.members"
+// ("" = the parameter table itself).
+using ParamWhere = std::function<std::string(const std::string& key)>;
+
+// What a task's parameters imply, known without a tokenizer.
+struct TaskParamsSummary {
+  int n_prompts = 0;                   // -1 for custom (the file's line count, read at run time)
+  std::vector<std::string> positions;  // named positions of its prompts (vocab::position_names)
+};
+
+// Checks `params` for `task` with the same rules (keys, types, ranges, choices) make_dataset
+// applies, but without a tokenizer, so job specs are validated at load: unknown task, unknown
+// key, wrong type, out of range, custom `path` not a file. Limits that depend on the tokenizer
+// (single-token members and answers, digit-splitting tokenizers' shorter member pool) are still
+// checked by make_dataset.
+TaskParamsSummary check_task_params(const std::string& task, const nlohmann::json& params,
+                                    const ParamWhere& where = {});
+
 // Corrupted copy of `clean` (same size, same order, same groups). Names:
 //   sequence tasks: randAll (each member := a random member of the dataset's member_pool), switchLastTwo
 //     (swap the last two shown), repeatLastTwo (the last two shown repeated over all slots:
@@ -101,6 +120,7 @@ Dataset corrupt(const Dataset& clean, const std::string& corruption, std::uint64
 // (SmolLM2's Digits pre-tokenizer). Digit prompts then move the answer's space into the text.
 bool split_digits_from_space(const tok::Tokenizer& tok);
 
+// Names of the tasks and of each task's corruptions; the table is vocab/tasks.hpp.
 std::vector<std::string> task_names();
 std::vector<std::string> corruption_names(const std::string& task);
 bool is_sequence_task(const std::string& task);

@@ -22,8 +22,8 @@ config = { n_layers = 4, n_heads = 4, d_model = 32, d_mlp = 8 }
 
 [[tasks]]
 name = "digits"
-generator = "sequence"
-params = { kind = "digits", n_prompts = 8, templates = ["done", "lost"] }
+generator = "digits"
+params = { n_prompts = 8, templates = ["done", "lost"] }
 
 [experiments]
 corruptions = ["randAll", "permutation"]
@@ -77,7 +77,7 @@ TEST(JobSpec, ParsesEverySection) {
   ASSERT_TRUE(job.models[0].config.has_value());
   EXPECT_EQ(job.models[0].config->n_layers, 4);
   EXPECT_EQ(job.models[0].config->d_head, 8);
-  EXPECT_EQ(job.tasks[0].generator, "sequence");
+  EXPECT_EQ(job.tasks[0].generator, "digits");
   EXPECT_EQ(job.tasks[0].params["n_prompts"], 8);
   EXPECT_EQ(job.tasks[0].params["templates"][1], "lost");
   EXPECT_EQ(job.corruptions, (std::vector<std::string>{"randAll", "permutation"}));
@@ -200,6 +200,47 @@ TEST(JobSpec, ModelPathsResolveCanonically) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/model"), std::string::npos) << e.what();
   }
   ::unsetenv("CSWEEP_DEFAULT_MODEL");
+}
+
+// "spec.toml:<line of the first line containing needle>:"
+std::string at_line_of(const std::string& text, const std::string& needle) {
+  std::size_t line = 1;
+  const auto at = text.find(needle);
+  EXPECT_NE(at, std::string::npos) << needle;
+  for (std::size_t i = 0; i < at && at != std::string::npos; ++i) line += text[i] == '\n';
+  return "spec.toml:" + std::to_string(line) + ":";
+}
+
+TEST(JobSpec, TaskErrorsAreFoundAtLoadWithTheirLine) {
+  struct Case {
+    std::string from, to, line_of, phrase;
+  };
+  const std::vector<Case> cases = {
+      {"generator = \"digits\"", "generator = \"digitz\"", "digitz",
+       "tasks[0].generator: unknown task generator (got 'digitz'"},
+      {"n_prompts = 8,", "n_prompts = \"8\",", "n_prompts", "tasks[0].params.n_prompts (task 'digits'): invalid value (got \"8\""},
+      {"n_prompts = 8,", "n_prompts = 8, members = 7,", "members", "tasks[0].params.members (task 'digits'): invalid value (got 7, expected an integer in [3, 6])"},
+      {"templates = [\"done\", \"lost\"]", "templates = [\"made\"]", "made", "tasks[0].params.templates"},
+      {"\"randAll\", \"permutation\"", "\"randAll\", \"XX01\"", "XX01",
+       "experiments.corruptions[1] (task 'digits'): corruption 'XX01' does not apply to task 'digits'"},
+      {"k = [2, 1]", "k = [2, 1]\npositions = [\"S1\", \"S9\"]", "S9",
+       "families[0].positions[1]: position 'S9' is not defined by task 'digits' (got \"S9\", expected a token index or one of S1, S2, S3, S4, end)"},
+  };
+  for (const auto& c : cases) {
+    const std::string text = with(c.from, c.to);
+    const std::string e = error_of(text);
+    EXPECT_EQ(e.rfind(at_line_of(text, c.line_of), 0), 0u) << e;
+    EXPECT_NE(e.find(c.phrase), std::string::npos) << e;
+  }
+  // Without a generator the name must be a task: the error points at the name.
+  const std::string text = with("name = \"digits\"\ngenerator = \"digits\"", "name = \"my_digits\"");
+  const std::string e = error_of(text);
+  EXPECT_EQ(e.rfind(at_line_of(text, "my_digits"), 0), 0u) << e;
+  EXPECT_NE(e.find("tasks[0].name (no generator given; the name is used): unknown task generator"), std::string::npos) << e;
+  // Named positions of longer sequences exist when members says so.
+  std::string six = with("n_prompts = 8,", "n_prompts = 8, members = 6,");
+  six.replace(six.find("k = [2, 1]"), 10, "k = [2, 1]\npositions = [\"S6\", -1]");
+  EXPECT_EQ(error_of(six), "");
 }
 
 TEST(JobSpec, ShippedSpecsParse) {

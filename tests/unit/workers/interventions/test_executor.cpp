@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "vocab/names.hpp"
 #include "engine_fixture.hpp"
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/executor.hpp"
@@ -94,7 +95,7 @@ TEST_P(BatchedEqualsReference, AnswerLogitsMatch) {
   for (size_t i = 0; i < ivs.size(); ++i) {
     const auto expect = ref.answer_logits(kind, ivs[i]);
     const double diff = (batched[static_cast<int64_t>(i)] - expect).abs().max().item<double>();
-    EXPECT_LE(diff, kTol) << to_string(kind) << " intervention " << i;
+    EXPECT_LE(diff, kTol) << csweep::vocab::ablation_kinds().name(kind) << " intervention " << i;
   }
   // Not vacuous: the interventions do move the logits away from the clean run's.
   const auto moved = (batched - cache.clean().answer_logits.unsqueeze(0)).abs().amax({1, 2});
@@ -163,8 +164,8 @@ TEST(ExecutorInvariants, PatchingCleanIntoCleanChangesNothing) {
                     AblationKind::kResample, AblationKind::kPathPatch}) {
     const auto ivs = random_interventions(kind, cfg, 10, 77);
     for (const auto& r : ex.evaluate(cache, kind, ivs, {})) {
-      EXPECT_NEAR(r.performance, 100.0, 1e-3) << to_string(kind);
-      EXPECT_NEAR(r.kl, 0.0, 1e-6) << to_string(kind);
+      EXPECT_NEAR(r.performance, 100.0, 1e-3) << csweep::vocab::ablation_kinds().name(kind);
+      EXPECT_NEAR(r.kl, 0.0, 1e-6) << csweep::vocab::ablation_kinds().name(kind);
     }
   }
 }
