@@ -392,7 +392,11 @@ Grid::Grid(const JobSpec& job, std::vector<model::ModelConfig> configs)
   for (const auto& m : job.models) paths.push_back(m.path);
   j["model_paths"] = paths;
   nlohmann::json tasks = nlohmann::json::array();
-  for (const auto& t : job.tasks) tasks.push_back({{"name", t.name}, {"generator", t.generator}, {"params", t.params}});
+  for (const auto& t : job.tasks) {
+    nlohmann::json e = {{"name", t.name}, {"generator", t.generator}, {"params", t.params}};
+    if (t.filter) e["filter"] = true;  // absent when off, so older files keep their fingerprint
+    tasks.push_back(e);
+  }
   j["tasks"] = tasks;
   j["corruptions"] = meta.corruption_names;
   j["ablations"] = meta.ablation_names;

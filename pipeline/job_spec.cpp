@@ -541,7 +541,7 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
   for (std::size_t i = 0; i < tasks->size(); ++i) {
     const auto& t = *tasks->get(i)->as_table();
     const std::string prefix = fmt::format("tasks[{}]", i);
-    check_keys(s, t, prefix, {"name", "generator", "params"});
+    check_keys(s, t, prefix, {"name", "generator", "params", "filter"});
     TaskSpec task;
     task.origin = s.at(t, prefix);
     task.name = require_string(s, t, prefix, "name", t);
@@ -569,6 +569,7 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
              " (task '" + task.name + "')";
     });
     task.position_names = summary.positions;
+    task.filter = get_bool(s, t, prefix, "filter").value_or(false);
     task.n_prompts = summary.n_prompts;
     job.tasks.push_back(std::move(task));
   }

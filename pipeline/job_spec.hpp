@@ -38,6 +38,9 @@ struct TaskSpec {
   // number of prompts (-1 = known only once the custom prompt file is read).
   std::vector<std::string> position_names;
   int n_prompts = 0;
+  // Clean-model filter (`filter = true`): keep the prompts whose clean top-1 is the correct answer
+  // and p(correct) > 2 p(incorrect), as the reference study does; the baselines count the dropped.
+  bool filter = false;
 };
 
 // Which components a family draws from: an explicit list, or every head / MLP / neuron of the

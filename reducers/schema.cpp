@@ -102,6 +102,7 @@ std::string serialize(const UnitRecord& r) {
                    b.corrupted_accuracy, b.clean_prob_correct})
     w.put(v);
   w.put<std::int32_t>(b.n_prompts);
+  w.put<std::int32_t>(b.n_dropped_by_filter);
   w.put<std::uint64_t>(r.rows.size());
   for (const auto& row : r.rows) {
     put_exp(w, row.exp);
@@ -140,6 +141,7 @@ UnitRecord deserialize(const std::string& bytes) {
   b.corrupted_accuracy = r.get<double>();
   b.clean_prob_correct = r.get<double>();
   b.n_prompts = r.get<std::int32_t>();
+  b.n_dropped_by_filter = r.get<std::int32_t>();
   const auto n = r.get<std::uint64_t>();
   u.rows.resize(n);
   for (auto& row : u.rows) {

@@ -68,7 +68,9 @@ inline constexpr Column kBaselineColumns[] = {
     {"clean_accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy of the clean run"},
     {"corrupted_accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy, corrupted run"},
     {"clean_prob_correct", DType::kFloat64, "row", "probability", "mean p(correct), clean run"},
-    {"n_prompts", DType::kInt32, "row", "count", "prompts in the dataset"},
+    {"n_prompts", DType::kInt32, "row", "count", "prompts in the dataset (after the clean-model filter)"},
+    {"n_dropped_by_filter", DType::kInt32, "row", "count",
+     "prompts the clean-model filter (tasks[].filter) removed; 0 without the filter"},
 };
 
 // Columns of /tables/<family>, after kExperimentColumns.

@@ -335,6 +335,8 @@ void write_baselines(hid_t root, const std::vector<BaselineRow>& rows, const std
   std::vector<std::int32_t> np(n);
   for (hsize_t i = 0; i < n; ++i) np[i] = rows[i].baseline.n_prompts;
   write_column(g, COL(kBaselineColumns, "n_prompts"), np, n, 1, path);
+  for (hsize_t i = 0; i < n; ++i) np[i] = rows[i].baseline.n_dropped_by_filter;
+  write_column(g, COL(kBaselineColumns, "n_dropped_by_filter"), np, n, 1, path);
 }
 
 std::vector<BaselineRow> read_baselines(hid_t root, const std::string& path) {
@@ -353,6 +355,13 @@ std::vector<BaselineRow> read_baselines(hid_t root, const std::string& path) {
   CSWEEP_CHECK_INPUT(np.size() == rows.size(), "{}: /baselines/n_prompts has {} rows", path,
                      np.size());
   for (std::size_t i = 0; i < np.size(); ++i) rows[i].baseline.n_prompts = np[i];
+  // Files written before the filter existed have no such column: nothing was dropped.
+  if (H5Lexists(g, "n_dropped_by_filter", H5P_DEFAULT) > 0) {
+    auto nd = read_column<std::int32_t>(g, "n_dropped_by_filter", path);
+    CSWEEP_CHECK_INPUT(nd.size() == rows.size(), "{}: /baselines/n_dropped_by_filter has {} rows", path,
+                       nd.size());
+    for (std::size_t i = 0; i < nd.size(); ++i) rows[i].baseline.n_dropped_by_filter = nd[i];
+  }
   return rows;
 }
 

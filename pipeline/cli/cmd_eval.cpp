@@ -14,6 +14,8 @@
 #include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -51,6 +53,7 @@ struct EvalOptions {
   std::string mean_over = "corrupted";
   bool json = false;
   std::string device = "cpu";
+  double max_gb = 0;  // 0 = 80 % of the machine's physical memory
 };
 
 
@@ -90,6 +93,15 @@ void run_eval(const EvalOptions& opt) {
   req.seed = opt.seed;
   req.filter = opt.filter;
   req.mean_source = opt.mean_over == "clean" ? interv::MeanSource::kClean : interv::MeanSource::kCorrupted;
+  // The caches of every prompt are held at once; refuse up front what would not fit.
+  if (opt.max_gb > 0) {
+    req.memory_budget_bytes = opt.max_gb * double(1ull << 30);
+    req.memory_budget_source = fmt::format("--max-gb {}", opt.max_gb);
+  } else {
+    const double phys = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+    req.memory_budget_bytes = 0.8 * phys;
+    req.memory_budget_source = fmt::format("80 % of this machine's {:.1f} GB (--max-gb)", phys / 1e9);
+  }
   const auto data = interv::build_task_data(tm, tok, req);
   interv::Executor ex(tm);
   const auto row = ex.evaluate(*data.cache, kind, {iv}, {}).at(0);
@@ -166,6 +178,9 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::IsMember({"corrupted", "clean"}))
       ->capture_default_str();
   cmd->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--max-gb", opt->max_gb, "memory the reference caches may take, in GiB "
+                                           "(default: 80 % of physical memory); more prompts are refused up front")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", opt->json, "print one JSON object");
   cmd->callback([opt] { run_eval(*opt); });
 }

@@ -3,6 +3,10 @@
 //                                                     with "ids": [...] added (other fields kept)
 //   csweep tokenize [--tokenizer PATH] --text STR     one line {"text": STR, "ids": [...]}
 // Output is JSONL on stdout; the text is written back byte for byte (UTF-8, not \u-escaped).
+// Text must be UTF-8: JSON cannot carry other bytes, so the output could not repeat the input.
+// A --text that is not UTF-8 is an input error (exit 2) naming the first bad byte's offset; a
+// --jsonl line that is not UTF-8 is not valid JSON and is reported with its line. (The tokenizer
+// library itself encodes arbitrary bytes, each invalid byte as its byte token.)
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -15,6 +19,7 @@
 #include "core/paths.hpp"
 #include "pipeline/cli/commands.hpp"
 #include "workers/model/model_tokenizer.hpp"
+#include "workers/tokenizer/byte_level.hpp"
 #include "workers/tokenizer/tokenizer.hpp"
 
 namespace csweep::cli {
@@ -40,6 +45,14 @@ void run_tokenize(const TokenizeOptions& opt) {
   const tok::Tokenizer tokenizer = model::load_tokenizer_from(path);
 
   if (!opt.text.empty() || opt.jsonl.empty()) {
+    for (std::size_t i = 0; i < opt.text.size();) {
+      const std::size_t n = tok::detail::utf8_sequence_length(opt.text, i);
+      if (n == 0)
+        throw input_error("--text", fmt::format("not valid UTF-8 at byte offset {} (byte 0x{:02x})", i,
+                                                static_cast<unsigned char>(opt.text[i])),
+                          "", "UTF-8 text (JSON output cannot carry other bytes)");
+      i += n;
+    }
     Json out;
     out["text"] = opt.text;
     out["ids"] = tokenizer.encode(opt.text);

@@ -85,8 +85,14 @@ class EngineEvaluator : public UnitEvaluator {
     req.task = task.generator;  // a task module's name: checked by the job spec
     req.params = task.params.is_null() ? nlohmann::json::object() : task.params;
     req.corruption = job_.corruptions.at(static_cast<size_t>(key.corruption));
+    req.filter = task.filter;
     req.seed = static_cast<std::uint64_t>(job_.seeds.at(static_cast<size_t>(key.seed)));
     req.mean_source = job_.mean_over == "clean" ? interv::MeanSource::kClean : interv::MeanSource::kCorrupted;
+    if (job_.memory.max_gb_per_rank > 0) {
+      // The three quarters of the rank's memory that the engine's batches leave (see model()).
+      req.memory_budget_bytes = 0.75 * job_.memory.max_gb_per_rank * double(1ull << 30);
+      req.memory_budget_source = fmt::format("3/4 of memory.max_gb_per_rank = {}", job_.memory.max_gb_per_rank);
+    }
     current_ = std::make_unique<interv::TaskData>(interv::build_task_data(*m.tm, *m.tok, req));
     current_id_ = id;
     const auto& b = current_->cache->baseline();

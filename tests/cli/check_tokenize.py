@@ -75,6 +75,16 @@ def main():
             fail(f"empty tokenizer dir: exit {p.returncode}, stderr {err!r}")
     print("ok: input errors name the file and line, exit code 2")
 
+    # Text that is not UTF-8 cannot be written back as JSON: an input error naming the byte.
+    p = run([os.fsencode(csweep), b"tokenize", b"--tokenizer", os.fsencode(tokenizer), b"--text", b"ab\xff"])
+    err = p.stderr.decode(errors="replace")
+    if p.returncode != 2 or "--text: not valid UTF-8 at byte offset 2 (byte 0xff)" not in err or p.stdout:
+        fail(f"--text 'ab\\xff': exit {p.returncode}, stdout {p.stdout!r}, stderr {err!r}")
+    p = run([os.fsencode(csweep), b"tokenize", b"--tokenizer", os.fsencode(tokenizer), b"--text", "é€😀".encode()])
+    if p.returncode != 0 or json.loads(p.stdout.decode("utf-8"))["text"] != "é€😀":
+        fail(f"--text with multi-byte UTF-8: exit {p.returncode}, {p.stderr!r}")
+    print("ok: --text that is not UTF-8 is an input error naming the byte offset")
+
 
 if __name__ == "__main__":
     main()

@@ -16,3 +16,12 @@ if(TARGET csweep)
                    ${CMAKE_CURRENT_BINARY_DIR}/spec_errors_work)
   set_tests_properties(cli.spec_errors PROPERTIES LABELS cli TIMEOUT 120)
 endif()
+
+# A sweep over a user's own prompt file (custom task and corruption) with the clean-model filter,
+# on the embedded default model; baselines read back with h5py and compared with csweep eval.
+if(TARGET csweep)
+  add_test(NAME cli.custom_sweep
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/check_custom_sweep.py
+                   $<TARGET_FILE:csweep> ${CMAKE_CURRENT_BINARY_DIR}/custom_sweep_work)
+  set_tests_properties(cli.custom_sweep PROPERTIES LABELS cli TIMEOUT 300)
+endif()

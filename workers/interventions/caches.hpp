@@ -44,6 +44,9 @@ class DatasetCache {
   const RunCache& corrupted() const { return corrupted_; }
   const metrics::MetricContext& metric_context() const { return ctx_; }
   const metrics::Baseline& baseline() const { return baseline_; }
+  // How many prompts the clean-model filter removed before this cache was built (reported with
+  // the baseline, so a table says how many prompts its means are over and how many were left out).
+  void set_dropped_by_filter(int n) { baseline_.n_dropped_by_filter = n; }
   MeanSource mean_source() const { return mean_source_; }
 
   // Per-prompt expansion of the per-(group, position) means: [batch, pos, ...] at `layer`.

@@ -43,7 +43,8 @@ inline constexpr std::pair<Metric, double MetricRow::*> kMetricFields[] = {
 struct Baseline {
   double clean_logit_diff = 0, corrupted_logit_diff = 0, clean_accuracy = 0, corrupted_accuracy = 0,
          clean_prob_correct = 0;
-  int n_prompts = 0;
+  int n_prompts = 0;            // prompts measured (after the clean-model filter)
+  int n_dropped_by_filter = 0;  // prompts the clean-model filter removed (0 without the filter)
 };
 
 }  // namespace csweep::metrics

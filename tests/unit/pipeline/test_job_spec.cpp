@@ -131,6 +131,18 @@ TEST(JobSpec, BadValuesAreNamed) {
   EXPECT_NE(e.find("duplicate family name"), std::string::npos) << e;
 }
 
+TEST(JobSpec, FilterIsPerTaskAndPartOfTheGrid) {
+  EXPECT_FALSE(parse_job_spec(kValid, "spec.toml").tasks[0].filter);
+  const std::string on = with("generator = \"digits\"", "generator = \"digits\"\nfilter = true");
+  EXPECT_TRUE(parse_job_spec(on, "spec.toml").tasks[0].filter);
+  const auto e = error_of(with("generator = \"digits\"", "generator = \"digits\"\nfilter = 1"));
+  EXPECT_NE(e.find("tasks[0].filter: is an integer (got 1, expected true or false)"), std::string::npos) << e;
+  // A filtered and an unfiltered run are different grids: never resumed into or merged.
+  const JobSpec a = parse_job_spec(kValid, "spec.toml"), b = parse_job_spec(on, "spec.toml");
+  std::vector<model::ModelConfig> cfg = {*a.models[0].config};
+  EXPECT_NE(Grid(a, cfg).fingerprint(), Grid(b, cfg).fingerprint());
+}
+
 TEST(JobSpec, MeanOverDefaultsToCorruptedAndIsValidated) {
   EXPECT_EQ(parse_job_spec(kValid, "spec.toml").mean_over, "corrupted");
   EXPECT_EQ(parse_job_spec(with("thresholds = [20]", "thresholds = [20]\nmean_over = \"clean\""),

@@ -67,6 +67,7 @@ inline UnitRecord record(std::uint64_t u, std::uint64_t units = 10, const std::s
   r.baseline.exp = span.exp;
   r.baseline.baseline.clean_logit_diff = 3.5;
   r.baseline.baseline.n_prompts = 2;
+  r.baseline.baseline.n_dropped_by_filter = static_cast<int>(u % 3);
   for (int i = 0; i < 2; ++i) {
     Row row;
     row.exp = r.baseline.exp;

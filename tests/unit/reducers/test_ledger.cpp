@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +22,8 @@ TEST(Schema, SerializationRoundTrips) {
   const auto back = deserialize(serialize(r));
   EXPECT_EQ(back.unit, 7u);
   EXPECT_EQ(back.grid_fingerprint, "abc");
+  EXPECT_EQ(back.baseline.baseline.n_prompts, 2);
+  EXPECT_EQ(back.baseline.baseline.n_dropped_by_filter, 1);
   ASSERT_EQ(back.rows.size(), 2u);
   EXPECT_EQ(back.rows[1].components.size(), 2u);
   EXPECT_EQ(back.rows[1].components[1].kind, interv::ComponentKind::kMlp);
@@ -44,6 +48,10 @@ TEST_F(TempDir, WriteReadRoundTripSortsCanonically) {
   const Results back = read_results(path("r.h5"));
   EXPECT_EQ(back.ledger, (std::vector<std::uint64_t>{1, 3, 5}));
   EXPECT_EQ(back.meta.grid_fingerprint, "abc");
+  ASSERT_EQ(back.baselines.size(), 2u);
+  std::multiset<int> drops;  // the baselines of units 5 and 1: u % 3 = 2 and 1 prompts dropped
+  for (const auto& b : back.baselines) drops.insert(b.baseline.n_dropped_by_filter);
+  EXPECT_EQ(drops, (std::multiset<int>{1, 2}));
   EXPECT_EQ(back.meta.task_names, r.meta.task_names);
   EXPECT_EQ(back.meta.text_attrs.at("job_spec"), "[job]\n");
   ASSERT_EQ(back.tables[0].size(), 6u);
