@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "core/error.hpp"
 #include "core/files.hpp"
 
 namespace csweep::pipeline {
@@ -58,6 +59,10 @@ std::string hash_tokenizer(const std::string& model_path) {
   for (const char* n : {"merges.txt", "tokenizer.json", "tokenizer.model", "vocab.json"})
     if (exists(model_path + "/" + n)) names.emplace_back(n);
   return hash_files(model_path, names);
+}
+
+pruning::RunResult UnitEvaluator::prune(const ExperimentKey&, const pruning::RunSpec&) {
+  throw InternalError("this evaluator cannot run pruning units (family kind \"pruning\")");
 }
 
 model::ModelConfig UnitEvaluator::model_config(int model) {

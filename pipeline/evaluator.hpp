@@ -26,6 +26,7 @@
 #include "pipeline/job_spec.hpp"
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metric_row.hpp"
+#include "workers/pruning/run_spec.hpp"
 
 namespace csweep::pipeline {
 
@@ -40,6 +41,11 @@ class UnitEvaluator {
   // only when the job asks for them (JobSpec::output.per_prompt).
   virtual std::vector<metrics::MetricRow> evaluate(const ExperimentKey& key,
                                                    const std::vector<interv::Intervention>& ivs) = 0;
+
+  // Pruning units (family kind "pruning"): one pruning run on the key's dataset and ablation
+  // (workers/pruning/pruner.hpp run_pruning). Same contract: a function of (key, run) only.
+  // The default refuses (evaluators that only evaluate intervention lists).
+  virtual pruning::RunResult prune(const ExperimentKey& key, const pruning::RunSpec& run);
 
   // Called once on a thread other than the one that built the evaluator, before it evaluates
   // there (rank 0 evaluates beside its coordinator): re-apply per-thread state, e.g. the

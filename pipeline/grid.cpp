@@ -128,19 +128,18 @@ std::vector<interv::Component> resolve_pool(const PoolSpec& p, const model::Mode
       throw input_error(p.layers_origin, "layer range exceeds model '" + model_name + "'",
                         fmt::format("[{}, {}]", p.layer_first, last),
                         fmt::format("layers within 0..{}", cfg.n_layers - 1));
-    const int n_idx = p.kind == PoolSpec::Kind::kHeads ? cfg.n_heads : cfg.d_mlp;
+    const bool heads = p.kind == PoolSpec::Kind::kHeads || p.kind == PoolSpec::Kind::kNodes;
+    const int n_idx = heads ? cfg.n_heads : cfg.d_mlp;
     for (int i : p.indices)
       if (i >= n_idx)
         throw input_error(p.indices_origin,
                           "index out of range for model '" + model_name + "'", std::to_string(i),
                           fmt::format("0..{}", n_idx - 1));
     for (int l = p.layer_first; l <= last; ++l) {
-      if (p.kind == PoolSpec::Kind::kMlps) {
+      if (p.kind == PoolSpec::Kind::kMlps || p.kind == PoolSpec::Kind::kNodes)
         out.push_back({interv::ComponentKind::kMlp, l, 0});
-        continue;
-      }
-      const auto kind = p.kind == PoolSpec::Kind::kHeads ? interv::ComponentKind::kHead
-                                                         : interv::ComponentKind::kNeuron;
+      if (p.kind == PoolSpec::Kind::kMlps) continue;
+      const auto kind = heads ? interv::ComponentKind::kHead : interv::ComponentKind::kNeuron;
       if (p.indices.empty()) {
         for (int i = 0; i < n_idx; ++i) out.push_back({kind, l, i});
       } else {
@@ -200,6 +199,14 @@ Family::Family(const FamilySpec& spec, const model::ModelConfig& cfg, const std:
     case FamilyKind::kPositions:
       size_ = n * spec.position_labels.size();
       break;
+    case FamilyKind::kPruning: {
+      for (std::size_t i = 1; i < pool_.size(); ++i)
+        if (pool_[i] == pool_[i - 1])
+          throw input_error(spec.pool.origin + ".components", "component listed twice",
+                            "'" + vocab::component_name(pool_[i]) + "'", "each component once");
+      size_ = static_cast<std::uint64_t>(spec.orders.size()) * spec.thresholds.size();
+      break;
+    }
     case FamilyKind::kPaths: {
       if (spec.all_receivers) {
         receivers_ = all_receivers(cfg);
@@ -240,10 +247,30 @@ Family::Family(const FamilySpec& spec, const model::ModelConfig& cfg, const std:
                               : "a non-empty pool");
 }
 
+std::uint64_t Family::members_per_run() const {
+  CSWEEP_ASSERT(spec_->kind == FamilyKind::kPruning, "family {} is not a pruning family", spec_->name);
+  return spec_->nested ? spec_->thresholds.size() : 1;
+}
+
+pruning::RunSpec Family::pruning_run(std::uint64_t index) const {
+  CSWEEP_ASSERT(spec_->kind == FamilyKind::kPruning && index < size_ && index % members_per_run() == 0,
+                "member {} does not start a pruning run of family {}", index, spec_->name);
+  const auto n_t = spec_->thresholds.size();
+  pruning::RunSpec r;
+  r.pool = pool_;
+  r.nested = spec_->nested;
+  r.one_iter = spec_->one_iter;
+  r.order = spec_->orders[static_cast<std::size_t>(index / n_t)];
+  if (spec_->nested) r.thresholds = spec_->thresholds;
+  else r.thresholds = {spec_->thresholds[static_cast<std::size_t>(index % n_t)]};
+  return r;
+}
+
 int Family::max_components() const {
   switch (spec_->kind) {
     case FamilyKind::kCombinations: return spec_->k.back();
-    case FamilyKind::kSubsets: return static_cast<int>(pool_.size());
+    case FamilyKind::kSubsets:
+    case FamilyKind::kPruning: return static_cast<int>(pool_.size());
     default: return 1;
   }
 }
@@ -283,6 +310,8 @@ interv::Intervention Family::at(std::uint64_t index) const {
       iv.positions = positions_of({spec_->position_labels[static_cast<std::size_t>(index % n_pos)]});
       return iv;
     }
+    case FamilyKind::kPruning:
+      return iv;  // the removed set is the run's result (Grid::make_pruning_record)
     case FamilyKind::kPaths: {
       const auto s = static_cast<std::size_t>(
           std::upper_bound(sender_offsets_.begin(), sender_offsets_.end(), index) -
@@ -374,9 +403,13 @@ Grid::Grid(const JobSpec& job, std::vector<model::ModelConfig> configs)
               for (int f = 0; f < static_cast<int>(job.families.size()); ++f) {
                 const auto& fa = job.families[static_cast<std::size_t>(f)].ablations;
                 if (std::find(fa.begin(), fa.end(), key.ablation_kind) == fa.end()) continue;
-                const auto size = families_[static_cast<std::size_t>(key.model)][static_cast<std::size_t>(f)].size();
-                const auto n_units = size / unit_size + (size % unit_size ? 1 : 0);
-                segments_.push_back({key, f, total_units_, n_units, size});
+                const Family& fam = families_[static_cast<std::size_t>(key.model)][static_cast<std::size_t>(f)];
+                const auto size = fam.size();
+                // A pruning run is sequential inside and one unit whatever its length.
+                const std::uint64_t us =
+                    fam.spec().kind == FamilyKind::kPruning ? fam.members_per_run() : unit_size;
+                const auto n_units = size / us + (size % us ? 1 : 0);
+                segments_.push_back({key, f, total_units_, n_units, size, us});
                 total_units_ = add_checked(total_units_, n_units, job.path);
                 total_interventions_ = add_checked(total_interventions_, size, job.path);
                 any = true;
@@ -427,9 +460,78 @@ WorkUnit Grid::unit(std::uint64_t id) const {
   u.id = id;
   u.key = s.key;
   u.family = s.family;
-  u.begin = (id - s.first_unit) * job_->batching.unit_size;
-  u.end = std::min(s.size, u.begin + job_->batching.unit_size);
+  u.begin = (id - s.first_unit) * s.unit_size;
+  u.end = std::min(s.size, u.begin + s.unit_size);
   return u;
+}
+
+pruning::RunSpec Grid::pruning_run(const WorkUnit& u) const {
+  CSWEEP_ASSERT(is_pruning(u), "unit {} is not a pruning unit", u.id);
+  return family(u.key.model, u.family).pruning_run(u.begin);
+}
+
+reducers::UnitRecord Grid::make_pruning_record(const WorkUnit& u, const metrics::Baseline& baseline,
+                                               const pruning::RunResult& result) const {
+  const Family& fam = family(u.key.model, u.family);
+  const pruning::RunSpec run = fam.pruning_run(u.begin);
+  const auto& pool = fam.pool();
+  if (result.circuits.size() != run.thresholds.size() || u.end - u.begin != run.thresholds.size())
+    throw InternalError(fmt::format("pruning unit {}: {} circuits for {} thresholds ({} members)",
+                                    u.id, result.circuits.size(), run.thresholds.size(),
+                                    u.end - u.begin));
+  std::vector<interv::Intervention> ivs(result.circuits.size());
+  std::vector<metrics::MetricRow> rows;
+  for (std::size_t t = 0; t < result.circuits.size(); ++t) {
+    const auto& c = result.circuits[t];
+    if (c.kept.size() != pool.size())
+      throw InternalError(fmt::format("pruning unit {}: kept mask of {} entries for a pool of {}",
+                                      u.id, c.kept.size(), pool.size()));
+    for (std::size_t i = 0; i < pool.size(); ++i)
+      if (!c.kept[i]) ivs[t].components.push_back(pool[i]);
+    rows.push_back(c.metrics);
+  }
+  reducers::UnitRecord rec = make_record(u, ivs, baseline, rows);
+  const auto& fs = fam.spec();
+  const auto n_t = fs.thresholds.size();
+  for (std::size_t t = 0; t < result.circuits.size(); ++t) {
+    const auto& c = result.circuits[t];
+    reducers::CircuitRow cr;
+    cr.exp = rec.baseline.exp;
+    cr.family = u.family;
+    cr.circuit = u.begin + t;
+    cr.threshold = run.thresholds[t];
+    cr.threshold_index = static_cast<std::int32_t>(cr.circuit % n_t);
+    cr.order_kind = static_cast<std::int8_t>(run.order.kind);
+    cr.order_seed = run.order.seed;
+    cr.nested = run.nested;
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      cr.kept.push_back(c.kept[i] ? 1 : 0);
+      if (c.kept[i]) cr.components.push_back(pool[i]);
+    }
+    cr.passes = c.passes;
+    cr.evaluations = c.evaluations;
+    cr.metrics = rec.rows[t].metrics;  // masked to the metric set like the table row
+    cr.metrics.per_prompt_logit_diff.clear();
+    rec.circuits.push_back(std::move(cr));
+  }
+  std::int64_t step = 0;
+  for (const auto& st : result.steps) {
+    if (st.threshold_index < 0 || static_cast<std::size_t>(st.threshold_index) >= run.thresholds.size())
+      throw InternalError(fmt::format("pruning unit {}: step of threshold index {} of {}", u.id,
+                                      st.threshold_index, run.thresholds.size()));
+    reducers::StepRow sr;
+    sr.exp = rec.baseline.exp;
+    sr.family = u.family;
+    sr.circuit = u.begin + static_cast<std::uint64_t>(st.threshold_index);
+    sr.step = step++;
+    sr.pass = st.pass;
+    sr.position = st.position;
+    sr.component = st.component;
+    sr.performance = st.performance;
+    sr.removed = st.removed;
+    rec.steps.push_back(sr);
+  }
+  return rec;
 }
 
 std::vector<interv::Intervention> Grid::interventions(const WorkUnit& u) const {
@@ -509,6 +611,14 @@ reducers::FileMeta Grid::file_meta() const {
     j["kind"] = fm.kind;
     if (!fs.k.empty()) j["k"] = fs.k;
     if (fs.kind == FamilyKind::kSubsets) j["include_empty"] = fs.include_empty;
+    if (fs.kind == FamilyKind::kPruning) {
+      j["thresholds"] = fs.thresholds;
+      nlohmann::json orders = nlohmann::json::array();
+      for (const auto& o : fs.orders) orders.push_back(vocab::pruning_order_name(o));
+      j["orders"] = orders;
+      j["nested"] = fs.nested;
+      j["one_iter"] = fs.one_iter;
+    }
     j["positions"] = fs.position_labels.empty() ? nlohmann::json("all") : nlohmann::json(fs.position_labels);
     nlohmann::json abl = nlohmann::json::array();
     for (auto a : fs.ablations) abl.push_back(vocab::ablation_kinds().name(a));
@@ -537,7 +647,7 @@ reducers::FileMeta Grid::file_meta() const {
   m.grid_fingerprint = fingerprint_;
   std::vector<reducers::Segment> segs;
   for (const auto& s : segments_)
-    segs.push_back({experiment_index(s.key), s.family, s.first_unit, s.n_units, s.size});
+    segs.push_back({experiment_index(s.key), s.family, s.first_unit, s.n_units, s.size, s.unit_size});
   m.layout = reducers::UnitLayout(job_->batching.unit_size, std::move(segs));
   return m;
 }

@@ -18,6 +18,7 @@
 #include "pipeline/job_spec.hpp"
 #include "reducers/schema.hpp"
 #include "reducers/writer.hpp"
+#include "workers/pruning/run_spec.hpp"
 
 namespace csweep::pipeline {
 
@@ -75,6 +76,11 @@ class Family {
   // Fills the index and description columns of `r` for intervention `iv` = at(index).
   void fill_row(reducers::Row* r, const interv::Intervention& iv, std::uint64_t index) const;
 
+  // Pruning families: the run of member `index` (one (order, threshold); nested: one order and
+  // every threshold, `index` being its first member) and how many members one run covers.
+  pruning::RunSpec pruning_run(std::uint64_t index) const;
+  std::uint64_t members_per_run() const;
+
   const std::vector<interv::Component>& pool() const { return pool_; }
   const std::vector<interv::Receiver>& receivers() const { return receivers_; }
   int max_components() const;
@@ -107,7 +113,14 @@ class Grid {
   std::uint64_t total_interventions() const { return total_interventions_; }
   std::uint64_t n_experiments() const { return n_experiments_; }
   WorkUnit unit(std::uint64_t id) const;
+  // The unit's interventions. A pruning unit's are not known before it runs (the removed sets
+  // are its result): one intervention without components per circuit; use pruning_run().
   std::vector<interv::Intervention> interventions(const WorkUnit& u) const;
+  bool is_pruning(const WorkUnit& u) const {
+    return job_->families[static_cast<std::size_t>(u.family)].kind == FamilyKind::kPruning;
+  }
+  // The pruning run of a pruning unit (one run per unit).
+  pruning::RunSpec pruning_run(const WorkUnit& u) const;
 
   // Units [first, last) of shard i of n: contiguous slices (neighbours share caches) whose sizes
   // differ by at most one.
@@ -119,6 +132,12 @@ class Grid {
                                    const metrics::Baseline& baseline,
                                    std::vector<metrics::MetricRow> rows) const;
 
+  // Assembles a pruning unit's record from its run's result: one row per circuit (components =
+  // the pool components it removed, metrics = the circuit kept alone), its /circuits rows and
+  // every step. InternalError when the result does not fit the run.
+  reducers::UnitRecord make_pruning_record(const WorkUnit& u, const metrics::Baseline& baseline,
+                                           const pruning::RunResult& result) const;
+
   // Names, families and grid identity for the results file (provenance is added by the caller).
   reducers::FileMeta file_meta() const;
   // sha256 of a canonical description of everything that determines the units and their rows.
@@ -129,7 +148,7 @@ class Grid {
   struct Segment {
     ExperimentKey key;
     int family;
-    std::uint64_t first_unit, n_units, size;
+    std::uint64_t first_unit, n_units, size, unit_size;
   };
   const JobSpec* job_;
   std::vector<model::ModelConfig> configs_;

@@ -274,7 +274,8 @@ PoolSpec parse_component_list(const Spec& s, const toml::array& a, const std::st
 }
 
 PoolSpec parse_pool(const Spec& s, const toml::table& t, const std::string& prefix,
-                    const toml::node& owner, bool explicit_only) {
+                    const toml::node& owner, bool explicit_only,
+                    const std::string& default_pool = "heads") {
   PoolSpec p;
   p.origin = s.at(owner, prefix);
   if (const toml::node* n = t.get("components")) {
@@ -287,11 +288,13 @@ PoolSpec parse_pool(const Spec& s, const toml::table& t, const std::string& pref
   if (explicit_only)
     throw input_error(s.at(owner, key_of(prefix, "components")), "missing required key", "",
                       "an array of component names (" + std::string(kComponentForms) + ")");
-  const auto pool = get_string(s, t, prefix, "pool").value_or("heads");
+  const auto pool = get_string(s, t, prefix, "pool").value_or(default_pool);
   if (pool == "heads") p.kind = PoolSpec::Kind::kHeads;
   else if (pool == "mlps") p.kind = PoolSpec::Kind::kMlps;
   else if (pool == "neurons") p.kind = PoolSpec::Kind::kNeurons;
-  else fail(s, *t.get("pool"), key_of(prefix, "pool"), "unknown pool", "heads, mlps or neurons");
+  else if (pool == "nodes") p.kind = PoolSpec::Kind::kNodes;
+  else fail(s, *t.get("pool"), key_of(prefix, "pool"), "unknown pool",
+            "heads, mlps, neurons or nodes (every head and every MLP)");
   if (const toml::node* n = t.get("layers")) {
     auto l = int_list(s, t, prefix, "layers", 0, 4095);
     if (l.size() != 2 || l[0] > l[1])
@@ -305,7 +308,7 @@ PoolSpec parse_pool(const Spec& s, const toml::table& t, const std::string& pref
   const char* other_key = p.kind == PoolSpec::Kind::kNeurons ? "heads" : "neurons";
   if (const toml::node* n = t.get(other_key))
     fail(s, *n, key_of(prefix, other_key), "does not apply to pool '" + pool + "'",
-         p.kind == PoolSpec::Kind::kNeurons ? "neurons = [...]" : "heads = [...] (pool heads only)");
+         p.kind == PoolSpec::Kind::kNeurons ? "neurons = [...]" : "heads = [...] (pools heads and nodes)");
   if (p.kind == PoolSpec::Kind::kMlps && t.get("heads"))
     fail(s, *t.get("heads"), key_of(prefix, "heads"), "does not apply to pool 'mlps'", "no index list");
   p.layers_origin = p.layers_origin.empty() ? p.origin + ".layers" : p.layers_origin;
@@ -372,8 +375,56 @@ std::vector<interv::AblationKind> parse_ablations(const Spec& s, const toml::tab
   return out;
 }
 
+// Pruning keys: thresholds, orders, nested, one_iter (pool keys and ablations are parsed by the
+// caller like every family's).
+void parse_pruning(const Spec& s, const toml::table& t, const std::string& prefix,
+                   const std::vector<double>& job_thresholds, FamilySpec* f) {
+  if (const toml::array* a = get_array(s, t, prefix, "thresholds", "an array of percentages")) {
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      const toml::node& e = *a->get(i);
+      const std::string k = fmt::format("{}[{}]", key_of(prefix, "thresholds"), i);
+      if (!e.is_number() || !(*e.value<double>() > 0 && *e.value<double>() < 100))
+        fail(s, e, k, "invalid threshold",
+             "a percentage T in (0, 100): a component is removed when 100 - performance < T "
+             "(T = 20 gives the 80% circuit)");
+      f->thresholds.push_back(*e.value<double>());
+    }
+    if (f->thresholds.empty())
+      fail(s, *t.get("thresholds"), key_of(prefix, "thresholds"), "is empty", "e.g. [20, 10, 3]");
+  } else if (!job_thresholds.empty()) {
+    f->thresholds = job_thresholds;
+  } else {
+    throw input_error(s.at(t, key_of(prefix, "thresholds")), "missing required key", "",
+                      "thresholds = [20, 10, 3] here or in [experiments] (percent: 100 - performance "
+                      "below which a component is removed)");
+  }
+  std::sort(f->thresholds.begin(), f->thresholds.end());
+  if (std::adjacent_find(f->thresholds.begin(), f->thresholds.end()) != f->thresholds.end())
+    throw input_error(t.get("thresholds") ? s.at(*t.get("thresholds"), key_of(prefix, "thresholds"))
+                                          : s.at(t, key_of(prefix, "thresholds")),
+                      "duplicate threshold", "", "distinct thresholds");
+  const auto names = string_list(s, t, prefix, "orders", false, t);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const toml::node* n = t.get("orders");
+    const toml::node& e = n->is_array() ? *n->as_array()->get(i) : *n;
+    const std::string k = n->is_array() ? fmt::format("{}[{}]", key_of(prefix, "orders"), i)
+                                        : key_of(prefix, "orders");
+    for (const auto& o : vocab::parse_pruning_orders(names[i], s.at(e, k))) {
+      for (const auto& seen : f->orders)
+        if (seen.kind == o.kind && seen.seed == o.seed)
+          fail(s, e, k, "order '" + vocab::pruning_order_name(o) + "' listed twice",
+               "each order once (random:N already means seeds 0..N-1)");
+      f->orders.push_back(o);
+    }
+  }
+  if (f->orders.empty()) f->orders = {{pruning::OrderKind::kReference, 0}};
+  f->nested = get_bool(s, t, prefix, "nested").value_or(false);
+  f->one_iter = get_bool(s, t, prefix, "one_iter").value_or(false);
+}
+
 FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& prefix,
                         const std::vector<interv::AblationKind>& job_ablations,
+                        const std::vector<double>& job_thresholds,
                         const std::vector<TaskSpec>& tasks) {
   FamilySpec f;
   f.origin = s.at(t, prefix);
@@ -450,6 +501,19 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
         f.receivers.push_back(*r);
       }
     }
+  } else if (f.kind == FamilyKind::kPruning) {
+    check_keys(s, t, prefix,
+               {"name", "kind", "pool", "layers", "heads", "components", "thresholds", "orders",
+                "nested", "one_iter", "ablations"});
+    f.pool = parse_pool(s, t, prefix, t, false, "nodes");
+    if (f.pool.kind == PoolSpec::Kind::kNeurons)
+      fail(s, *t.get("pool"), key_of(prefix, "pool"), "pruning removes heads and MLPs",
+           "pool = \"nodes\" (default), \"heads\" or \"mlps\", or components = [...]");
+    for (const auto& c : f.pool.components)
+      if (c.kind == interv::ComponentKind::kNeuron)
+        fail(s, *t.get("components"), key_of(prefix, "components"),
+             "pruning removes heads and MLPs, not neurons", "heads (\"9.1\") and MLPs (\"mlp3\")");
+    parse_pruning(s, t, prefix, job_thresholds, &f);
   } else {
     CSWEEP_ASSERT(false, "family kind '{}' has no parser", kind);
   }
@@ -638,7 +702,7 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
   names.clear();
   for (std::size_t i = 0; i < fams->size(); ++i) {
     const auto& t = *fams->get(i)->as_table();
-    auto f = parse_family(s, t, fmt::format("families[{}]", i), job.ablations, job.tasks);
+    auto f = parse_family(s, t, fmt::format("families[{}]", i), job.ablations, job.thresholds, job.tasks);
     if (!names.insert(f.name).second)
       fail(s, *t.get("name"), fmt::format("families[{}].name", i), "duplicate family name",
            "distinct names");

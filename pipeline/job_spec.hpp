@@ -16,6 +16,7 @@
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metric_row.hpp"
 #include "workers/model/config.hpp"
+#include "workers/pruning/run_spec.hpp"
 
 namespace csweep::pipeline {
 
@@ -46,7 +47,9 @@ struct TaskSpec {
 // Which components a family draws from: an explicit list, or every head / MLP / neuron of the
 // model restricted to a layer range and an index set.
 struct PoolSpec {
-  enum class Kind { kExplicit, kHeads, kMlps, kNeurons };
+  // kNodes: every head (restricted to `heads` when given) and every MLP of the layer range, the
+  // pruning family's default pool.
+  enum class Kind { kExplicit, kHeads, kMlps, kNeurons, kNodes };
   Kind kind = Kind::kHeads;
   std::vector<interv::Component> components;  // kExplicit
   int layer_first = 0, layer_last = -1;       // inclusive; -1 = the model's last layer
@@ -73,6 +76,13 @@ struct FamilySpec {
   std::vector<interv::Receiver> receivers;  // kPaths; empty + all_receivers => every later one
   bool all_receivers = false;
   std::vector<interv::AblationKind> ablations;  // resolved: the family's or the job's list
+  // kPruning (workers/pruning/run_spec.hpp): thresholds T in percent, ascending, unique (the
+  // family's `thresholds`, else [experiments] thresholds); orders expanded ("random:8" = 8 seeds),
+  // unique; nested = one run per order walks every threshold, each from the previous circuit.
+  std::vector<double> thresholds;
+  std::vector<pruning::Order> orders;
+  bool nested = false;
+  bool one_iter = false;
   std::string origin;
 };
 

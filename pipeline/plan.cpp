@@ -100,8 +100,10 @@ PlanReport make_plan(const Grid& grid, int workers, int units_to_measure,
   for (std::uint64_t id = 0; id < grid.total_units();) {
     const WorkUnit u = grid.unit(id);
     const Family& fam = grid.family(u.key.model, u.family);
-    const std::uint64_t n_units = (fam.size() + job.batching.unit_size - 1) / job.batching.unit_size;
-    const std::uint64_t first_of_segment = id - u.begin / job.batching.unit_size;
+    const bool pruning = fam.spec().kind == FamilyKind::kPruning;
+    const std::uint64_t us = pruning ? fam.members_per_run() : job.batching.unit_size;
+    const std::uint64_t n_units = (fam.size() + us - 1) / us;
+    const std::uint64_t first_of_segment = id - u.begin / us;
     const auto& cfg = grid.config(u.key.model);
     const PromptShape ps = estimate_prompt_shape(job.tasks[static_cast<std::size_t>(u.key.task)]);
     bool full_vocab = false;
@@ -109,7 +111,17 @@ PlanReport make_plan(const Grid& grid, int workers, int units_to_measure,
       full_vocab |= vocab::needs_full_distribution(m);
     const double per_prompt = 2.0 * static_cast<double>(cfg.n_params_nonembed()) * ps.tokens +
                               2.0 * cfg.d_model * (full_vocab ? cfg.d_vocab : 2);
-    r.flops += per_prompt * ps.n_prompts * static_cast<double>(fam.size());
+    double forwards = static_cast<double>(fam.size());
+    if (pruning) {
+      // fam.size() circuits; each threshold of each run walks the pool (see PlanReport).
+      const double p = static_cast<double>(fam.pool().size());
+      r.pruning_runs += n_units;
+      r.pruning_evaluations_bound += static_cast<double>(fam.size()) * (p * (p + 1) / 2 + p);
+      r.pruning_evaluations_estimate += static_cast<double>(fam.size()) * 3 * p;
+      // Evaluations, plus each circuit kept alone.
+      forwards = static_cast<double>(fam.size()) * (3 * p + 1);
+    }
+    r.flops += per_prompt * ps.n_prompts * forwards;
     // Bytes per row: experiment columns, index, components, position, receiver, 7 metrics.
     const double row_bytes = 6 * 4 + 8 + 4 + fam.max_components() * 9.0 + 4 + 9 + 7 * 8 +
                              (job.output.per_prompt ? 4.0 * ps.n_prompts : 0);
@@ -150,6 +162,11 @@ std::string format_plan(const PlanReport& r) {
   for (const auto& f : r.families)
     s += fmt::format("  family {:<20} {:<13} {} per experiment\n", f.name, f.kind, f.per_experiment);
   s += fmt::format("work units:    {}\n", r.units);
+  if (r.pruning_runs > 0)
+    s += fmt::format("pruning:       {} runs; candidate evaluations ~{} (3 passes over the pool per "
+                     "threshold), at most {} (P(P+1)/2 + P per threshold: one removal per pass)\n",
+                     r.pruning_runs, human(r.pruning_evaluations_estimate, ""),
+                     human(r.pruning_evaluations_bound, ""));
   for (std::size_t m = 0; m < r.n_params_nonembed.size(); ++m)
     s += fmt::format("model {}:       {} non-embedding parameters\n", m, human(static_cast<double>(r.n_params_nonembed[m]), ""));
   s += fmt::format("FLOPs:         {} (2 * N_nonembed * tokens per prompt and intervention + unembedding)\n",

@@ -31,6 +31,14 @@ struct PlanReport {
     std::uint64_t per_experiment = 0;  // for the first model
   };
   std::vector<FamilyLine> families;
+  // Pruning runs (one unit each) and their candidate evaluations. A pass evaluates every
+  // component still in the circuit and every pass but the last removes one or more, so a
+  // threshold of a pool of P costs at most P * (P + 1) / 2 + P evaluations (one removal per pass,
+  // then a pass that removes nothing) — the bound. The estimate assumes 3 passes of P (the
+  // study's circuits need 2 to 3) and one forward per evaluation (an upper bound for the fast
+  // pruner, whose prefix reuse and batching make many cheaper).
+  std::uint64_t pruning_runs = 0;
+  double pruning_evaluations_bound = 0, pruning_evaluations_estimate = 0;
   std::vector<std::int64_t> n_params_nonembed;  // per model
   double flops = 0;
   double output_bytes = 0;        // uncompressed table bytes (HDF5 deflate usually shrinks it)

@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "csweep/version.hpp"
+#include "pipeline/cross_task.hpp"
 #include "pipeline/scheduler.hpp"
 #include "reducers/merge.hpp"
 #include "reducers/writer.hpp"
@@ -312,6 +313,14 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
                    static_cast<unsigned long long>(st.units_done_now),
                    static_cast<unsigned long long>(st.units_reissued), wall,
                    complete ? "" : "; interrupted: rerun the same command to resume");
+      if (complete && shard_count == 1 && has_pruning_family(job)) {
+        // Rank 0's evaluator is idle now (the schedule is over): score every circuit on the
+        // other tasks. A sharded grid gets its table when the shards are merged.
+        const double tc = wall_now();
+        const auto n = add_cross_task(out, grid, *evaluator);
+        std::fprintf(stderr, "csweep: %s: %zu cross-task scores in %.1f s (/cross_task)\n", out.c_str(),
+                     n, wall_now() - tc);
+      }
       if (complete && req.summary) print_summary(out);
       if (st.workers_lost > 0) {
         // A rank that never answered again may hang MPI_Finalize; the output is complete and

@@ -77,6 +77,10 @@ class Backoff {
 
 reducers::UnitRecord evaluate_unit(const Grid& grid, UnitEvaluator& ev, std::uint64_t id) {
   const WorkUnit u = grid.unit(id);
+  if (grid.is_pruning(u)) {
+    const auto baseline = ev.baseline(u.key);
+    return grid.make_pruning_record(u, baseline, ev.prune(u.key, grid.pruning_run(u)));
+  }
   const auto ivs = grid.interventions(u);
   const auto baseline = ev.baseline(u.key);
   auto rows = ev.evaluate(u.key, ivs);

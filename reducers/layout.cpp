@@ -12,13 +12,14 @@ UnitLayout::UnitLayout(std::uint64_t unit_size, std::vector<Segment> segments)
     : unit_size_(unit_size), segments_(std::move(segments)) {
   std::uint64_t next = 0;
   for (std::size_t i = 0; i < segments_.size(); ++i) {
-    const Segment& s = segments_[i];
-    CSWEEP_ASSERT(unit_size_ > 0, "unit_size 0");
+    Segment& s = segments_[i];
+    if (s.unit_size == 0) s.unit_size = unit_size_;
+    CSWEEP_ASSERT(s.unit_size > 0, "unit_size 0");
     CSWEEP_ASSERT(s.first_unit == next, "segment {} starts at unit {}, expected {}", i,
                   s.first_unit, next);
-    CSWEEP_ASSERT(s.n_units == s.size / unit_size_ + (s.size % unit_size_ ? 1 : 0),
+    CSWEEP_ASSERT(s.n_units == s.size / s.unit_size + (s.size % s.unit_size ? 1 : 0),
                   "segment {}: {} units for {} interventions of unit size {}", i, s.n_units,
-                  s.size, unit_size_);
+                  s.size, s.unit_size);
     next += s.n_units;
     by_key_[{s.exp, s.family}] = i;
   }
@@ -36,8 +37,8 @@ UnitSpan UnitLayout::unit(std::uint64_t id) const {
   UnitSpan u;
   u.exp = s.exp;
   u.family = s.family;
-  u.begin = (id - s.first_unit) * unit_size_;
-  u.end = std::min(s.size, u.begin + unit_size_);
+  u.begin = (id - s.first_unit) * s.unit_size;
+  u.end = std::min(s.size, u.begin + s.unit_size);
   return u;
 }
 
@@ -47,7 +48,7 @@ bool UnitLayout::unit_of(const ExperimentIndex& exp, std::int32_t family, std::u
   if (it == by_key_.end()) return false;
   const Segment& s = segments_[it->second];
   if (index >= s.size) return false;
-  *unit = s.first_unit + index / unit_size_;
+  *unit = s.first_unit + index / s.unit_size;
   return true;
 }
 
@@ -104,6 +105,26 @@ void verify_record(const UnitRecord& rec, const std::string& grid_fingerprint,
                         "intervention " + std::to_string(r.intervention) + ", " + describe(r.exp),
                         "intervention " + std::to_string(span.begin + i) + ", " + describe(span.exp));
   }
+  // Pruning units: one circuit per row, for the same experiment, family and index; steps only of
+  // those circuits. (Which families are pruning ones the layout does not know; the writer checks
+  // that every pruning row has its circuit before a file is written.)
+  if (!rec.circuits.empty() && rec.circuits.size() != rec.rows.size())
+    throw input_error(where, unit + " has the wrong number of circuits",
+                      std::to_string(rec.circuits.size()), std::to_string(rec.rows.size()) + " (one per row)");
+  for (std::size_t i = 0; i < rec.circuits.size(); ++i) {
+    const auto& c = rec.circuits[i];
+    if (!(c.exp == span.exp) || c.family != span.family || c.circuit != span.begin + i)
+      throw input_error(where, unit + ": circuit " + std::to_string(i) + " is not the unit's",
+                        "circuit " + std::to_string(c.circuit) + ", " + describe(c.exp),
+                        "circuit " + std::to_string(span.begin + i) + ", " + describe(span.exp));
+  }
+  for (const auto& st : rec.steps)
+    if (rec.circuits.empty() || !(st.exp == span.exp) || st.family != span.family ||
+        st.circuit < span.begin || st.circuit >= span.end)
+      throw input_error(where, unit + ": a pruning step is not of the unit's circuits",
+                        "circuit " + std::to_string(st.circuit) + ", " + describe(st.exp),
+                        "circuits " + std::to_string(span.begin) + "-" + std::to_string(span.end - 1) +
+                            " of " + describe(span.exp));
 }
 
 void verify_ledger(const std::string& path, const UnitLayout& layout,

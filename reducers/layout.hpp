@@ -3,7 +3,8 @@
 // merge holds exactly the rows of its ledger's units (torch-free).
 //
 // The grid (pipeline/grid.hpp) is a list of segments, one per (experiment, family): a segment's
-// `size` interventions are cut into ceil(size / unit_size) consecutive units, unit
+// `size` interventions are cut into ceil(size / unit_size) consecutive units (unit_size: the
+// segment's own, see Segment), unit
 // first_unit + j holding interventions [j * unit_size, min(size, (j + 1) * unit_size)). The
 // segments are stored in every results file (/ledger/segment_*), so a file can be checked
 // against its own ledger without the job spec — by `csweep merge`, which has none — and a
@@ -22,9 +23,12 @@ struct Segment {
   ExperimentIndex exp;
   std::int32_t family = 0;
   std::uint64_t first_unit = 0, n_units = 0, size = 0;
+  // Interventions per unit of this segment; 0 = the layout's unit_size. Pruning families cut a
+  // segment into runs (one unit = the circuits of one run) whatever batching.unit_size says.
+  std::uint64_t unit_size = 0;
   bool operator==(const Segment& o) const {
     return exp == o.exp && family == o.family && first_unit == o.first_unit &&
-           n_units == o.n_units && size == o.size;
+           n_units == o.n_units && size == o.size && unit_size == o.unit_size;
   }
 };
 
@@ -39,7 +43,8 @@ struct UnitSpan {
 class UnitLayout {
  public:
   UnitLayout() = default;
-  // Segments in unit order, contiguous from unit 0 (checked: InternalError otherwise).
+  // Segments in unit order, contiguous from unit 0 (checked: InternalError otherwise). A segment
+  // with unit_size 0 gets `unit_size` (the job's batching.unit_size).
   UnitLayout(std::uint64_t unit_size, std::vector<Segment> segments);
 
   std::uint64_t unit_size() const { return unit_size_; }

@@ -398,6 +398,10 @@ void Ledger::compact(const FileMeta& meta) {
     auto& table = r.tables[static_cast<std::size_t>(rec.family)];
     table.insert(table.end(), std::make_move_iterator(rec.rows.begin()),
                  std::make_move_iterator(rec.rows.end()));
+    r.circuits.insert(r.circuits.end(), std::make_move_iterator(rec.circuits.begin()),
+                      std::make_move_iterator(rec.circuits.end()));
+    r.steps.insert(r.steps.end(), std::make_move_iterator(rec.steps.begin()),
+                   std::make_move_iterator(rec.steps.end()));
     if (baseline_exps.insert(rec.baseline.exp).second) r.baselines.push_back(rec.baseline);
   }
   // Keep the grid description of the file; take provenance from the caller.

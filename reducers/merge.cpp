@@ -122,6 +122,10 @@ MergeSummary merge_shards(const std::string& out, const std::vector<std::string>
     for (auto& b : r.baselines)
       if (baseline_exps.insert(b.exp).second) merged.baselines.push_back(b);
     merged.ledger.insert(merged.ledger.end(), r.ledger.begin(), r.ledger.end());
+    merged.circuits.insert(merged.circuits.end(), r.circuits.begin(), r.circuits.end());
+    merged.steps.insert(merged.steps.end(), r.steps.begin(), r.steps.end());
+    // Cross-task rows are derived from the whole grid's circuits: a shard has none (and any it
+    // had would be another grid's); `csweep cross-task` computes them on the merged file.
   }
   write_results(out, merged);
   // Coverage was checked above, so the writer must have found the grid whole.

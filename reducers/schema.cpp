@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <tuple>
 
 #include "core/error.hpp"
@@ -72,7 +73,37 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
-constexpr std::uint32_t kRecordMagic = 0x32525543;  // "CUR2"
+// "CUR3": records with the pruning payload (circuits, steps); "CUR2" records (no payload) are
+// still read, so a journal left by the previous version resumes.
+constexpr std::uint32_t kRecordMagic = 0x33525543;
+constexpr std::uint32_t kRecordMagicV2 = 0x32525543;
+
+void put_component(Writer& w, const interv::Component& c) {
+  w.put(static_cast<std::uint8_t>(c.kind));
+  w.put<std::int32_t>(c.layer);
+  w.put<std::int32_t>(c.index);
+}
+interv::Component get_component(Reader& r) {
+  interv::Component c;
+  c.kind = static_cast<interv::ComponentKind>(r.get<std::uint8_t>());
+  c.layer = r.get<std::int32_t>();
+  c.index = r.get<std::int32_t>();
+  return c;
+}
+void put_metrics(Writer& w, const metrics::MetricRow& m) {
+  for (double v : {m.logit_diff, m.performance, m.normalized, m.kl, m.prob_correct, m.accuracy,
+                   m.prob_diff})
+    w.put(v);
+}
+void get_metrics(Reader& r, metrics::MetricRow* m) {
+  m->logit_diff = r.get<double>();
+  m->performance = r.get<double>();
+  m->normalized = r.get<double>();
+  m->kl = r.get<double>();
+  m->prob_correct = r.get<double>();
+  m->accuracy = r.get<double>();
+  m->prob_diff = r.get<double>();
+}
 
 void put_exp(Writer& w, const ExperimentIndex& e) {
   for (auto v : {e.model, e.seed, e.task, e.corruption, e.ablation, e.metric_set}) w.put(v);
@@ -123,12 +154,44 @@ std::string serialize(const UnitRecord& r) {
       w.put(v);
     w.put_floats(m.per_prompt_logit_diff);
   }
+  w.put<std::uint64_t>(r.circuits.size());
+  for (const auto& c : r.circuits) {
+    put_exp(w, c.exp);
+    w.put(c.family);
+    w.put(c.circuit);
+    w.put(c.threshold);
+    w.put(c.threshold_index);
+    w.put(c.order_kind);
+    w.put(c.order_seed);
+    w.put<std::uint8_t>(c.nested ? 1 : 0);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(c.kept.size()));
+    for (auto k : c.kept) w.put(k);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(c.components.size()));
+    for (const auto& x : c.components) put_component(w, x);
+    w.put(c.passes);
+    w.put(c.evaluations);
+    put_metrics(w, c.metrics);
+  }
+  w.put<std::uint64_t>(r.steps.size());
+  for (const auto& s : r.steps) {
+    put_exp(w, s.exp);
+    w.put(s.family);
+    w.put(s.circuit);
+    w.put(s.step);
+    w.put(s.pass);
+    w.put(s.position);
+    put_component(w, s.component);
+    w.put(s.performance);
+    w.put<std::uint8_t>(s.removed ? 1 : 0);
+  }
   return w.take();
 }
 
 UnitRecord deserialize(const std::string& bytes) {
   Reader r(bytes);
-  CSWEEP_ASSERT(r.get<std::uint32_t>() == kRecordMagic, "unit record has a bad magic number");
+  const auto magic = r.get<std::uint32_t>();
+  CSWEEP_ASSERT(magic == kRecordMagic || magic == kRecordMagicV2,
+                "unit record has a bad magic number");
   UnitRecord u;
   u.grid_fingerprint = r.get_string();
   u.unit = r.get<std::uint64_t>();
@@ -167,6 +230,38 @@ UnitRecord deserialize(const std::string& bytes) {
     m.prob_diff = r.get<double>();
     m.per_prompt_logit_diff = r.get_floats();
   }
+  if (magic == kRecordMagic) {
+    u.circuits.resize(r.get<std::uint64_t>());
+    for (auto& c : u.circuits) {
+      c.exp = get_exp(r);
+      c.family = r.get<std::int32_t>();
+      c.circuit = r.get<std::uint64_t>();
+      c.threshold = r.get<double>();
+      c.threshold_index = r.get<std::int32_t>();
+      c.order_kind = r.get<std::int8_t>();
+      c.order_seed = r.get<std::uint64_t>();
+      c.nested = r.get<std::uint8_t>() != 0;
+      c.kept.resize(r.get<std::uint32_t>());
+      for (auto& k : c.kept) k = r.get<std::int8_t>();
+      c.components.resize(r.get<std::uint32_t>());
+      for (auto& x : c.components) x = get_component(r);
+      c.passes = r.get<std::int32_t>();
+      c.evaluations = r.get<std::int64_t>();
+      get_metrics(r, &c.metrics);
+    }
+    u.steps.resize(r.get<std::uint64_t>());
+    for (auto& s : u.steps) {
+      s.exp = get_exp(r);
+      s.family = r.get<std::int32_t>();
+      s.circuit = r.get<std::uint64_t>();
+      s.step = r.get<std::int64_t>();
+      s.pass = r.get<std::int32_t>();
+      s.position = r.get<std::int32_t>();
+      s.component = get_component(r);
+      s.performance = r.get<double>();
+      s.removed = r.get<std::uint8_t>() != 0;
+    }
+  }
   CSWEEP_ASSERT(r.at_end(), "unit record {} has trailing bytes", u.unit);
   return u;
 }
@@ -176,6 +271,29 @@ void sort_rows(std::vector<Row>& rows) {
     if (!(a.exp == b.exp)) return a.exp < b.exp;
     return a.intervention < b.intervention;
   });
+}
+
+void sort_circuits(std::vector<CircuitRow>& rows) {
+  std::sort(rows.begin(), rows.end(), [](const CircuitRow& a, const CircuitRow& b) {
+    return std::tie(a.exp, a.family, a.circuit) < std::tie(b.exp, b.family, b.circuit);
+  });
+}
+
+void sort_steps(std::vector<StepRow>& rows) {
+  std::sort(rows.begin(), rows.end(), [](const StepRow& a, const StepRow& b) {
+    return std::tie(a.exp, a.family, a.circuit, a.step) < std::tie(b.exp, b.family, b.circuit, b.step);
+  });
+}
+
+void sort_cross_task(std::vector<CrossTaskRow>& rows) {
+  // Intersection (-1) and union (-2) after the tasks' own circuits.
+  const auto key = [](const CrossTaskRow& r) {
+    return std::make_tuple(r.exp, r.family, r.circuit,
+                           r.circuit_task < 0 ? std::numeric_limits<std::int32_t>::max() + r.circuit_task + 1
+                                              : r.circuit_task);
+  };
+  std::sort(rows.begin(), rows.end(),
+            [&](const CrossTaskRow& a, const CrossTaskRow& b) { return key(a) < key(b); });
 }
 
 void sort_baselines(std::vector<BaselineRow>& rows) {

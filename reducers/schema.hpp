@@ -14,6 +14,9 @@
 //                           total_units, grid_fingerprint, shard_index, shard_count, unit_size
 //   /ledger/segments/<col>  the grid's unit layout (kSegmentColumns, reducers/layout.hpp): which
 //                           rows each unit holds, so the tables can be checked against the ledger
+//   /circuits/<col>         pruning families only: one row per circuit (kCircuitColumns)
+//   /pruning_steps/<col>    every candidate evaluation of every pruning run (kPruningStepColumns)
+//   /cross_task/<col>       circuits evaluated on the other tasks (kCrossTaskColumns)
 //
 // Every dataset carries the attributes "dims" (dimension names separated by single spaces, e.g.
 // "row component", the one convention of every HDF5 file csweep writes, `csweep dump` included),
@@ -37,7 +40,11 @@ namespace csweep::reducers {
 
 // 2: NaN for metrics not requested, /ledger/segments, journal records carry the grid fingerprint,
 //    fletcher32 checksums, space-separated "dims".
-inline constexpr int kFormatVersion = 2;
+// 3: per-segment unit sizes (/ledger/segments/unit_size: a pruning run is one unit whatever
+//    batching.unit_size says), /circuits, /pruning_steps, /cross_task. Version-2 files are read
+//    (their segments all have the /ledger attribute unit_size); files are written as version 3.
+inline constexpr int kFormatVersion = 3;
+inline constexpr int kOldestReadableFormatVersion = 2;
 
 // kString: fixed-length UTF-8, NUL-padded to the longest value (so the column is chunked,
 // compressed and checksummed like the numbers; h5py: `ds.asstr()[()]`).
@@ -121,7 +128,95 @@ inline constexpr Column kSegmentColumns[] = {
     {"first_unit", DType::kUInt64, "segment", "index", "id of the segment's first unit"},
     {"n_units", DType::kUInt64, "segment", "count", "units of the segment"},
     {"size", DType::kUInt64, "segment", "count", "interventions of the family in the experiment"},
+    {"unit_size", DType::kUInt64, "segment", "count",
+     "interventions per unit of this segment (the last unit holds the rest): batching.unit_size, "
+     "or for pruning families the circuits of one run (nested: one per threshold, else 1)"},
 };
+
+// ---- Pruning (family kind "pruning", workers/pruning/run_spec.hpp) -----------------------------
+// A pruning family's /tables/<family> row of intervention `i` is circuit i: its components are
+// the pool components the run removed (the circuit kept alone = those ablated) and its metrics
+// are the circuit's. Intervention index i = order * n_thresholds + threshold_index, where order
+// indexes the family spec's "orders" and threshold_index its ascending "thresholds"; one run
+// (one unit) is one (order, threshold) or, nested, one order with all its thresholds.
+// The tables below add what a circuit is and how it was found; they are written only when the
+// grid has a pruning family, and checked against the pruning tables' rows on every read.
+
+// /circuits/<col>, after kExperimentColumns: one row per circuit (= per pruning-table row).
+inline constexpr Column kCircuitColumns[] = {
+    {"family", DType::kInt32, "row", "index", "index into root attribute family_names"},
+    {"circuit", DType::kUInt64, "row", "index",
+     "the circuit's intervention index in /tables/<family> (order * n_thresholds + threshold_index)"},
+    {"threshold", DType::kFloat64, "row", "percent",
+     "T: a component was removed when 100 - performance < T with it ablated (T = 20: the 80% circuit)"},
+    {"threshold_index", DType::kInt32, "row", "index", "index into the family's ascending thresholds"},
+    {"order_kind", DType::kInt8, "row", "enum", "removal order: 0 reference, 1 reversed, 2 random"},
+    {"order_seed", DType::kUInt64, "row", "index", "seed of a random order (0 otherwise)"},
+    {"order", DType::kString, "row", "name", "the order's name: reference, reversed, random#S"},
+    {"nested", DType::kInt8, "row", "flag", "1: the run started from the previous threshold's circuit"},
+    {"kept", DType::kInt8, "row pool", "flag",
+     "per component of the family's pool (group /tables/<family> attribute spec: resolved[model].pool): "
+     "1 in the circuit, 0 removed, -1 padding (a smaller pool of another model)"},
+    {"components", DType::kString, "row", "name",
+     "the circuit as one name, '+'-joined in pool order: \"0.1+4.4+mlp0\"; \"\" = empty circuit"},
+    {"n_heads", DType::kInt32, "row", "count", "heads in the circuit"},
+    {"n_mlps", DType::kInt32, "row", "count", "MLPs in the circuit"},
+    {"passes", DType::kInt32, "row", "count", "passes over the candidates at this threshold (the "
+     "last removed nothing unless one_iter)"},
+    {"evaluations", DType::kInt64, "row", "count", "candidate evaluations at this threshold"},
+    // Metrics of the circuit kept alone (every pool component outside it ablated), as in
+    // kInterventionColumns (NaN where not requested).
+    {"logit_diff", DType::kFloat64, "row", "logit", "mean LD, circuit kept alone; NaN when not requested"},
+    {"performance", DType::kFloat64, "row", "percent",
+     "100 * LD / LD_clean, circuit kept alone; NaN when not requested"},
+    {"normalized", DType::kFloat64, "row", "fraction",
+     "(LD - LD_corrupt) / (LD_clean - LD_corrupt), circuit kept alone; NaN when not requested"},
+    {"kl", DType::kFloat64, "row", "nat", "KL(clean || circuit), mean; NaN when not requested"},
+    {"prob_correct", DType::kFloat64, "row", "probability", "mean p(correct); NaN when not requested"},
+    {"accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy; NaN when not requested"},
+    {"prob_diff", DType::kFloat64, "row", "probability",
+     "greater-than probability difference; NaN when not requested or not greater_than"},
+};
+
+// /pruning_steps/<col>, after kExperimentColumns: every candidate evaluation, in evaluation order.
+inline constexpr Column kPruningStepColumns[] = {
+    {"family", DType::kInt32, "row", "index", "index into root attribute family_names"},
+    {"circuit", DType::kUInt64, "row", "index",
+     "the circuit (row of /circuits, intervention of /tables/<family>) this step led to"},
+    {"step", DType::kInt64, "row", "index", "0-based evaluation index within the run"},
+    {"pass", DType::kInt32, "row", "index", "0-based pass within the threshold"},
+    {"position", DType::kInt32, "row", "index", "index of the candidate in the pass's visiting sequence"},
+    {"component_kind", DType::kInt8, "row", "enum", "the candidate: 0 head, 1 mlp"},
+    {"component_layer", DType::kInt32, "row", "index", "the candidate's layer"},
+    {"component_index", DType::kInt32, "row", "index", "head index (heads), 0 (mlps)"},
+    {"component", DType::kString, "row", "name", "the candidate's name: \"9.1\", \"mlp3\""},
+    {"performance", DType::kFloat64, "row", "percent",
+     "100 * LD / LD_clean with the candidate ablated on top of everything removed before it"},
+    {"removed", DType::kInt8, "row", "flag", "1: removed (100 - performance < threshold)"},
+};
+
+// /cross_task/<col>, after kExperimentColumns (whose `task` is the task evaluated ON): every
+// circuit of a pruning family evaluated on every task of the grid with the same model, seed,
+// corruption, ablation and metric set, plus per circuit index the intersection and the union of
+// all tasks' circuits. Derived from /circuits once the grid is complete (`csweep cross-task`).
+inline constexpr Column kCrossTaskColumns[] = {
+    {"family", DType::kInt32, "row", "index", "index into root attribute family_names"},
+    {"circuit", DType::kUInt64, "row", "index", "the circuits' intervention index (same order and threshold)"},
+    {"circuit_task", DType::kInt32, "row", "index",
+     "whose circuit: index into root attribute task_names; -1 = intersection of every task's "
+     "circuit, -2 = their union"},
+    {"components", DType::kString, "row", "name", "the circuit evaluated, '+'-joined"},
+    {"n_components", DType::kInt32, "row", "count", "components in that circuit"},
+    {"logit_diff", DType::kFloat64, "row", "logit", "mean LD on task `task`; NaN when not requested"},
+    {"performance", DType::kFloat64, "row", "percent",
+     "100 * LD / LD_clean of task `task`, the circuit kept alone; NaN when not requested"},
+    {"normalized", DType::kFloat64, "row", "fraction", "normalised LD; NaN when not requested"},
+    {"kl", DType::kFloat64, "row", "nat", "KL(clean || circuit); NaN when not requested"},
+    {"prob_correct", DType::kFloat64, "row", "probability", "mean p(correct); NaN when not requested"},
+    {"accuracy", DType::kFloat64, "row", "fraction", "top-1 accuracy; NaN when not requested"},
+    {"prob_diff", DType::kFloat64, "row", "probability", "greater-than probability difference; NaN when not requested"},
+};
+inline constexpr std::int32_t kCrossTaskIntersection = -1, kCrossTaskUnion = -2;
 
 // Root attributes (all strings unless noted) describing where the numbers came from.
 inline constexpr const char* kProvenanceAttributes[] = {
@@ -166,6 +261,45 @@ struct Row {
   metrics::MetricRow metrics;
 };
 
+// One circuit of a pruning run (/circuits).
+struct CircuitRow {
+  ExperimentIndex exp;
+  std::int32_t family = 0;
+  std::uint64_t circuit = 0;  // intervention index in the family's table
+  double threshold = 0;
+  std::int32_t threshold_index = 0;
+  std::int8_t order_kind = 0;
+  std::uint64_t order_seed = 0;
+  bool nested = false;
+  std::vector<std::int8_t> kept;  // per pool component
+  std::vector<interv::Component> components;  // the circuit, pool order
+  std::int32_t passes = 0;
+  std::int64_t evaluations = 0;
+  metrics::MetricRow metrics;  // per_prompt_logit_diff not stored here
+};
+
+// One candidate evaluation (/pruning_steps).
+struct StepRow {
+  ExperimentIndex exp;
+  std::int32_t family = 0;
+  std::uint64_t circuit = 0;
+  std::int64_t step = 0;
+  std::int32_t pass = 0, position = 0;
+  interv::Component component;
+  double performance = 0;
+  bool removed = false;
+};
+
+// One circuit evaluated on one task (/cross_task); exp.task = the task evaluated on.
+struct CrossTaskRow {
+  ExperimentIndex exp;
+  std::int32_t family = 0;
+  std::uint64_t circuit = 0;
+  std::int32_t circuit_task = 0;  // task index, kCrossTaskIntersection or kCrossTaskUnion
+  std::vector<interv::Component> components;
+  metrics::MetricRow metrics;
+};
+
 struct BaselineRow {
   ExperimentIndex exp;
   metrics::Baseline baseline;
@@ -179,6 +313,9 @@ struct UnitRecord {
   std::int32_t family = 0;  // index into FileMeta::families
   BaselineRow baseline;
   std::vector<Row> rows;
+  // Pruning units: one circuit per row (same order) and every step of the run.
+  std::vector<CircuitRow> circuits;
+  std::vector<StepRow> steps;
 };
 
 // Binary (de)serialisation of a UnitRecord, used by the journal and by MPI messages.
@@ -187,6 +324,9 @@ UnitRecord deserialize(const std::string& bytes);  // throws InternalError on ma
 
 // Canonical sort of a table's rows (experiment columns, then intervention).
 void sort_rows(std::vector<Row>& rows);
+void sort_circuits(std::vector<CircuitRow>& rows);     // experiment, family, circuit
+void sort_steps(std::vector<StepRow>& rows);           // experiment, family, circuit, step
+void sort_cross_task(std::vector<CrossTaskRow>& rows); // experiment, family, circuit, circuit_task
 void sort_baselines(std::vector<BaselineRow>& rows);
 
 }  // namespace csweep::reducers

@@ -12,6 +12,9 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
+#include <set>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "reducers/dimension_scales.hpp"
@@ -553,6 +556,325 @@ void write_file_durably(const std::string& tmp, const std::vector<unsigned char>
   }
 }
 
+// ---- pruning tables (/circuits, /pruning_steps, /cross_task) -------------------------------------
+
+bool is_pruning(const FamilyMeta& f) { return f.kind == "pruning"; }
+bool has_pruning(const Results& r) {
+  return std::any_of(r.meta.families.begin(), r.meta.families.end(), is_pruning);
+}
+
+template <class R>
+void write_metric_columns(hid_t g, const Column* begin, const Column* end, const std::vector<R>& rows,
+                          const std::string& path) {
+  const hsize_t n = rows.size();
+  std::vector<double> v(n);
+  for (const auto& [name, field] : kMetricFields) {
+    for (hsize_t i = 0; i < n; ++i) v[i] = rows[i].metrics.*field;
+    write_column(g, column(begin, end, name), v, n, 1, path);
+  }
+}
+
+template <class R>
+void read_metric_columns(hid_t g, const std::string& where, std::vector<R>* rows) {
+  for (const auto& [col, field] : kMetricFields) {
+    auto v = read_column<double>(g, col, where);
+    CSWEEP_CHECK_INPUT(v.size() == rows->size(), "{}/{}: {} values, expected {}", where, col,
+                       v.size(), rows->size());
+    for (std::size_t i = 0; i < v.size(); ++i) (*rows)[i].metrics.*field = v[i];
+  }
+}
+
+void write_pruning_tables(hid_t root, const Results& r, const std::string& path) {
+  if (!has_pruning(r)) return;
+  {
+    Hid g = make_group(root, "circuits", path);
+    const auto& rows = r.circuits;
+    const hsize_t n = rows.size();
+    std::vector<ExperimentIndex> exps;
+    hsize_t width = 1;
+    for (const auto& c : rows) {
+      exps.push_back(c.exp);
+      width = std::max<hsize_t>(width, c.kept.size());
+    }
+    write_experiment_columns(g, exps, path);
+    std::vector<std::int32_t> family(n), tix(n), nh(n), nm(n), passes(n);
+    std::vector<std::uint64_t> circuit(n), seed(n);
+    std::vector<double> thr(n);
+    std::vector<std::int8_t> okind(n), nested(n), kept(n * width, -1);
+    std::vector<std::int64_t> evals(n);
+    std::vector<std::string> order(n), names(n);
+    for (hsize_t i = 0; i < n; ++i) {
+      const auto& c = rows[i];
+      family[i] = c.family;
+      circuit[i] = c.circuit;
+      thr[i] = c.threshold;
+      tix[i] = c.threshold_index;
+      okind[i] = c.order_kind;
+      seed[i] = c.order_seed;
+      order[i] = vocab::pruning_order_name(
+          {static_cast<pruning::OrderKind>(c.order_kind), c.order_seed});
+      nested[i] = c.nested ? 1 : 0;
+      std::copy(c.kept.begin(), c.kept.end(), kept.begin() + static_cast<std::ptrdiff_t>(i * width));
+      names[i] = vocab::components_name(c.components);
+      for (const auto& x : c.components) {
+        nh[i] += x.kind == interv::ComponentKind::kHead;
+        nm[i] += x.kind == interv::ComponentKind::kMlp;
+      }
+      passes[i] = c.passes;
+      evals[i] = c.evaluations;
+    }
+#define CCOL(name) COL(kCircuitColumns, name)
+    write_column(g, CCOL("family"), family, n, 1, path);
+    write_column(g, CCOL("circuit"), circuit, n, 1, path);
+    write_column(g, CCOL("threshold"), thr, n, 1, path);
+    write_column(g, CCOL("threshold_index"), tix, n, 1, path);
+    write_column(g, CCOL("order_kind"), okind, n, 1, path);
+    write_column(g, CCOL("order_seed"), seed, n, 1, path);
+    write_string_column(g, CCOL("order"), order, path);
+    write_column(g, CCOL("nested"), nested, n, 1, path);
+    write_column(g, CCOL("kept"), kept, n, width, path);
+    write_string_column(g, CCOL("components"), names, path);
+    write_column(g, CCOL("n_heads"), nh, n, 1, path);
+    write_column(g, CCOL("n_mlps"), nm, n, 1, path);
+    write_column(g, CCOL("passes"), passes, n, 1, path);
+    write_column(g, CCOL("evaluations"), evals, n, 1, path);
+#undef CCOL
+    write_metric_columns(g, std::begin(kCircuitColumns), std::end(kCircuitColumns), rows, path);
+  }
+  {
+    Hid g = make_group(root, "pruning_steps", path);
+    const auto& rows = r.steps;
+    const hsize_t n = rows.size();
+    std::vector<ExperimentIndex> exps;
+    for (const auto& x : rows) exps.push_back(x.exp);
+    write_experiment_columns(g, exps, path);
+    std::vector<std::int32_t> family(n), pass(n), pos(n), layer(n), index(n);
+    std::vector<std::uint64_t> circuit(n);
+    std::vector<std::int64_t> step(n);
+    std::vector<std::int8_t> kind(n), removed(n);
+    std::vector<double> perf(n);
+    std::vector<std::string> names(n);
+    for (hsize_t i = 0; i < n; ++i) {
+      const auto& x = rows[i];
+      family[i] = x.family;
+      circuit[i] = x.circuit;
+      step[i] = x.step;
+      pass[i] = x.pass;
+      pos[i] = x.position;
+      kind[i] = static_cast<std::int8_t>(x.component.kind);
+      layer[i] = x.component.layer;
+      index[i] = x.component.index;
+      names[i] = vocab::component_name(x.component);
+      perf[i] = x.performance;
+      removed[i] = x.removed ? 1 : 0;
+    }
+#define SCOL(name) COL(kPruningStepColumns, name)
+    write_column(g, SCOL("family"), family, n, 1, path);
+    write_column(g, SCOL("circuit"), circuit, n, 1, path);
+    write_column(g, SCOL("step"), step, n, 1, path);
+    write_column(g, SCOL("pass"), pass, n, 1, path);
+    write_column(g, SCOL("position"), pos, n, 1, path);
+    write_column(g, SCOL("component_kind"), kind, n, 1, path);
+    write_column(g, SCOL("component_layer"), layer, n, 1, path);
+    write_column(g, SCOL("component_index"), index, n, 1, path);
+    write_string_column(g, SCOL("component"), names, path);
+    write_column(g, SCOL("performance"), perf, n, 1, path);
+    write_column(g, SCOL("removed"), removed, n, 1, path);
+#undef SCOL
+  }
+  if (!r.cross_task.empty()) {
+    Hid g = make_group(root, "cross_task", path);
+    write_text_attr(g, "grid_fingerprint", r.meta.grid_fingerprint, path);
+    const auto& rows = r.cross_task;
+    const hsize_t n = rows.size();
+    std::vector<ExperimentIndex> exps;
+    for (const auto& x : rows) exps.push_back(x.exp);
+    write_experiment_columns(g, exps, path);
+    std::vector<std::int32_t> family(n), ctask(n), ncomp(n);
+    std::vector<std::uint64_t> circuit(n);
+    std::vector<std::string> names(n);
+    for (hsize_t i = 0; i < n; ++i) {
+      family[i] = rows[i].family;
+      circuit[i] = rows[i].circuit;
+      ctask[i] = rows[i].circuit_task;
+      ncomp[i] = static_cast<std::int32_t>(rows[i].components.size());
+      names[i] = vocab::components_name(rows[i].components);
+    }
+#define XCOL(name) COL(kCrossTaskColumns, name)
+    write_column(g, XCOL("family"), family, n, 1, path);
+    write_column(g, XCOL("circuit"), circuit, n, 1, path);
+    write_column(g, XCOL("circuit_task"), ctask, n, 1, path);
+    write_string_column(g, XCOL("components"), names, path);
+    write_column(g, XCOL("n_components"), ncomp, n, 1, path);
+#undef XCOL
+    write_metric_columns(g, std::begin(kCrossTaskColumns), std::end(kCrossTaskColumns), rows, path);
+  }
+}
+
+template <class T>
+std::vector<T> read_n(hid_t g, const char* col, const std::string& where, std::size_t n,
+                      hsize_t* width = nullptr) {
+  hsize_t w = 1;
+  auto v = read_column<T>(g, col, where, &w);
+  if (width) *width = w;
+  CSWEEP_CHECK_INPUT(v.size() == n * std::max<hsize_t>(w, 1) || (n == 0 && v.empty()),
+                     "{}/{}: {} values, expected {} rows", where, col, v.size(), n);
+  return v;
+}
+
+void read_pruning_tables(hid_t root, Results* r, const std::string& path) {
+  if (H5Lexists(root, "circuits", H5P_DEFAULT) > 0) {
+    const std::string where = path + ": /circuits";
+    Hid g(check_id(H5Gopen2(root, "circuits", H5P_DEFAULT), path, "open /circuits"), H5Gclose);
+    const auto exps = read_experiment_columns(g, where);
+    const std::size_t n = exps.size();
+    auto family = read_n<std::int32_t>(g, "family", where, n);
+    auto circuit = read_n<std::uint64_t>(g, "circuit", where, n);
+    auto thr = read_n<double>(g, "threshold", where, n);
+    auto tix = read_n<std::int32_t>(g, "threshold_index", where, n);
+    auto okind = read_n<std::int8_t>(g, "order_kind", where, n);
+    auto seed = read_n<std::uint64_t>(g, "order_seed", where, n);
+    auto nested = read_n<std::int8_t>(g, "nested", where, n);
+    hsize_t width = 1;
+    auto kept = read_n<std::int8_t>(g, "kept", where, n, &width);
+    auto names = read_string_column(g, "components", where);
+    auto passes = read_n<std::int32_t>(g, "passes", where, n);
+    auto evals = read_n<std::int64_t>(g, "evaluations", where, n);
+    CSWEEP_CHECK_INPUT(names.size() == n, "{}/components: {} values, expected {}", where,
+                       names.size(), n);
+    r->circuits.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& c = r->circuits[i];
+      c.exp = exps[i];
+      c.family = family[i];
+      c.circuit = circuit[i];
+      c.threshold = thr[i];
+      c.threshold_index = tix[i];
+      c.order_kind = okind[i];
+      c.order_seed = seed[i];
+      c.nested = nested[i] != 0;
+      c.kept.assign(kept.begin() + static_cast<std::ptrdiff_t>(i * width),
+                    kept.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));
+      while (!c.kept.empty() && c.kept.back() == -1) c.kept.pop_back();
+      c.components = vocab::parse_components(names[i], where + "/components");
+      c.passes = passes[i];
+      c.evaluations = evals[i];
+    }
+    read_metric_columns(g, where, &r->circuits);
+  }
+  if (H5Lexists(root, "pruning_steps", H5P_DEFAULT) > 0) {
+    const std::string where = path + ": /pruning_steps";
+    Hid g(check_id(H5Gopen2(root, "pruning_steps", H5P_DEFAULT), path, "open /pruning_steps"),
+          H5Gclose);
+    const auto exps = read_experiment_columns(g, where);
+    const std::size_t n = exps.size();
+    auto family = read_n<std::int32_t>(g, "family", where, n);
+    auto circuit = read_n<std::uint64_t>(g, "circuit", where, n);
+    auto step = read_n<std::int64_t>(g, "step", where, n);
+    auto pass = read_n<std::int32_t>(g, "pass", where, n);
+    auto pos = read_n<std::int32_t>(g, "position", where, n);
+    auto kind = read_n<std::int8_t>(g, "component_kind", where, n);
+    auto layer = read_n<std::int32_t>(g, "component_layer", where, n);
+    auto index = read_n<std::int32_t>(g, "component_index", where, n);
+    auto perf = read_n<double>(g, "performance", where, n);
+    auto removed = read_n<std::int8_t>(g, "removed", where, n);
+    r->steps.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& x = r->steps[i];
+      x.exp = exps[i];
+      x.family = family[i];
+      x.circuit = circuit[i];
+      x.step = step[i];
+      x.pass = pass[i];
+      x.position = pos[i];
+      x.component = {static_cast<interv::ComponentKind>(kind[i]), layer[i], index[i]};
+      x.performance = perf[i];
+      x.removed = removed[i] != 0;
+    }
+  }
+  if (H5Lexists(root, "cross_task", H5P_DEFAULT) > 0) {
+    const std::string where = path + ": /cross_task";
+    Hid g(check_id(H5Gopen2(root, "cross_task", H5P_DEFAULT), path, "open /cross_task"), H5Gclose);
+    const auto fp = read_text_attr(g, "grid_fingerprint", path);
+    CSWEEP_CHECK_INPUT(fp == r->meta.grid_fingerprint,
+                       "{}: computed for another grid (fingerprint {}, the file's is {})", where, fp,
+                       r->meta.grid_fingerprint);
+    const auto exps = read_experiment_columns(g, where);
+    const std::size_t n = exps.size();
+    auto family = read_n<std::int32_t>(g, "family", where, n);
+    auto circuit = read_n<std::uint64_t>(g, "circuit", where, n);
+    auto ctask = read_n<std::int32_t>(g, "circuit_task", where, n);
+    auto names = read_string_column(g, "components", where);
+    CSWEEP_CHECK_INPUT(names.size() == n, "{}/components: {} values, expected {}", where,
+                       names.size(), n);
+    r->cross_task.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& x = r->cross_task[i];
+      x.exp = exps[i];
+      x.family = family[i];
+      x.circuit = circuit[i];
+      x.circuit_task = ctask[i];
+      x.components = vocab::parse_components(names[i], where + "/components");
+    }
+    read_metric_columns(g, where, &r->cross_task);
+  }
+}
+
+// The pruning tables hold exactly the circuits of the pruning tables' rows: one /circuits row per
+// row of every pruning family's table (same experiment and index, same removed set), steps only
+// of those circuits, cross-task rows only of existing circuits.
+void verify_pruning(const std::string& path, const Results& r) {
+  std::map<std::tuple<ExperimentIndex, std::int32_t, std::uint64_t>, const Row*> rows;
+  for (std::size_t f = 0; f < r.tables.size(); ++f) {
+    if (!is_pruning(r.meta.families[f])) continue;
+    for (const auto& row : r.tables[f])
+      rows[{row.exp, static_cast<std::int32_t>(f), row.intervention}] = &row;
+  }
+  if (rows.empty() && r.circuits.empty() && r.steps.empty() && r.cross_task.empty()) return;
+  std::set<std::tuple<ExperimentIndex, std::int32_t, std::uint64_t>> seen;
+  for (const auto& c : r.circuits) {
+    const auto key = std::make_tuple(c.exp, c.family, c.circuit);
+    const auto it = rows.find(key);
+    if (it == rows.end())
+      throw input_error(path, "/circuits has a circuit without its pruning-table row",
+                        fmt::format("family {}, circuit {}, {}", c.family, c.circuit, describe(c.exp)),
+                        "one /circuits row per row of a pruning family's table");
+    if (!seen.insert(key).second)
+      throw input_error(path, "/circuits lists a circuit twice",
+                        fmt::format("family {}, circuit {}, {}", c.family, c.circuit, describe(c.exp)),
+                        "each circuit once");
+    // The table row ablates what the run removed: circuit + removed = the pool, disjoint.
+    for (const auto& x : c.components)
+      if (std::find(it->second->components.begin(), it->second->components.end(), x) !=
+          it->second->components.end())
+        throw input_error(path, "/circuits and the pruning table disagree",
+                          fmt::format("circuit {} of family {} keeps {} which its table row ablates",
+                                      c.circuit, c.family, vocab::component_name(x)),
+                          "the table row ablating exactly the components outside the circuit");
+  }
+  if (seen.size() != rows.size())
+    throw input_error(path, "/circuits misses circuits of the pruning tables",
+                      fmt::format("{} circuits for {} pruning-table rows", seen.size(), rows.size()),
+                      "one /circuits row per row");
+  for (const auto& s : r.steps)
+    if (!seen.count({s.exp, s.family, s.circuit}))
+      throw input_error(path, "/pruning_steps has a step of no circuit",
+                        fmt::format("family {}, circuit {}, step {}, {}", s.family, s.circuit, s.step,
+                                    describe(s.exp)),
+                        "steps only of circuits in /circuits");
+  for (const auto& x : r.cross_task) {
+    if (x.circuit_task >= 0) {
+      ExperimentIndex own = x.exp;
+      own.task = x.circuit_task;
+      if (!seen.count({own, x.family, x.circuit}))
+        throw input_error(path, "/cross_task evaluates a circuit that /circuits does not hold",
+                          fmt::format("family {}, circuit {}, task {}", x.family, x.circuit,
+                                      x.circuit_task),
+                          "cross-task rows of existing circuits");
+    }
+  }
+}
+
 // ---- unit layout (/ledger/segments) -------------------------------------------------------------
 
 void write_layout(hid_t ledger, const UnitLayout& layout, const std::string& path) {
@@ -563,17 +885,19 @@ void write_layout(hid_t ledger, const UnitLayout& layout, const std::string& pat
   for (const auto& s : segs) exps.push_back(s.exp);
   write_experiment_columns(g, exps, path);
   std::vector<std::int32_t> family(n);
-  std::vector<std::uint64_t> first(n), units(n), size(n);
+  std::vector<std::uint64_t> first(n), units(n), size(n), usize(n);
   for (hsize_t i = 0; i < n; ++i) {
     family[i] = segs[i].family;
     first[i] = segs[i].first_unit;
     units[i] = segs[i].n_units;
     size[i] = segs[i].size;
+    usize[i] = segs[i].unit_size;
   }
   write_column(g, COL(kSegmentColumns, "family"), family, n, 1, path);
   write_column(g, COL(kSegmentColumns, "first_unit"), first, n, 1, path);
   write_column(g, COL(kSegmentColumns, "n_units"), units, n, 1, path);
   write_column(g, COL(kSegmentColumns, "size"), size, n, 1, path);
+  write_column(g, COL(kSegmentColumns, "unit_size"), usize, n, 1, path);
   write_num_attr<std::uint64_t>(ledger, "unit_size", {layout.unit_size()}, true, H5T_STD_U64LE,
                                 path);
 }
@@ -592,15 +916,23 @@ UnitLayout read_layout(hid_t ledger, const std::string& path) {
   CSWEEP_CHECK_INPUT(family.size() == n && first.size() == n && units.size() == n &&
                          size.size() == n && unit_size.size() == 1 && unit_size[0] > 0,
                      "{}: inconsistent column lengths or unit_size", where);
+  // Format 2 has no per-segment column: every segment used the /ledger attribute.
+  std::vector<std::uint64_t> usize(n, unit_size[0]);
+  if (H5Lexists(g, "unit_size", H5P_DEFAULT) > 0) {
+    usize = read_column<std::uint64_t>(g, "unit_size", where);
+    CSWEEP_CHECK_INPUT(usize.size() == n, "{}/unit_size: {} values, expected {}", where,
+                       usize.size(), n);
+  }
   std::vector<Segment> segs(n);
   std::uint64_t next = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    segs[i] = {exps[i], family[i], first[i], units[i], size[i]};
-    const std::uint64_t want = size[i] / unit_size[0] + (size[i] % unit_size[0] ? 1 : 0);
+    CSWEEP_CHECK_INPUT(usize[i] > 0, "{}/unit_size: segment {} has unit size 0", where, i);
+    segs[i] = {exps[i], family[i], first[i], units[i], size[i], usize[i]};
+    const std::uint64_t want = size[i] / usize[i] + (size[i] % usize[i] ? 1 : 0);
     CSWEEP_CHECK_INPUT(first[i] == next && units[i] == want,
                        "{}: segment {} (units {} + {}, {} interventions) is not contiguous with "
                        "unit size {}",
-                       where, i, first[i], units[i], size[i], unit_size[0]);
+                       where, i, first[i], units[i], size[i], usize[i]);
     next += units[i];
   }
   return UnitLayout(unit_size[0], std::move(segs));
@@ -630,10 +962,11 @@ Results read_impl(const std::string& path, bool with_rows) {
     throw input_error(path, "no root attribute format_version", "",
                       "a file written by csweep run or csweep merge");
   const auto version = read_num_attr<std::int64_t>(root, "format_version", path);
-  if (version.size() != 1 || version[0] != kFormatVersion)
+  if (version.size() != 1 || version[0] < kOldestReadableFormatVersion ||
+      version[0] > kFormatVersion)
     throw input_error(path, "unsupported format_version",
                       version.empty() ? "none" : std::to_string(version[0]),
-                      std::to_string(kFormatVersion));
+                      fmt::format("{} to {}", kOldestReadableFormatVersion, kFormatVersion));
   Results r;
   FileMeta& m = r.meta;
   m.model_names = read_text_attr_values(root, "model_names", path);
@@ -697,6 +1030,8 @@ Results read_impl(const std::string& path, bool with_rows) {
   if (with_rows) {
     r.baselines = read_baselines(root, path);
     verify_contents(path, m.layout, r.ledger, table_views(r), r.baselines);
+    read_pruning_tables(root, &r, path);
+    verify_pruning(path, r);
   } else {
     verify_ledger(path, m.layout, r.ledger);
   }
@@ -736,8 +1071,12 @@ void write_results(const std::string& path, Results& results) {
   std::sort(results.ledger.begin(), results.ledger.end());
   // Every writer (run, resume, merge) goes through here: never write a file its own reader
   // would refuse.
+  sort_circuits(results.circuits);
+  sort_steps(results.steps);
+  sort_cross_task(results.cross_task);
   try {
     verify_contents(path, m.layout, results.ledger, table_views(results), results.baselines);
+    verify_pruning(path, results);
   } catch (const InputError& e) {
     throw InternalError(std::string("refusing to write inconsistent results: ") + e.what());
   }
@@ -783,6 +1122,7 @@ void write_results(const std::string& path, Results& results) {
       for (std::size_t f = 0; f < m.families.size(); ++f)
         write_table(tables, m.families[f], results.tables[f], tmp);
     }
+    write_pruning_tables(root, results, tmp);
     {
       Hid ledger = make_group(root, "ledger", tmp);
       write_column(ledger, kLedgerColumns[0], results.ledger, results.ledger.size(), 1, tmp);

@@ -45,6 +45,10 @@ struct Results {
   std::vector<BaselineRow> baselines;
   std::vector<std::vector<Row>> tables;  // one per meta.families, same order
   std::vector<std::uint64_t> ledger;     // finished unit ids
+  // Pruning families (schema.hpp kCircuitColumns ...): written when a family is of kind pruning.
+  std::vector<CircuitRow> circuits;
+  std::vector<StepRow> steps;
+  std::vector<CrossTaskRow> cross_task;  // derived once complete (csweep cross-task)
 };
 
 // Units [T*i/N, T*(i+1)/N) of shard i of N of a grid of T units (the one definition of a shard).

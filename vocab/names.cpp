@@ -59,8 +59,61 @@ const Vocabulary<FamilyKind>& family_kinds() {
       {{FamilyKind::kCombinations, "combinations", {}, "all k-combinations of the pool, for each k"},
        {FamilyKind::kSubsets, "subsets", {}, "all subsets of an explicit component list"},
        {FamilyKind::kPositions, "positions", {}, "every (single component, position) pair"},
-       {FamilyKind::kPaths, "paths", {}, "every (sender, later receiver) pair, path patching"}});
+       {FamilyKind::kPaths, "paths", {}, "every (sender, later receiver) pair, path patching"},
+       {FamilyKind::kPruning, "pruning", {},
+        "iterative node pruning: one circuit per (order, threshold)"}});
   return v;
+}
+
+// ---- Pruning orders -----------------------------------------------------------------------------
+
+const Vocabulary<pruning::OrderKind>& pruning_order_kinds() {
+  static const Vocabulary<pruning::OrderKind> v(
+      "pruning order",
+      {{pruning::OrderKind::kReference, "reference", {},
+        "backward L-1..0 (MLP, then heads), then forward 0..L-1 (heads, then MLP)"},
+       {pruning::OrderKind::kReversed, "reversed", {}, "the reference pass back to front"},
+       {pruning::OrderKind::kRandom, "random", {},
+        "one seeded permutation of the pool, the same every pass"}});
+  return v;
+}
+
+const char* const kPruningOrderForms =
+    "\"reference\", \"reversed\", \"random:N\" (N seeded permutations, seeds 0..N-1) or "
+    "\"random#S\" (the permutation of seed S)";
+
+std::vector<pruning::Order> parse_pruning_orders(std::string_view text, const std::string& where) {
+  const auto bad = [&](const std::string& why) {
+    return input_error(where.empty() ? "pruning order" : where, why, "'" + std::string(text) + "'",
+                       kPruningOrderForms);
+  };
+  const auto number = [&](std::string_view digits, std::uint64_t max) {
+    if (digits.empty() || digits.size() > 9) throw bad("not a pruning order");
+    std::uint64_t v = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') throw bad("not a pruning order");
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (v > max) throw bad("number out of range");
+    return v;
+  };
+  if (text == "reference") return {{pruning::OrderKind::kReference, 0}};
+  if (text == "reversed") return {{pruning::OrderKind::kReversed, 0}};
+  if (text.rfind("random:", 0) == 0) {
+    const auto n = number(text.substr(7), 100000);
+    if (n == 0) throw bad("random:0 gives no order");
+    std::vector<pruning::Order> out;
+    for (std::uint64_t s = 0; s < n; ++s) out.push_back({pruning::OrderKind::kRandom, s});
+    return out;
+  }
+  if (text.rfind("random#", 0) == 0)
+    return {{pruning::OrderKind::kRandom, number(text.substr(7), 999999999)}};
+  throw bad("unknown pruning order");
+}
+
+std::string pruning_order_name(const pruning::Order& o) {
+  if (o.kind == pruning::OrderKind::kRandom) return "random#" + std::to_string(o.seed);
+  return pruning_order_kinds().name(o.kind);
 }
 
 // ---- Components ---------------------------------------------------------------------------------

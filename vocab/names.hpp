@@ -16,6 +16,7 @@
 #include "vocab/vocabulary.hpp"
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metric_row.hpp"
+#include "workers/pruning/run_spec.hpp"
 
 namespace csweep::vocab {
 
@@ -39,8 +40,18 @@ enum class FamilyKind : std::uint8_t {
   kSubsets,       // all subsets of an explicit component set (non-empty unless include_empty)
   kPositions,     // every (single component, position) pair
   kPaths,         // every (sender, later receiver) pair, path patching
+  kPruning,       // iterative node pruning runs: one member per (order, threshold)
 };
 const Vocabulary<FamilyKind>& family_kinds();
+
+// ---- Pruning orders (job spec [[families]] kind = "pruning", orders = [...]) -------------------
+// Kinds: reference, reversed, random. In a job spec, "reference" and "reversed" are one order
+// each, "random:N" is N seeded permutations (seeds 0..N-1) and "random#S" the one of seed S.
+// One order's canonical name (results files, logs): "reference", "reversed", "random#S".
+const Vocabulary<pruning::OrderKind>& pruning_order_kinds();
+extern const char* const kPruningOrderForms;
+std::vector<pruning::Order> parse_pruning_orders(std::string_view text, const std::string& where = {});
+std::string pruning_order_name(const pruning::Order& o);
 
 // ---- Components -------------------------------------------------------------------------------
 // "L.H" head (e.g. "9.1"), "mlpL" or "mL" MLP (e.g. "mlp3", "m3"), "nL.I" neuron (e.g. "n3.117").

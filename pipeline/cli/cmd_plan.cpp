@@ -33,7 +33,8 @@ void add_plan_command(CLI::App& app) {
       measure = [&](const pipeline::WorkUnit& u) {
         const auto t0 = std::chrono::steady_clock::now();
         engine->baseline(u.key);
-        engine->evaluate(u.key, grid.interventions(u));
+        if (grid.is_pruning(u)) engine->prune(u.key, grid.pruning_run(u));
+        else engine->evaluate(u.key, grid.interventions(u));
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       };
     }

@@ -12,7 +12,7 @@ void add_tokenize_command(CLI::App& app);  // JSONL text -> ids
 void add_train_command(CLI::App& app);     // train the embedded default model
 void add_plan_command(CLI::App& app);      // grid size, units, FLOPs, time and output estimates
 void add_run_command(CLI::App& app);       // the sweep (MPI), resumable, into HDF5
-void add_merge_command(CLI::App& app);     // shard files -> one results file
+void add_merge_command(CLI::App& app);     // shard files -> one results file; csweep cross-task
 void add_eval_command(CLI::App& app);      // metrics of a task, optionally with components ablated
 void add_analyze_command(CLI::App& app);   // results -> set algebra, tables, figures (Python)
 void add_export_command(CLI::App& app);    // results -> tidy long CSV tables (Python)

@@ -61,7 +61,7 @@ TEST(Vocabulary, MetricsAreTheColumnNames) {
 
 TEST(Vocabulary, FamilyKinds) {
   expect_round_trips(family_kinds());
-  EXPECT_EQ(family_kinds().names(), (std::vector<std::string>{"combinations", "subsets", "positions", "paths"}));
+  EXPECT_EQ(family_kinds().names(), (std::vector<std::string>{"combinations", "subsets", "positions", "paths", "pruning"}));
 }
 
 TEST(Vocabulary, UnknownNameIsAnInputErrorListingEveryName) {
