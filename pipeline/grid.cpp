@@ -403,6 +403,10 @@ Grid::Grid(const JobSpec& job, std::vector<model::ModelConfig> configs)
               for (int f = 0; f < static_cast<int>(job.families.size()); ++f) {
                 const auto& fa = job.families[static_cast<std::size_t>(f)].ablations;
                 if (std::find(fa.begin(), fa.end(), key.ablation_kind) == fa.end()) continue;
+                const auto& fc = job.families[static_cast<std::size_t>(f)].corruptions;
+                if (!fc.empty() && std::find(fc.begin(), fc.end(),
+                                             job.corruptions[static_cast<std::size_t>(key.corruption)]) == fc.end())
+                  continue;
                 const Family& fam = families_[static_cast<std::size_t>(key.model)][static_cast<std::size_t>(f)];
                 const auto size = fam.size();
                 // A pruning run is sequential inside and one unit whatever its length.
@@ -623,6 +627,7 @@ reducers::FileMeta Grid::file_meta() const {
     nlohmann::json abl = nlohmann::json::array();
     for (auto a : fs.ablations) abl.push_back(vocab::ablation_kinds().name(a));
     j["ablations"] = abl;
+    if (!fs.corruptions.empty()) j["corruptions"] = fs.corruptions;  // absent = all (older files)
     nlohmann::json per_model = nlohmann::json::array();
     int width = 1;
     for (std::size_t mi = 0; mi < families_.size(); ++mi) {

@@ -438,7 +438,7 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
   if (f.kind == FamilyKind::kCombinations) {
     check_keys(s, t, prefix,
                {"name", "kind", "k", "pool", "layers", "heads", "neurons", "components", "positions",
-                "ablations"});
+                "ablations", "corruptions"});
     if (!t.get("k"))
       throw input_error(s.at(t, key_of(prefix, "k")), "missing required key", "",
                         "an array of combination sizes, e.g. [1, 2]");
@@ -449,7 +449,7 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
       fail(s, *t.get("k"), key_of(prefix, "k"), "has duplicates", "distinct sizes");
     f.pool = parse_pool(s, t, prefix, t, false);
   } else if (f.kind == FamilyKind::kSubsets) {
-    check_keys(s, t, prefix, {"name", "kind", "components", "include_empty", "positions", "ablations"});
+    check_keys(s, t, prefix, {"name", "kind", "components", "include_empty", "positions", "ablations", "corruptions"});
     f.pool = parse_pool(s, t, prefix, t, true);
     f.include_empty = get_bool(s, t, prefix, "include_empty").value_or(false);
     if (f.pool.components.size() > 40)
@@ -460,13 +460,13 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
   } else if (f.kind == FamilyKind::kPositions) {
     check_keys(s, t, prefix,
                {"name", "kind", "pool", "layers", "heads", "neurons", "components", "positions",
-                "ablations"});
+                "ablations", "corruptions"});
     f.pool = parse_pool(s, t, prefix, t, false);
     if (!t.get("positions") || !t.get("positions")->is_array())
       throw input_error(s.at(t, key_of(prefix, "positions")), "missing required key", "",
                         "an array of token indices and/or named positions");
   } else if (f.kind == FamilyKind::kPaths) {
-    check_keys(s, t, prefix, {"name", "kind", "senders", "receivers", "positions", "ablations"});
+    check_keys(s, t, prefix, {"name", "kind", "senders", "receivers", "positions", "ablations", "corruptions"});
     const toml::node* sn = t.get("senders");
     if (!sn)
       throw input_error(s.at(t, key_of(prefix, "senders")), "missing required key", "",
@@ -504,7 +504,7 @@ FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& 
   } else if (f.kind == FamilyKind::kPruning) {
     check_keys(s, t, prefix,
                {"name", "kind", "pool", "layers", "heads", "components", "thresholds", "orders",
-                "nested", "one_iter", "ablations"});
+                "nested", "one_iter", "ablations", "corruptions"});
     f.pool = parse_pool(s, t, prefix, t, false, "nodes");
     if (f.pool.kind == PoolSpec::Kind::kNeurons)
       fail(s, *t.get("pool"), key_of(prefix, "pool"), "pruning removes heads and MLPs",
@@ -703,6 +703,23 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
   for (std::size_t i = 0; i < fams->size(); ++i) {
     const auto& t = *fams->get(i)->as_table();
     auto f = parse_family(s, t, fmt::format("families[{}]", i), job.ablations, job.thresholds, job.tasks);
+    // A family may run on some of the experiments' corruptions only (e.g. pruning on randAll
+    // while the ablation tables cover every corruption).
+    if (t.get("corruptions")) {
+      const std::string prefix = fmt::format("families[{}]", i);
+      const auto list = string_list(s, t, prefix, "corruptions", true, t);
+      const toml::node* n = t.get("corruptions");
+      for (std::size_t c = 0; c < list.size(); ++c) {
+        const toml::node& e = n->is_array() ? *n->as_array()->get(c) : *n;
+        const std::string k = fmt::format("{}.corruptions[{}]", prefix, c);
+        if (std::find(job.corruptions.begin(), job.corruptions.end(), list[c]) == job.corruptions.end())
+          fail(s, e, k, "corruption not in [experiments] corruptions",
+               "one of the experiments' corruptions (" + fmt::format("{}", fmt::join(job.corruptions, ", ")) + ")");
+        if (std::count(list.begin(), list.end(), list[c]) > 1)
+          fail(s, e, k, "duplicate corruption", "each corruption once");
+      }
+      f.corruptions = list;
+    }
     if (!names.insert(f.name).second)
       fail(s, *t.get("name"), fmt::format("families[{}].name", i), "duplicate family name",
            "distinct names");

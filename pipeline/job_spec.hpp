@@ -76,6 +76,7 @@ struct FamilySpec {
   std::vector<interv::Receiver> receivers;  // kPaths; empty + all_receivers => every later one
   bool all_receivers = false;
   std::vector<interv::AblationKind> ablations;  // resolved: the family's or the job's list
+  std::vector<std::string> corruptions;  // the family's `corruptions`; empty = every corruption
   // kPruning (workers/pruning/run_spec.hpp): thresholds T in percent, ascending, unique (the
   // family's `thresholds`, else [experiments] thresholds); orders expanded ("random:8" = 8 seeds),
   // unique; nested = one run per order walks every threshold, each from the previous circuit.
