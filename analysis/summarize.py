@@ -93,6 +93,9 @@ def main():
         bkey = np.stack([base[c][...] for c in ("model", "task", "corruption", "ablation")], axis=1)
         for fam in f["tables"]:
             t = f["tables"][fam]
+            kind = t.attrs.get("kind", b"")
+            if (kind.decode() if isinstance(kind, bytes) else str(kind)) == "pruning":
+                continue  # circuits: print_circuits below
             if args.metric not in t:
                 sys.exit(f"summarize: family '{fam}' has no column '{args.metric}'")
             key = np.stack([t[c][...] for c in ("model", "task", "corruption", "ablation")], axis=1)
@@ -132,6 +135,66 @@ def main():
                     if position[r] >= 0:
                         text += f" @ {labels[position[r]] if position[r] < len(labels) else position[r]}"
                     print(f"    {text:<24} {args.metric} = {metric[r]:8.2f}")
+        if "circuits" in f:
+            print_circuits(f, models, tasks, corruptions, ablations)
+
+
+def print_circuits(f, models, tasks, corruptions, ablations):
+    """Per pruning family and experiment: the reference-order circuit at each threshold, how many
+    orders keep each component at the lowest-performance threshold, and the cross-task table."""
+    c = f["circuits"]
+    families = names(f, "family_names")
+    col = {k: (c[k].asstr()[...] if h5py.check_string_dtype(c[k].dtype) else c[k][...]) for k in c}
+    setting = np.stack([col[k] for k in ("model", "corruption", "ablation", "family")], axis=1)
+    for s in np.unique(setting, axis=0):
+        m, ci, ai, fi = (int(v) for v in s)
+        rows = np.nonzero((setting == s).all(axis=1))[0]
+        print(f"[{models[m]}] circuits of family {families[fi]} ({corruptions[ci]} / {ablations[ai]}): "
+              f"kept alone, performance in % of the clean LD")
+        thresholds = sorted(set(float(x) for x in col["threshold"][rows]))
+        for ti in sorted(set(int(x) for x in col["task"][rows])):
+            tr = rows[col["task"][rows] == ti]
+            for T in thresholds:
+                ref = [r for r in tr if col["order"][r] == "reference" and float(col["threshold"][r]) == T]
+                for r in ref:
+                    print(f"    {tasks[ti]:<14} T = {T:<4g} {int(col['n_heads'][r]):3d} heads "
+                          f"{int(col['n_mlps'][r]):2d} MLPs  perf {col['performance'][r]:7.2f}  "
+                          f"{col['components'][r] or '(empty)'}")
+            low = [r for r in tr if float(col["threshold"][r]) == thresholds[-1]]
+            if len(low) > 1:
+                counts = {}
+                for r in low:
+                    for comp in filter(None, col["components"][r].split("+")):
+                        counts[comp] = counts.get(comp, 0) + 1
+                top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                print(f"    {tasks[ti]:<14} T = {thresholds[-1]:g}: kept by k of {len(low)} orders: "
+                      + " ".join(f"{k}:{v}" for k, v in top))
+    if "cross_task" not in f:
+        return
+    x = f["cross_task"]
+    xc = {k: (x[k].asstr()[...] if h5py.check_string_dtype(x[k].dtype) else x[k][...]) for k in x}
+    # The reference order's circuits at each threshold (circuit index of the first order).
+    for fi in sorted(set(int(v) for v in xc["family"])):
+        g = f["tables"][families[fi]]
+        spec = json.loads(g.attrs["spec"])
+        n_t = len(spec["thresholds"])
+        if spec["orders"][0] != "reference":
+            continue
+        for t, T in enumerate(spec["thresholds"]):
+            sel = (xc["family"] == fi) & (xc["circuit"] == t)
+            if not sel.any():
+                continue
+            on = sorted(set(int(v) for v in xc["task"][sel]))
+            src = sorted(set(int(v) for v in xc["circuit_task"][sel]), key=lambda v: (v < 0, -v if v < 0 else v))
+            label = lambda v: tasks[v] if v >= 0 else ("intersection" if v == -1 else "union")
+            print(f"    cross-task ({families[fi]}, reference order, T = {T:g}): circuit of (rows) on task (columns)")
+            print("    " + " " * 16 + "".join(f"{tasks[o][:12]:>13}" for o in on))
+            for sv in src:
+                vals = []
+                for o in on:
+                    r = np.nonzero(sel & (xc["task"] == o) & (xc["circuit_task"] == sv))[0]
+                    vals.append(f"{xc['performance'][r[0]]:13.1f}" if len(r) else " " * 13)
+                print(f"    {label(sv):<16}" + "".join(vals))
 
 
 if __name__ == "__main__":
