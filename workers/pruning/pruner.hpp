@@ -17,6 +17,7 @@
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/metrics/metrics.hpp"
+#include "workers/pruning/orders.hpp"  // pass_sequence
 #include "workers/pruning/run_spec.hpp"
 
 namespace csweep::pruning {
@@ -42,9 +43,5 @@ struct PrunerStats {
 RunResult run_pruning(interv::Executor& executor, const interv::DatasetCache& cache,
                       interv::AblationKind kind, const RunSpec& spec, const metrics::MetricSet& want,
                       const PrunerOptions& options = {}, PrunerStats* stats = nullptr);
-
-// The visiting sequence of one pass over the components still in the circuit: indices into
-// spec.pool (torch-free; workers/pruning/orders.cpp). `kept` has one entry per pool component.
-std::vector<int> pass_sequence(const RunSpec& spec, const std::vector<std::uint8_t>& kept);
 
 }  // namespace csweep::pruning
