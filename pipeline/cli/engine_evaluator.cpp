@@ -15,6 +15,7 @@
 #include "workers/model/model_tokenizer.hpp"
 #include "workers/model/transformer.hpp"
 #include "workers/model/weights.hpp"
+#include "workers/pruning/pruner.hpp"
 #include "workers/tasks/task.hpp"
 #include "workers/tokenizer/tokenizer.hpp"
 
@@ -31,10 +32,13 @@ class EngineEvaluator : public UnitEvaluator {
                                            const std::vector<interv::Intervention>& ivs) override {
     const auto& cache = dataset(key);
     Model& m = model(key.model);
-    metrics::MetricSet want;
-    want.metrics = job_.metric_sets.at(static_cast<size_t>(key.metric_set));
-    want.per_prompt_logit_diff = job_.output.per_prompt;
-    return m.executor->evaluate(cache, key.ablation_kind, ivs, want);
+    return m.executor->evaluate(cache, key.ablation_kind, ivs, want(key));
+  }
+
+  pruning::RunResult prune(const ExperimentKey& key, const pruning::RunSpec& run) override {
+    const auto& cache = dataset(key);
+    Model& m = model(key.model);
+    return pruning::run_pruning(*m.executor, cache, key.ablation_kind, run, want(key));
   }
 
   // OpenMP's thread count is per thread: a new thread starts with the default (every core), and
@@ -47,6 +51,13 @@ class EngineEvaluator : public UnitEvaluator {
   model::ModelConfig model_config(int index) override { return model(index).loaded.cfg; }
 
  private:
+  metrics::MetricSet want(const ExperimentKey& key) const {
+    metrics::MetricSet w;
+    w.metrics = job_.metric_sets.at(static_cast<size_t>(key.metric_set));
+    w.per_prompt_logit_diff = job_.output.per_prompt;
+    return w;
+  }
+
   struct Model {
     model::LoadedModel loaded;
     std::unique_ptr<model::HookedTransformer> tm;
