@@ -124,6 +124,7 @@ void print_summary(const std::string& path) {
   const reducers::Results r = reducers::read_results(path);
   std::fprintf(stderr, "csweep: largest effects (lowest performance %% = 100 * LD / LD_clean):\n");
   for (std::size_t f = 0; f < r.tables.size(); ++f) {
+    if (r.meta.families[f].kind == "pruning") continue;  // circuits: below
     std::map<std::tuple<int, int, int, int>, const reducers::Row*> best;
     for (const auto& row : r.tables[f]) {
       const auto key = std::make_tuple(row.exp.model, row.exp.task, row.exp.corruption, row.exp.ablation);
@@ -141,6 +142,25 @@ void print_summary(const std::string& path) {
                    describe(*row, r.meta.families[f]).c_str(), row->metrics.performance,
                    row->metrics.logit_diff);
     }
+  }
+  // Pruning: the reference order's circuit at each threshold (all orders: /circuits).
+  bool header = false;
+  for (const auto& c : r.circuits) {
+    if (c.order_kind != static_cast<std::int8_t>(pruning::OrderKind::kReference)) continue;
+    if (!header) {
+      std::fprintf(stderr, "csweep: circuits (reference order; kept alone: performance %%; every order "
+                           "in /circuits, trajectories in /pruning_steps, cross-task in /cross_task):\n");
+      header = true;
+    }
+    int heads = 0, mlps = 0;
+    for (const auto& x : c.components) (x.kind == interv::ComponentKind::kHead ? heads : mlps) += 1;
+    const auto name = [](const std::vector<std::string>& v, int i) {
+      return i >= 0 && static_cast<std::size_t>(i) < v.size() ? v[static_cast<std::size_t>(i)] : std::to_string(i);
+    };
+    std::fprintf(stderr, "  %-14s %-10s %-12s T = %-4g %2d heads %2d MLPs  performance %6.1f %%  %s\n",
+                 name(r.meta.task_names, c.exp.task).c_str(), name(r.meta.corruption_names, c.exp.corruption).c_str(),
+                 r.meta.families[static_cast<std::size_t>(c.family)].name.c_str(), c.threshold, heads, mlps,
+                 c.metrics.performance, vocab::components_name(c.components).c_str());
   }
 }
 

@@ -29,6 +29,6 @@ if(CSWEEP_H5PY_PYTHON AND MPIEXEC_EXECUTABLE)
                      --driver $<TARGET_FILE:csweep> --mpirun ${MPIEXEC_EXECUTABLE}
                      --job ${PROJECT_SOURCE_DIR}/jobs/quickstart.toml
                      --workdir ${CMAKE_CURRENT_BINARY_DIR}/mpi-quickstart_ranks)
-    set_tests_properties(mpi.quickstart_ranks PROPERTIES LABELS mpi TIMEOUT 180 RUN_SERIAL TRUE)
+    set_tests_properties(mpi.quickstart_ranks PROPERTIES LABELS mpi TIMEOUT 900 RUN_SERIAL TRUE)
   endif()
 endif()
