@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import circuits as circuits_mod
-from . import components, effects, outdir, sets, tables
+from . import components, effects, outdir, pruning, sets, tables
 from .errors import input_error
 from .results import load_all
 
@@ -203,11 +203,13 @@ class Analysis:
         groups = []
         if self.given:
             groups.append(("circuits", self.given))
-        pruned = []  # circuits of pruning runs: read by pruning.py once that table exists
-        for r in self.results:
-            if "circuits" not in r.raw_tables and "circuits" not in r.tables:
-                continue
-            self.note(f"{r.path}: a circuits table is present but its layout is not read yet")
+        self.pruning_files, pruned = pruning.read(self.results)
+        self.cross_task = pruning.cross_task_groups(self.pruning_files)
+        self.trajectories = pruning.trajectories(self.pruning_files)
+        for pf in self.pruning_files:
+            if not pf.has_cross_task:
+                self.note(f"{pf.path}: no /cross_task (a shard or an unfinished grid; csweep "
+                          "merge or csweep cross-task FILE writes it): cross-task scores skipped")
         if self.results and not pruned:
             self.note("no circuits table (pruning family) in the results: circuit Venns, "
                       "survival frequencies, circuit size vs threshold and cross-task scores "
@@ -284,6 +286,20 @@ class Analysis:
             add(tables.write(self.by_size, t, "performance_by_components",
                              "Performance (%) against the number of components ablated "
                              "together."))
+        prows = pruning.circuit_rows(self.pruning_files)
+        if prows:
+            add(tables.write(pd.DataFrame(prows), t, "pruning_circuits",
+                             "Circuits of the pruning runs: per task, threshold T and removal "
+                             "order, the heads and MLPs kept, the circuit's performance kept "
+                             "alone (%), passes and candidate evaluations."))
+        for ct in self.cross_task:
+            rows = [{"circuit_of": r, "n_components": n, "evaluated_on": col, "performance": v}
+                    for r, n, vals in zip(ct["rows"], ct["n_components"], ct["performance"])
+                    for col, v in zip(ct["columns"], vals)]
+            add(tables.write(pd.DataFrame(rows), t, ct["id"],
+                             f"Cross-task performance ({ct['label']}): the circuit of one task "
+                             "(or the intersection / union of all tasks' circuits) kept alone, "
+                             "evaluated on each task, % of that task's clean LD."))
         for sv in self.survival:
             rows = [{"task": task, "component": r["component"], "count": r["count"],
                      "runs": d["n_runs"], "frequency": r["frequency"]}
@@ -326,6 +342,8 @@ class Analysis:
         s["circuit_groups"] = self.groups
         s["survival"] = self.survival
         s["size_vs_threshold"] = self.size_vs_threshold
+        s["cross_task"] = self.cross_task
+        s["trajectories"] = self.trajectories
         s["baselines"] = _records(self.baselines)
         s["erased"] = {}
         if not self.baselines.empty:

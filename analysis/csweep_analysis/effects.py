@@ -16,7 +16,11 @@ def interventions(results):
     """All intervention rows of all files, one DataFrame (column `source` = file)."""
     frames = []
     for r in results:
-        for df in r.tables.values():
+        for fam, df in r.tables.items():
+            # A pruning family's rows are circuits (components = what a run removed), not
+            # interventions of a sweep: read by pruning.py.
+            if r.table_attrs.get(fam, {}).get("kind") == "pruning":
+                continue
             frames.append(df.assign(source=r.path))
     if not frames:
         return pd.DataFrame()

@@ -78,6 +78,15 @@ def plan(s):
         add({"name": sz["id"], "kind": "size_vs_threshold", "ref": {"size_vs_threshold": sz["id"]},
              "caption": f"Circuit size against the pruning threshold T ({sz['label']}): heads "
                         "and MLPs kept when a removal may cost at most T pp of performance."})
+    for ct in s.get("cross_task", []):
+        if str(ct["setting"].get("order", "")).startswith("random"):
+            continue  # random orders: in summary.json and the tables
+        add({"name": ct["id"], "kind": "cross_task", "ref": {"cross_task": ct["id"]},
+             "caption": f"Cross-task performance ({ct['label']}): the circuit found on each task "
+                        "(rows; last rows the intersection and the union of all tasks' circuits, "
+                        "with their number of components) kept alone and evaluated on each task "
+                        "(columns), in % of that task's clean logit difference; 100 = the full "
+                        "model."})
     for ref in _experiments(s["effect_grids"]):
         add({"name": "heads_" + _slug(_exp(ref)), "kind": "heatmap", "ref": {"effect_grids": ref},
              "caption": f"Effect of mean-ablating each head alone ({_exp(ref)}): performance - 100 "
@@ -149,6 +158,20 @@ def draw(s, entry):
                        "threshold T (pp of performance a removal may cost)",
                        "components in the circuit (heads + MLPs)",
                        xticks=sorted({r["threshold"] for v in sz["tasks"].values() for r in v}))
+    if kind == "cross_task":
+        ct = next(x for x in s["cross_task"] if x["id"] == ref["cross_task"])
+        rows = [(f"{r} circuit" if r not in ("intersection", "union") else
+                 ("∩ of all tasks" if r == "intersection" else "∪ of all tasks")) + f" ({n})"
+                for r, n in zip(ct["rows"], ct["n_components"])]
+        vals = [[np.nan if v is None else v for v in r] for r in ct["performance"]]
+        fig = F.matrix(rows, [f"on {c}" for c in ct["columns"]], vals,
+                       f"Circuits evaluated on every task\n{ct['label']}",
+                       "performance (% of the task's clean LD)", fmt="{:.0f} %", center=100.0,
+                       row_label="circuit (components)", col_label="evaluated on task")
+        n_task_rows = sum(r not in ("intersection", "union") for r in ct["rows"])
+        if n_task_rows < len(ct["rows"]):
+            fig.axes[0].axhline(n_task_rows - 0.5, color="black", linewidth=1.5)
+        return fig
     if kind == "heatmap":
         rows = [r for r in s["effect_grids"] if _same(r, ref["effect_grids"])]
         panels = [{"title": r["task"], "grid": np.array(r["effect"], dtype=float)} for r in rows]
