@@ -65,6 +65,17 @@ pruning::RunResult UnitEvaluator::prune(const ExperimentKey&, const pruning::Run
   throw InternalError("this evaluator cannot run pruning units (family kind \"pruning\")");
 }
 
+circuits::EdgePruningResult UnitEvaluator::prune_edges(const ExperimentKey&,
+                                                       const std::vector<interv::Component>&,
+                                                       const circuits::EdgePruningOptions&) {
+  throw InternalError("this evaluator cannot prune edges (family kind \"edge_pruning\")");
+}
+
+circuits::Curve UnitEvaluator::faithfulness(const ExperimentKey&, const circuits::Ranking&,
+                                            const circuits::CurveOptions&) {
+  throw InternalError("this evaluator cannot compute faithfulness curves (family kind \"faithfulness\")");
+}
+
 model::ModelConfig UnitEvaluator::model_config(int model) {
   return pipeline::model_config(job_.models.at(static_cast<std::size_t>(model)));
 }

@@ -24,6 +24,8 @@
 
 #include "pipeline/grid.hpp"
 #include "pipeline/job_spec.hpp"
+#include "workers/circuit_results/curves.hpp"
+#include "workers/circuit_results/edge_results.hpp"
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metric_row.hpp"
 #include "workers/pruning/run_spec.hpp"
@@ -46,6 +48,16 @@ class UnitEvaluator {
   // (workers/pruning/pruner.hpp run_pruning). Same contract: a function of (key, run) only.
   // The default refuses (evaluators that only evaluate intervention lists).
   virtual pruning::RunResult prune(const ExperimentKey& key, const pruning::RunSpec& run);
+
+  // Circuit stages (pipeline/circuit_stages.hpp), same contract. Edge pruning of `circuit` on the
+  // key's dataset (workers/circuits/edge_pruning.hpp prune_edges; its outside mean-ablated when
+  // opt.inside_circuit), and the faithfulness curve of a ranking (faithfulness.hpp; nodes are
+  // removed with key.ablation_kind). The defaults refuse.
+  virtual circuits::EdgePruningResult prune_edges(const ExperimentKey& key,
+                                                  const std::vector<interv::Component>& circuit,
+                                                  const circuits::EdgePruningOptions& opt);
+  virtual circuits::Curve faithfulness(const ExperimentKey& key, const circuits::Ranking& ranking,
+                                       const circuits::CurveOptions& opt);
 
   // Called once on a thread other than the one that built the evaluator, before it evaluates
   // there (rank 0 evaluates beside its coordinator): re-apply per-thread state, e.g. the

@@ -378,6 +378,10 @@ Grid::Grid(const JobSpec& job, std::vector<model::ModelConfig> configs)
   for (const auto& f : job.families)
     for (auto a : f.ablations)
       if (std::find(ablations_.begin(), ablations_.end(), a) == ablations_.end()) ablations_.push_back(a);
+  // Circuit stages' experiments need their ablation kinds indexed too (edge pruning: mean).
+  for (const auto& st : job.stages)
+    for (auto a : st.ablations)
+      if (std::find(ablations_.begin(), ablations_.end(), a) == ablations_.end()) ablations_.push_back(a);
   // Job-level order first, then kinds only some families use, so indices are stable and readable.
   std::stable_sort(ablations_.begin(), ablations_.end(), [&](auto a, auto b) {
     auto pos = [&](interv::AblationKind k) {
@@ -443,12 +447,89 @@ Grid::Grid(const JobSpec& job, std::vector<model::ModelConfig> configs)
   nlohmann::json fams = nlohmann::json::array();
   for (const auto& f : meta.families) fams.push_back(nlohmann::json::parse(f.spec_json));
   j["families"] = fams;
+  // Circuit stages decide the derived tables' rows; absent when there are none, so files of
+  // grids without stages keep their fingerprint.
+  if (!job.stages.empty()) {
+    nlohmann::json st = nlohmann::json::array();
+    for (const auto& x : job.stages) st.push_back(stage_json(x));
+    j["stages"] = st;
+  }
   j["unit_size"] = unit_size;
   j["threads_per_rank"] = job.batching.threads_per_rank;  // fp32 results depend on it
   j["per_prompt"] = job.output.per_prompt;
   j["total_units"] = total_units_;
   const std::string canon = j.dump();
   fingerprint_ = sha256_bytes(canon.data(), canon.size());
+}
+
+nlohmann::json stage_json(const CircuitStageSpec& st) {
+  nlohmann::json j;
+  j["name"] = st.name;
+  j["kind"] = vocab::family_kinds().name(st.kind);
+  if (!st.corruptions.empty()) j["corruptions"] = st.corruptions;
+  nlohmann::json abl = nlohmann::json::array();
+  for (auto a : st.ablations) abl.push_back(vocab::ablation_kinds().name(a));
+  j["ablations"] = abl;
+  auto names = [](const std::vector<interv::Component>& c) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& x : c) a.push_back(vocab::component_name(x));
+    return a;
+  };
+  if (st.kind == FamilyKind::kEdgePruning) {
+    if (!st.from.empty()) {
+      j["from"] = st.from;
+      j["thresholds"] = st.thresholds;
+      nlohmann::json orders = nlohmann::json::array();
+      for (const auto& o : st.orders) orders.push_back(vocab::pruning_order_name(o));
+      j["orders"] = orders;
+    }
+    if (!st.circuit.empty()) j["circuit"] = names(st.circuit);
+    if (!st.circuit_file.empty()) {
+      // The circuits themselves (not only the file's name) decide the rows.
+      j["circuit_file"] = st.circuit_file;
+      nlohmann::json per_task = nlohmann::json::array();
+      for (const auto& c : st.task_circuits) per_task.push_back(names(c));
+      j["task_circuits"] = per_task;
+    }
+    j["inside"] = st.inside;
+    j["ratio"] = st.ratio;
+    j["effect"] = st.effect;
+  } else {
+    if (!st.ranking.empty()) j["ranking"] = st.ranking;
+    if (!st.scores_file.empty()) {
+      j["scores_file"] = st.scores_file;
+      j["level"] = circuits::to_string(st.file_ranking.level);
+      j["n_items"] = st.file_ranking.size();
+      j["scores"] = st.file_ranking.scores;  // the ranking's content, not only the file's name
+    }
+    j["absolute"] = st.absolute;
+    j["fractions"] = st.fractions;
+    j["integer_sizes"] = st.integer_sizes_up_to;
+  }
+  return j;
+}
+
+std::vector<ExperimentKey> Grid::stage_experiments(const CircuitStageSpec& st) const {
+  std::vector<ExperimentKey> out;
+  ExperimentKey key;
+  const JobSpec& job = *job_;
+  for (key.model = 0; key.model < static_cast<int>(job.models.size()); ++key.model)
+    for (key.seed = 0; key.seed < static_cast<int>(job.seeds.size()); ++key.seed)
+      for (key.task = 0; key.task < static_cast<int>(job.tasks.size()); ++key.task)
+        for (key.corruption = 0; key.corruption < static_cast<int>(job.corruptions.size()); ++key.corruption) {
+          if (!st.corruptions.empty() &&
+              std::find(st.corruptions.begin(), st.corruptions.end(),
+                        job.corruptions[static_cast<std::size_t>(key.corruption)]) == st.corruptions.end())
+            continue;
+          for (key.ablation = 0; key.ablation < static_cast<int>(ablations_.size()); ++key.ablation) {
+            key.ablation_kind = ablations_[static_cast<std::size_t>(key.ablation)];
+            if (std::find(st.ablations.begin(), st.ablations.end(), key.ablation_kind) == st.ablations.end())
+              continue;
+            for (key.metric_set = 0; key.metric_set < static_cast<int>(job.metric_sets.size()); ++key.metric_set)
+              out.push_back(key);
+          }
+        }
+  return out;
 }
 
 const Family& Grid::family(int model, int family) const {
@@ -556,6 +637,18 @@ reducers::ExperimentIndex Grid::experiment_index(const ExperimentKey& k) {
   e.ablation = k.ablation;
   e.metric_set = k.metric_set;
   return e;
+}
+
+ExperimentKey Grid::key_of(const reducers::ExperimentIndex& e) const {
+  ExperimentKey k;
+  k.model = e.model;
+  k.seed = e.seed;
+  k.task = e.task;
+  k.corruption = e.corruption;
+  k.ablation = e.ablation;
+  k.metric_set = e.metric_set;
+  k.ablation_kind = ablations_.at(static_cast<std::size_t>(e.ablation));
+  return k;
 }
 
 reducers::UnitRecord Grid::make_record(const WorkUnit& u,

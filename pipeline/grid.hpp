@@ -22,6 +22,10 @@
 
 namespace csweep::pipeline {
 
+// Canonical description of a circuit stage (fingerprint, /edge_circuits and /faithfulness_curves
+// attribute "stages").
+nlohmann::json stage_json(const CircuitStageSpec& st);
+
 // ---- Combinatorial number system ---------------------------------------------------------------
 
 // C(n, k); false when it does not fit in 64 bits.
@@ -121,6 +125,13 @@ class Grid {
   }
   // The pruning run of a pruning unit (one run per unit).
   pruning::RunSpec pruning_run(const WorkUnit& u) const;
+
+  // Circuit stages with an explicit source (circuit, circuit_file, scores_file): every experiment
+  // of the grid they apply to (models x seeds x tasks x the stage's corruptions x its ablation
+  // kinds x metric sets), in grid order.
+  std::vector<ExperimentKey> stage_experiments(const CircuitStageSpec& st) const;
+  // The key of a stored experiment index (inverse of experiment_index).
+  ExperimentKey key_of(const reducers::ExperimentIndex& e) const;
 
   // Units [first, last) of shard i of n: contiguous slices (neighbours share caches) whose sizes
   // differ by at most one.

@@ -422,6 +422,208 @@ void parse_pruning(const Spec& s, const toml::table& t, const std::string& prefi
   f->one_iter = get_bool(s, t, prefix, "one_iter").value_or(false);
 }
 
+// ---- circuit stages (edge_pruning, faithfulness) --------------------------------------------------
+
+// The node circuits of an edge-pruning stage from a circuits JSON file: one circuit per task of
+// the grid ({"task": {"heads": ["1.2"], "mlps": [0]}}).
+std::vector<std::vector<interv::Component>> read_task_circuits(const std::string& file,
+                                                               const std::string& where,
+                                                               const std::vector<TaskSpec>& tasks) {
+  const char* layout = "{\"TASK\": {\"heads\": [\"1.2\", ...], \"mlps\": [0, ...]}, ...}";
+  if (!std::filesystem::exists(file))
+    throw input_error(where, "path does not exist", "'" + file + "'",
+                      std::string("a circuits JSON file ") + layout + " (relative to the working directory)");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file_text(file));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw input_error(file, std::string("invalid JSON: ") + e.what(), "", layout);
+  }
+  if (!j.is_object()) throw input_error(file, "is not a JSON object", "", layout);
+  std::vector<std::vector<interv::Component>> out;
+  for (const auto& task : tasks) {
+    if (!j.contains(task.name))
+      throw input_error(file, "has no circuit for task '" + task.name + "'", "",
+                        "an entry \"" + task.name + "\": {\"heads\": [...], \"mlps\": [...]} (" + where + ")");
+    const nlohmann::json& e = j[task.name];
+    const std::string at = file + ": " + task.name;
+    if (!e.is_object()) throw input_error(at, "is not an object", e.dump(), "{\"heads\": [...], \"mlps\": [...]}");
+    for (const auto& [key, v] : e.items())
+      if (key != "heads" && key != "mlps")
+        throw input_error(at, "unknown key '" + key + "'", "", "heads, mlps");
+    std::vector<interv::Component> c;
+    if (e.contains("heads")) {
+      if (!e["heads"].is_array()) throw input_error(at + ".heads", "is not an array", e["heads"].dump(), "[\"1.2\", ...]");
+      for (const auto& h : e["heads"]) {
+        auto comp = h.is_string() ? vocab::find_component(h.get<std::string>()) : std::nullopt;
+        if (!comp || comp->kind != interv::ComponentKind::kHead)
+          throw input_error(at + ".heads", "cannot parse head", h.dump(), "\"L.H\", e.g. \"1.2\"");
+        c.push_back(*comp);
+      }
+    }
+    if (e.contains("mlps")) {
+      if (!e["mlps"].is_array()) throw input_error(at + ".mlps", "is not an array", e["mlps"].dump(), "[0, 3]");
+      for (const auto& m : e["mlps"]) {
+        if (!m.is_number_integer() || m.get<std::int64_t>() < 0 || m.get<std::int64_t>() > 1 << 20)
+          throw input_error(at + ".mlps", "invalid MLP layer", m.dump(), "a layer index >= 0");
+        c.push_back({interv::ComponentKind::kMlp, static_cast<int>(m.get<std::int64_t>()), 0});
+      }
+    }
+    std::sort(c.begin(), c.end());
+    if (std::adjacent_find(c.begin(), c.end()) != c.end())
+      throw input_error(at, "component listed twice", "", "each head / MLP once");
+    if (c.empty()) throw input_error(at, "circuit is empty", "", "at least one head or MLP");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// Exactly one of the keys `keys` is present; returns its index.
+std::size_t one_of(const Spec& s, const toml::table& t, const std::string& prefix,
+                   std::initializer_list<const char*> keys, const std::string& expected) {
+  std::size_t found = keys.size(), i = 0;
+  for (const char* k : keys) {
+    if (t.get(k)) {
+      if (found != keys.size())
+        fail(s, *t.get(k), key_of(prefix, k), std::string("conflicts with ") + *(keys.begin() + found),
+             expected + " (one of them)");
+      found = i;
+    }
+    ++i;
+  }
+  if (found == keys.size()) throw input_error(s.at(t, prefix), "missing the stage's source", "", expected);
+  return found;
+}
+
+CircuitStageSpec parse_stage(const Spec& s, const toml::table& t, const std::string& prefix,
+                             FamilyKind kind, const JobSpec& job) {
+  CircuitStageSpec st;
+  st.origin = s.at(t, prefix);
+  st.name = require_string(s, t, prefix, "name", t);
+  st.kind = kind;
+  if (kind == FamilyKind::kEdgePruning) {
+    check_keys(s, t, prefix, {"name", "kind", "from", "thresholds", "orders", "circuit", "circuit_file",
+                              "inside", "ratio", "effect", "corruptions"});
+    const char* expected = "from = \"<pruning family>\", circuit = [\"0.1\", \"mlp0\", ...] or "
+                           "circuit_file = \"circuits.json\"";
+    const auto src = one_of(s, t, prefix, {"from", "circuit", "circuit_file"}, expected);
+    if (src != 0 && (t.get("thresholds") || t.get("orders")))
+      fail(s, t.get("thresholds") ? *t.get("thresholds") : *t.get("orders"), prefix,
+           "thresholds / orders select circuits of a pruning family", "from = \"<pruning family>\"");
+    if (src == 0) {
+      st.from = require_string(s, t, prefix, "from", t);
+      if (const toml::array* a = get_array(s, t, prefix, "thresholds", "an array of percentages"))
+        for (std::size_t i = 0; i < a->size(); ++i) {
+          const toml::node& e = *a->get(i);
+          if (!e.is_number()) fail(s, e, fmt::format("{}[{}]", key_of(prefix, "thresholds"), i), "not a number",
+                                   "a threshold of the pruning family, e.g. 20");
+          st.thresholds.push_back(*e.value<double>());
+        }
+      for (const auto& name : string_list(s, t, prefix, "orders", false, t))
+        for (const auto& o : vocab::parse_pruning_orders(name, s.at(*t.get("orders"), key_of(prefix, "orders"))))
+          st.orders.push_back(o);
+      if (st.orders.empty()) st.orders = {{pruning::OrderKind::kReference, 0}};
+    } else if (src == 1) {
+      const toml::node* c = t.get("circuit");
+      if (!c->is_array()) fail(s, *c, key_of(prefix, "circuit"), std::string("is ") + type_name(*c), "an array of heads and MLPs");
+      st.circuit = parse_component_list(s, *c->as_array(), key_of(prefix, "circuit"), s.at(*c, key_of(prefix, "circuit"))).components;
+      for (const auto& comp : st.circuit)
+        if (comp.kind == interv::ComponentKind::kNeuron)
+          fail(s, *c, key_of(prefix, "circuit"), "edges join heads and MLPs, not neurons",
+               "heads (\"1.2\") and MLPs (\"mlp3\")");
+      std::sort(st.circuit.begin(), st.circuit.end());
+      if (st.circuit.empty()) fail(s, *c, key_of(prefix, "circuit"), "is empty", "at least one head or MLP");
+    } else {
+      st.circuit_file = require_string(s, t, prefix, "circuit_file", t);
+      st.task_circuits = read_task_circuits(st.circuit_file, s.at(*t.get("circuit_file"), key_of(prefix, "circuit_file")), job.tasks);
+    }
+    st.inside = get_bool(s, t, prefix, "inside").value_or(true);
+    st.ratio = get_double(s, t, prefix, "ratio", 0, 1e6).value_or(0.8);
+    st.effect = get_double(s, t, prefix, "effect", 0, 1e6).value_or(0.0);
+    if (st.ratio <= 0 && st.effect <= 0)
+      throw input_error(s.at(t, prefix), "no keep rule", "ratio = 0, effect = 0",
+                        "ratio > 0 (keep when LD ratio < ratio; the study's 0.8) and/or effect > 0");
+    st.ablations = {interv::AblationKind::kMean};  // the circuit's outside is mean-ablated
+  } else {
+    check_keys(s, t, prefix, {"name", "kind", "ranking", "scores_file", "absolute", "fractions",
+                              "integer_sizes", "ablations", "corruptions"});
+    const auto src = one_of(s, t, prefix, {"ranking", "scores_file"},
+                            "ranking = \"<combinations family with k = 1>\" or scores_file = \"scores.json\" (MIB layout)");
+    st.absolute = get_bool(s, t, prefix, "absolute").value_or(true);
+    if (src == 0) {
+      st.ranking = require_string(s, t, prefix, "ranking", t);
+      if (t.get("ablations"))
+        fail(s, *t.get("ablations"), key_of(prefix, "ablations"),
+             "a ranking family's curves remove nodes with that family's ablation kinds", "no ablations key");
+    } else {
+      st.scores_file = require_string(s, t, prefix, "scores_file", t);
+      const std::string where = s.at(*t.get("scores_file"), key_of(prefix, "scores_file"));
+      if (!std::filesystem::exists(st.scores_file))
+        throw input_error(where, "path does not exist", "'" + st.scores_file + "'",
+                          "a MIB scores JSON file (relative to the working directory)");
+      try {
+        st.file_ranking = circuits::read_mib_scores(st.scores_file, st.absolute);
+      } catch (const InputError& e) {
+        throw InputError(where + ": " + e.what());
+      }
+      st.ablations = t.get("ablations") ? parse_ablations(s, t, prefix, t, true) : job.ablations;
+      if (st.ablations.empty()) st.ablations = {interv::AblationKind::kMean};
+    }
+    if (const toml::array* a = get_array(s, t, prefix, "fractions", "an array of fractions in (0, 1]")) {
+      for (std::size_t i = 0; i < a->size(); ++i) {
+        const toml::node& e = *a->get(i);
+        const std::string k = fmt::format("{}[{}]", key_of(prefix, "fractions"), i);
+        if (!e.is_number() || !(*e.value<double>() > 0 && *e.value<double>() <= 1) ||
+            (!st.fractions.empty() && *e.value<double>() <= st.fractions.back()))
+          fail(s, e, k, "invalid fraction", "ascending fractions of the ranking's size in (0, 1]");
+        st.fractions.push_back(*e.value<double>());
+      }
+      if (st.fractions.empty()) fail(s, *t.get("fractions"), key_of(prefix, "fractions"), "is empty", "e.g. [0.1, 0.5, 1]");
+    } else {
+      st.fractions = circuits::mib_fractions();
+    }
+    st.integer_sizes_up_to = static_cast<int>(get_int(s, t, prefix, "integer_sizes", 0, 4096).value_or(64));
+  }
+  return st;
+}
+
+// Cross-references of the stages, once every family is known.
+void check_stages(const Spec& s, const JobSpec& job) {
+  for (const auto& st : job.stages) {
+    auto family = [&](const std::string& name) -> const FamilySpec* {
+      for (const auto& f : job.families)
+        if (f.name == name) return &f;
+      return nullptr;
+    };
+    if (!st.from.empty()) {
+      const FamilySpec* f = family(st.from);
+      if (!f || f->kind != FamilyKind::kPruning)
+        throw input_error(st.origin + ".from", f ? "is not a pruning family" : "names no family",
+                          "'" + st.from + "'", "the name of a family of kind \"pruning\" in this spec");
+      for (double th : st.thresholds)
+        if (std::find(f->thresholds.begin(), f->thresholds.end(), th) == f->thresholds.end())
+          throw input_error(st.origin + ".thresholds", "not a threshold of family '" + st.from + "'",
+                            fmt::format("{}", th), fmt::format("one of {}", fmt::join(f->thresholds, ", ")));
+      for (const auto& o : st.orders)
+        if (std::find_if(f->orders.begin(), f->orders.end(), [&](const pruning::Order& x) {
+              return x.kind == o.kind && x.seed == o.seed;
+            }) == f->orders.end())
+          throw input_error(st.origin + ".orders", "not an order of family '" + st.from + "'",
+                            "'" + vocab::pruning_order_name(o) + "'", "one of the family's orders");
+    }
+    if (!st.ranking.empty()) {
+      const FamilySpec* f = family(st.ranking);
+      if (!f || f->kind != FamilyKind::kCombinations || std::find(f->k.begin(), f->k.end(), 1) == f->k.end())
+        throw input_error(st.origin + ".ranking",
+                          f ? "is not a combinations family with k = 1" : "names no family",
+                          "'" + st.ranking + "'",
+                          "the name of a family of kind \"combinations\" whose k includes 1 (its single-"
+                          "component rows rank the components)");
+    }
+  }
+  (void)s;
+}
+
 FamilySpec parse_family(const Spec& s, const toml::table& t, const std::string& prefix,
                         const std::vector<interv::AblationKind>& job_ablations,
                         const std::vector<double>& job_thresholds,
@@ -702,6 +904,25 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
   names.clear();
   for (std::size_t i = 0; i < fams->size(); ++i) {
     const auto& t = *fams->get(i)->as_table();
+    if (const toml::node* kn = t.get("kind"); kn && kn->is_string()) {
+      const std::string pre = fmt::format("families[{}]", i);
+      const auto kind = vocab::family_kinds().parse(*kn->value<std::string>(), s.at(*kn, pre + ".kind"));
+      if (vocab::is_circuit_stage(kind)) {
+        auto st = parse_stage(s, t, pre, kind, job);
+        if (t.get("corruptions")) {
+          for (const auto& c : string_list(s, t, pre, "corruptions", true, t))
+            if (std::find(job.corruptions.begin(), job.corruptions.end(), c) == job.corruptions.end())
+              fail(s, *t.get("corruptions"), pre + ".corruptions", "corruption '" + c + "' not in [experiments] corruptions",
+                   "some of " + fmt::format("{}", fmt::join(job.corruptions, ", ")));
+            else
+              st.corruptions.push_back(c);
+        }
+        if (!names.insert(st.name).second)
+          fail(s, *t.get("name"), pre + ".name", "duplicate family name", "distinct names");
+        job.stages.push_back(std::move(st));
+        continue;
+      }
+    }
     auto f = parse_family(s, t, fmt::format("families[{}]", i), job.ablations, job.thresholds, job.tasks);
     // A family may run on some of the experiments' corruptions only (e.g. pruning on randAll
     // while the ablation tables cover every corruption).
@@ -725,6 +946,12 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
            "distinct names");
     job.families.push_back(std::move(f));
   }
+
+  if (job.families.empty())
+    throw input_error(path + ": families", "no family expands into work units",
+                      fmt::format("{} circuit stage(s) only", job.stages.size()),
+                      "at least one family of kind combinations, subsets, positions, paths or pruning");
+  check_stages(s, job);
 
   // [output]
   const toml::node* on = root.get("output");

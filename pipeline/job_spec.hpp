@@ -16,6 +16,7 @@
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metric_row.hpp"
 #include "workers/model/config.hpp"
+#include "workers/circuit_results/curves.hpp"
 #include "workers/pruning/run_spec.hpp"
 
 namespace csweep::pipeline {
@@ -87,6 +88,42 @@ struct FamilySpec {
   std::string origin;
 };
 
+// A circuit stage ([[families]] of kind edge_pruning or faithfulness): it reads other families'
+// results, so it has no work units; pipeline/circuit_stages.hpp computes it once the grid is
+// complete (and from `csweep circuits FILE`). Its rows go to /edges + /edge_circuits or
+// /faithfulness + /faithfulness_curves (reducers/schema.hpp).
+struct CircuitStageSpec {
+  std::string name;
+  FamilyKind kind = FamilyKind::kEdgePruning;
+  std::vector<std::string> corruptions;  // empty = every corruption (explicit sources only)
+  // edge_pruning: the node circuits, from exactly one of
+  //   `from`: a pruning family of this grid, its circuits at `thresholds` (default: all of its
+  //           thresholds) found by `orders` (default: reference), each on its own experiment;
+  //   `circuit`: one explicit circuit, on every experiment;
+  //   `circuit_file`: {"task": {"heads": [...], "mlps": [...]}}, one circuit per task.
+  std::string from;
+  std::vector<double> thresholds;
+  std::vector<pruning::Order> orders;
+  std::vector<interv::Component> circuit;
+  std::string circuit_file;
+  std::vector<std::vector<interv::Component>> task_circuits;  // per task of the job
+  bool inside = true;   // path patching inside the circuit (the rest mean-ablated), else full model
+  double ratio = 0.8;   // keep when LD(edge patched) / LD(circuit) < ratio (0: rule off)
+  double effect = 0.0;  // keep when |normalised effect| > effect (0: rule off)
+  // faithfulness: the ranking, from exactly one of
+  //   `ranking`: a combinations family of this grid with k = 1 (single-component effects:
+  //              clean LD - LD ablated, per experiment);
+  //   `scores_file`: MIB scores JSON ({"nodes": ...} or {"edges": ...}), on every experiment.
+  std::string ranking;
+  std::string scores_file;
+  circuits::Ranking file_ranking;  // scores_file, read at load
+  bool absolute = true;            // rank by |score| (MIB's default)
+  std::vector<double> fractions;   // MIB fractions by default
+  int integer_sizes_up_to = 64;    // node rankings: also every size 0..this
+  std::vector<interv::AblationKind> ablations;  // faithfulness of scores_file nodes: removal kind
+  std::string origin;
+};
+
 struct OutputSpec {
   std::string path;         // results file (relative paths are relative to the working dir)
   bool per_prompt = false;  // store per-prompt logit differences
@@ -117,6 +154,7 @@ struct JobSpec {
   std::vector<double> thresholds;  // pruning thresholds T (percent); stored for analysis
   std::string mean_over = "corrupted";  // dataset of the per-position means: "corrupted" | "clean"
   std::vector<FamilySpec> families;
+  std::vector<CircuitStageSpec> stages;  // [[families]] of a circuit-stage kind, in spec order
   OutputSpec output;
   BatchingSpec batching;
   MemorySpec memory;

@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "csweep/version.hpp"
+#include "pipeline/circuit_stages.hpp"
 #include "pipeline/cross_task.hpp"
 #include "pipeline/scheduler.hpp"
 #include "reducers/merge.hpp"
@@ -340,6 +341,14 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
         const auto n = add_cross_task(out, grid, *evaluator);
         std::fprintf(stderr, "csweep: %s: %zu cross-task scores in %.1f s (/cross_task)\n", out.c_str(),
                      n, wall_now() - tc);
+      }
+      if (complete && shard_count == 1 && has_circuit_stages(job)) {
+        // Edge pruning and faithfulness curves read the finished tables (circuit_stages.hpp).
+        const double tc = wall_now();
+        const auto n = add_circuit_stages(out, grid, *evaluator);
+        std::fprintf(stderr, "csweep: %s: %zu edge circuits and faithfulness curves in %.1f s "
+                     "(/edge_circuits, /edges, /faithfulness_curves, /faithfulness)\n",
+                     out.c_str(), n, wall_now() - tc);
       }
       if (complete && req.summary) print_summary(out);
       if (st.workers_lost > 0) {

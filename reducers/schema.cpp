@@ -301,4 +301,26 @@ void sort_baselines(std::vector<BaselineRow>& rows) {
             [](const BaselineRow& a, const BaselineRow& b) { return a.exp < b.exp; });
 }
 
+// stable: a circuit's edges and a curve's points keep the order they were computed in.
+void sort_edge_circuits(std::vector<EdgeCircuitRow>& rows) {
+  std::stable_sort(rows.begin(), rows.end(), [](const EdgeCircuitRow& a, const EdgeCircuitRow& b) {
+    return std::tie(a.exp, a.stage, a.circuit) < std::tie(b.exp, b.stage, b.circuit);
+  });
+}
+void sort_edges(std::vector<EdgeRow>& rows) {
+  std::stable_sort(rows.begin(), rows.end(), [](const EdgeRow& a, const EdgeRow& b) {
+    return std::tie(a.exp, a.stage, a.circuit) < std::tie(b.exp, b.stage, b.circuit);
+  });
+}
+void sort_curves(std::vector<CurveRow>& rows) {
+  std::stable_sort(rows.begin(), rows.end(), [](const CurveRow& a, const CurveRow& b) {
+    return std::tie(a.exp, a.stage, a.curve) < std::tie(b.exp, b.stage, b.curve);
+  });
+}
+void sort_curve_points(std::vector<CurvePointRow>& rows) {
+  std::stable_sort(rows.begin(), rows.end(), [](const CurvePointRow& a, const CurvePointRow& b) {
+    return std::tie(a.exp, a.stage, a.curve) < std::tie(b.exp, b.stage, b.curve);
+  });
+}
+
 }  // namespace csweep::reducers

@@ -17,6 +17,13 @@
 //   /circuits/<col>         pruning families only: one row per circuit (kCircuitColumns)
 //   /pruning_steps/<col>    every candidate evaluation of every pruning run (kPruningStepColumns)
 //   /cross_task/<col>       circuits evaluated on the other tasks (kCrossTaskColumns)
+//   /edge_circuits/<col>    circuit stages (kind edge_pruning): one row per node circuit whose
+//                           edges were pruned, with the re-check (kEdgeCircuitColumns)
+//   /edges/<col>            every candidate edge of those circuits, its score and keep decision
+//                           (kEdgeColumns)
+//   /faithfulness_curves/<col>  circuit stages (kind faithfulness): one row per curve, CPR / CMD
+//                           (kFaithfulnessCurveColumns)
+//   /faithfulness/<col>     every point of those curves (kFaithfulnessColumns)
 //
 // Every dataset carries the attributes "dims" (dimension names separated by single spaces, e.g.
 // "row component", the one convention of every HDF5 file csweep writes, `csweep dump` included),
@@ -30,9 +37,11 @@
 // circuits) get their own column list here and their own group; they are not indexed by work
 // units and so are not part of that check.
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "workers/interventions/edges.hpp"
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metric_row.hpp"
 
@@ -218,6 +227,93 @@ inline constexpr Column kCrossTaskColumns[] = {
 };
 inline constexpr std::int32_t kCrossTaskIntersection = -1, kCrossTaskUnion = -2;
 
+// ---- Circuit stages (derived from a complete grid: pipeline/circuit_stages.hpp) ----------------
+// Each group carries the attributes grid_fingerprint (the file's) and stages (JSON list of the
+// stages' canonical definitions, pipeline/grid.hpp stage_json). Rows after kExperimentColumns.
+
+// /edge_circuits/<col>: one node circuit of an edge_pruning stage.
+inline constexpr Column kEdgeCircuitColumns[] = {
+    {"stage", DType::kString, "row", "name", "the edge_pruning family's name"},
+    {"circuit", DType::kUInt64, "row", "index",
+     "the circuit's id within (experiment, stage): the source pruning circuit's intervention index "
+     "(from = <pruning family>), else 0"},
+    {"source", DType::kString, "row", "name",
+     "where the circuit came from: \"<pruning family>/<order>/T<threshold>\", \"circuit\" (the "
+     "spec's list) or \"circuit_file\""},
+    {"threshold", DType::kFloat64, "row", "percent", "the source pruning circuit's threshold T; NaN otherwise"},
+    {"order", DType::kString, "row", "name", "the source pruning circuit's order; \"\" otherwise"},
+    {"components", DType::kString, "row", "name", "the node circuit, '+'-joined: \"0.1+4.4+mlp0\""},
+    {"n_components", DType::kInt32, "row", "count", "heads and MLPs in the circuit"},
+    {"n_candidates", DType::kInt64, "row", "count", "candidate edges among the circuit's nodes (rows in /edges)"},
+    {"n_kept", DType::kInt64, "row", "count", "edges kept"},
+    {"inside", DType::kInt8, "row", "flag",
+     "1: path patching inside the circuit (everything outside it mean-ablated); 0: full model"},
+    {"ratio_rule", DType::kFloat64, "row", "fraction",
+     "keep an edge when LD(edge patched) / LD(circuit) < this; 0 = rule off"},
+    {"effect_rule", DType::kFloat64, "row", "fraction",
+     "keep an edge when |LD(edge patched) - LD(circuit)| / (LD_clean - LD_corrupt) > this; 0 = rule off"},
+    {"clean_logit_diff", DType::kFloat64, "row", "logit", "LD_clean of the experiment"},
+    {"corrupted_logit_diff", DType::kFloat64, "row", "logit", "LD_corrupt of the experiment"},
+    {"circuit_logit_diff", DType::kFloat64, "row", "logit", "LD of the circuit with every edge (nothing patched)"},
+    {"circuit_performance", DType::kFloat64, "row", "percent", "100 * circuit_logit_diff / LD_clean"},
+    {"recheck_logit_diff", DType::kFloat64, "row", "logit",
+     "LD of the circuit with only its kept edges (every other candidate edge patched at once)"},
+    {"recheck_performance", DType::kFloat64, "row", "percent", "100 * recheck_logit_diff / LD_clean"},
+    {"recheck_normalized", DType::kFloat64, "row", "fraction",
+     "(recheck_logit_diff - LD_corrupt) / (LD_clean - LD_corrupt)"},
+};
+
+// /edges/<col>: one candidate edge of an /edge_circuits circuit, scored alone.
+inline constexpr Column kEdgeColumns[] = {
+    {"stage", DType::kString, "row", "name", "the edge_pruning family's name"},
+    {"circuit", DType::kUInt64, "row", "index", "its circuit in /edge_circuits (same experiment and stage)"},
+    {"edge", DType::kString, "row", "name", "MIB spelling: \"a0.h1->a2.h3<q>\", \"m0->logits\""},
+    {"sender", DType::kString, "row", "name", "\"a0.h1\" (head) or \"m0\" (MLP)"},
+    {"sender_kind", DType::kInt8, "row", "enum", "0 head, 1 mlp"},
+    {"sender_layer", DType::kInt32, "row", "index", "the sender's layer"},
+    {"sender_index", DType::kInt32, "row", "index", "head index (heads), 0 (mlps)"},
+    {"receiver", DType::kString, "row", "name", "\"a2.h3<q>\", \"m2\" or \"logits\""},
+    {"channel", DType::kString, "row", "name",
+     "what the receiver reads: q, k, v (a head's input), mlp (an MLP's input), resid (the final residual stream)"},
+    {"receiver_layer", DType::kInt32, "row", "index", "the receiver's layer; -1 for the final residual stream"},
+    {"receiver_head", DType::kInt32, "row", "index",
+     "the receiving head (q) or key-value head (k, v); -1 for mlp and resid"},
+    {"logit_diff", DType::kFloat64, "row", "logit", "LD of the circuit with this one edge patched"},
+    {"ratio", DType::kFloat64, "row", "fraction", "logit_diff / LD(circuit)"},
+    {"effect", DType::kFloat64, "row", "fraction", "(logit_diff - LD(circuit)) / (LD_clean - LD_corrupt)"},
+    {"kept", DType::kInt8, "row", "flag", "1: kept by the stage's rules (ratio_rule / effect_rule)"},
+};
+
+// /faithfulness_curves/<col>: one faithfulness curve of a faithfulness stage.
+inline constexpr Column kFaithfulnessCurveColumns[] = {
+    {"stage", DType::kString, "row", "name", "the faithfulness family's name"},
+    {"curve", DType::kUInt64, "row", "index", "the curve's id within (experiment, stage): 0"},
+    {"source", DType::kString, "row", "name",
+     "the ranking: \"<family>\" (its single-component ablation effects, clean LD - LD) or the scores file"},
+    {"level", DType::kString, "row", "name", "nodes or edges"},
+    {"n_items", DType::kInt64, "row", "count", "N: items ranked (C_N = the full model, C_0 = every item removed)"},
+    {"metric", DType::kString, "row", "name", "m: the metric the curve is computed on"},
+    {"m_full", DType::kFloat64, "row", "metric", "m(M): nothing removed"},
+    {"m_empty", DType::kFloat64, "row", "metric", "m(∅): every ranked item removed"},
+    {"cpr", DType::kFloat64, "row", "fraction",
+     "MIB CPR (area_under): trapezoids of f over the MIB fractions, higher is better"},
+    {"cmd", DType::kFloat64, "row", "fraction",
+     "MIB CMD (area_from_1): trapezoids of |1 - f| over the MIB fractions, lower is better"},
+    {"average", DType::kFloat64, "row", "fraction", "mean f over the MIB fraction points"},
+    {"ranking", DType::kString, "row", "name", "the ranked items, best first, ' '-joined (MIB spelling)"},
+};
+
+// /faithfulness/<col>: one point of a curve.
+inline constexpr Column kFaithfulnessColumns[] = {
+    {"stage", DType::kString, "row", "name", "the faithfulness family's name"},
+    {"curve", DType::kUInt64, "row", "index", "its curve in /faithfulness_curves"},
+    {"size", DType::kInt64, "row", "count", "k: the top-k items kept, the other N - k removed"},
+    {"fraction", DType::kFloat64, "row", "fraction", "the MIB fraction p (mib = 1, k = floor(p N)), else k / N"},
+    {"mib", DType::kInt8, "row", "flag", "1: a MIB fraction point (these give CPR / CMD)"},
+    {"score", DType::kFloat64, "row", "metric", "m(C_k)"},
+    {"faithfulness", DType::kFloat64, "row", "fraction", "(m(C_k) - m(∅)) / (m(M) - m(∅))"},
+};
+
 // Root attributes (all strings unless noted) describing where the numbers came from.
 inline constexpr const char* kProvenanceAttributes[] = {
     "format_version",     // int
@@ -300,6 +396,53 @@ struct CrossTaskRow {
   metrics::MetricRow metrics;
 };
 
+// One node circuit of an edge_pruning stage (/edge_circuits).
+struct EdgeCircuitRow {
+  ExperimentIndex exp;
+  std::string stage;
+  std::uint64_t circuit = 0;
+  std::string source;
+  double threshold = std::numeric_limits<double>::quiet_NaN();
+  std::string order;
+  std::vector<interv::Component> components;
+  std::int64_t n_candidates = 0, n_kept = 0;
+  bool inside = true;
+  double ratio_rule = 0, effect_rule = 0;
+  double clean_logit_diff = 0, corrupted_logit_diff = 0;
+  double circuit_logit_diff = 0, circuit_performance = 0;
+  double recheck_logit_diff = 0, recheck_performance = 0, recheck_normalized = 0;
+};
+
+// One candidate edge (/edges).
+struct EdgeRow {
+  ExperimentIndex exp;
+  std::string stage;
+  std::uint64_t circuit = 0;
+  interv::Edge edge;
+  double logit_diff = 0, ratio = 0, effect = 0;
+  bool kept = false;
+};
+
+// One faithfulness curve (/faithfulness_curves) and one of its points (/faithfulness).
+struct CurveRow {
+  ExperimentIndex exp;
+  std::string stage;
+  std::uint64_t curve = 0;
+  std::string source, level, metric;
+  std::int64_t n_items = 0;
+  double m_full = 0, m_empty = 0, cpr = 0, cmd = 0, average = 0;
+  std::string ranking;
+};
+struct CurvePointRow {
+  ExperimentIndex exp;
+  std::string stage;
+  std::uint64_t curve = 0;
+  std::int64_t size = 0;
+  double fraction = 0;
+  bool mib = false;
+  double score = 0, faithfulness = 0;
+};
+
 struct BaselineRow {
   ExperimentIndex exp;
   metrics::Baseline baseline;
@@ -328,5 +471,10 @@ void sort_circuits(std::vector<CircuitRow>& rows);     // experiment, family, ci
 void sort_steps(std::vector<StepRow>& rows);           // experiment, family, circuit, step
 void sort_cross_task(std::vector<CrossTaskRow>& rows); // experiment, family, circuit, circuit_task
 void sort_baselines(std::vector<BaselineRow>& rows);
+// Circuit stages: experiment, stage, circuit / curve (edges and points keep their order within).
+void sort_edge_circuits(std::vector<EdgeCircuitRow>& rows);
+void sort_edges(std::vector<EdgeRow>& rows);
+void sort_curves(std::vector<CurveRow>& rows);
+void sort_curve_points(std::vector<CurvePointRow>& rows);
 
 }  // namespace csweep::reducers

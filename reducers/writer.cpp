@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <map>
@@ -20,6 +21,7 @@
 #include "reducers/dimension_scales.hpp"
 #include "reducers/h5.hpp"
 #include "reducers/layout.hpp"
+#include "vocab/edges.hpp"
 #include "vocab/names.hpp"
 
 namespace csweep::reducers {
@@ -875,6 +877,276 @@ void verify_pruning(const std::string& path, const Results& r) {
   }
 }
 
+// ---- circuit-stage tables (/edge_circuits, /edges, /faithfulness_curves, /faithfulness) ---------
+
+// Writes one column per call from a row accessor; every column of `table` must be written.
+template <class R>
+class TableOut {
+ public:
+  TableOut(hid_t g, const Column* begin, const Column* end, const std::vector<R>& rows, const std::string& path)
+      : g_(g), begin_(begin), end_(end), rows_(rows), path_(path) {}
+  template <class T, class F>
+  void num(const char* name, F get) {
+    std::vector<T> v;
+    v.reserve(rows_.size());
+    for (const auto& r : rows_) v.push_back(static_cast<T>(get(r)));
+    write_column(g_, column(begin_, end_, name), v, rows_.size(), 1, path_);
+    ++written_;
+  }
+  template <class F>
+  void str(const char* name, F get) {
+    std::vector<std::string> v;
+    v.reserve(rows_.size());
+    for (const auto& r : rows_) v.push_back(get(r));
+    write_string_column(g_, column(begin_, end_, name), v, path_);
+    ++written_;
+  }
+  ~TableOut() noexcept(false) {
+    if (std::uncaught_exceptions() == 0)
+      CSWEEP_ASSERT(written_ == static_cast<std::size_t>(end_ - begin_), "table wrote {} of {} columns",
+                    written_, static_cast<std::size_t>(end_ - begin_));
+  }
+
+ private:
+  hid_t g_;
+  const Column *begin_, *end_;
+  const std::vector<R>& rows_;
+  const std::string& path_;
+  std::size_t written_ = 0;
+};
+
+template <class R>
+Hid stage_group(hid_t root, const char* name, const Results& r, const std::vector<R>& rows,
+                const std::string& path) {
+  Hid g = make_group(root, name, path);
+  write_text_attr(g, "grid_fingerprint", r.meta.grid_fingerprint, path);
+  write_text_attr(g, "stages", r.stages_json, path);
+  std::vector<ExperimentIndex> exps;
+  for (const auto& x : rows) exps.push_back(x.exp);
+  write_experiment_columns(g, exps, path);
+  return g;
+}
+
+void write_stage_tables(hid_t root, const Results& r, const std::string& path) {
+  if (r.edge_circuits.empty() && r.curves.empty()) return;
+  using interv::ComponentKind;
+  if (!r.edge_circuits.empty()) {
+    Hid g = stage_group(root, "edge_circuits", r, r.edge_circuits, path);
+    TableOut<EdgeCircuitRow> t(g, std::begin(kEdgeCircuitColumns), std::end(kEdgeCircuitColumns), r.edge_circuits, path);
+    t.str("stage", [](auto& x) { return x.stage; });
+    t.num<std::uint64_t>("circuit", [](auto& x) { return x.circuit; });
+    t.str("source", [](auto& x) { return x.source; });
+    t.num<double>("threshold", [](auto& x) { return x.threshold; });
+    t.str("order", [](auto& x) { return x.order; });
+    t.str("components", [](auto& x) { return vocab::components_name(x.components); });
+    t.num<std::int32_t>("n_components", [](auto& x) { return x.components.size(); });
+    t.num<std::int64_t>("n_candidates", [](auto& x) { return x.n_candidates; });
+    t.num<std::int64_t>("n_kept", [](auto& x) { return x.n_kept; });
+    t.num<std::int8_t>("inside", [](auto& x) { return x.inside ? 1 : 0; });
+    t.num<double>("ratio_rule", [](auto& x) { return x.ratio_rule; });
+    t.num<double>("effect_rule", [](auto& x) { return x.effect_rule; });
+    t.num<double>("clean_logit_diff", [](auto& x) { return x.clean_logit_diff; });
+    t.num<double>("corrupted_logit_diff", [](auto& x) { return x.corrupted_logit_diff; });
+    t.num<double>("circuit_logit_diff", [](auto& x) { return x.circuit_logit_diff; });
+    t.num<double>("circuit_performance", [](auto& x) { return x.circuit_performance; });
+    t.num<double>("recheck_logit_diff", [](auto& x) { return x.recheck_logit_diff; });
+    t.num<double>("recheck_performance", [](auto& x) { return x.recheck_performance; });
+    t.num<double>("recheck_normalized", [](auto& x) { return x.recheck_normalized; });
+  }
+  if (!r.edge_circuits.empty()) {
+    Hid g = stage_group(root, "edges", r, r.edges, path);
+    TableOut<EdgeRow> t(g, std::begin(kEdgeColumns), std::end(kEdgeColumns), r.edges, path);
+    t.str("stage", [](auto& x) { return x.stage; });
+    t.num<std::uint64_t>("circuit", [](auto& x) { return x.circuit; });
+    t.str("edge", [](auto& x) { return vocab::edge_name(x.edge); });
+    t.str("sender", [](auto& x) { return vocab::node_name(x.edge.sender); });
+    t.num<std::int8_t>("sender_kind", [](auto& x) { return static_cast<int>(x.edge.sender.kind); });
+    t.num<std::int32_t>("sender_layer", [](auto& x) { return x.edge.sender.layer; });
+    t.num<std::int32_t>("sender_index", [](auto& x) { return x.edge.sender.index; });
+    t.str("receiver", [](auto& x) {
+      const auto n = vocab::edge_name(x.edge);
+      return n.substr(n.find("->") + 2);
+    });
+    t.str("channel", [](auto& x) { return vocab::channel_name(x.edge.receiver.kind); });
+    t.num<std::int32_t>("receiver_layer", [](auto& x) {
+      return x.edge.receiver.kind == interv::ReceiverKind::kResidFinal ? -1 : x.edge.receiver.layer;
+    });
+    t.num<std::int32_t>("receiver_head", [](auto& x) {
+      const auto k = x.edge.receiver.kind;
+      return k == interv::ReceiverKind::kResidFinal || k == interv::ReceiverKind::kMlpIn ? -1 : x.edge.receiver.head;
+    });
+    t.num<double>("logit_diff", [](auto& x) { return x.logit_diff; });
+    t.num<double>("ratio", [](auto& x) { return x.ratio; });
+    t.num<double>("effect", [](auto& x) { return x.effect; });
+    t.num<std::int8_t>("kept", [](auto& x) { return x.kept ? 1 : 0; });
+  }
+  if (!r.curves.empty()) {
+    Hid g = stage_group(root, "faithfulness_curves", r, r.curves, path);
+    TableOut<CurveRow> t(g, std::begin(kFaithfulnessCurveColumns), std::end(kFaithfulnessCurveColumns), r.curves, path);
+    t.str("stage", [](auto& x) { return x.stage; });
+    t.num<std::uint64_t>("curve", [](auto& x) { return x.curve; });
+    t.str("source", [](auto& x) { return x.source; });
+    t.str("level", [](auto& x) { return x.level; });
+    t.num<std::int64_t>("n_items", [](auto& x) { return x.n_items; });
+    t.str("metric", [](auto& x) { return x.metric; });
+    t.num<double>("m_full", [](auto& x) { return x.m_full; });
+    t.num<double>("m_empty", [](auto& x) { return x.m_empty; });
+    t.num<double>("cpr", [](auto& x) { return x.cpr; });
+    t.num<double>("cmd", [](auto& x) { return x.cmd; });
+    t.num<double>("average", [](auto& x) { return x.average; });
+    t.str("ranking", [](auto& x) { return x.ranking; });
+  }
+  if (!r.curves.empty()) {
+    Hid g = stage_group(root, "faithfulness", r, r.curve_points, path);
+    TableOut<CurvePointRow> t(g, std::begin(kFaithfulnessColumns), std::end(kFaithfulnessColumns), r.curve_points, path);
+    t.str("stage", [](auto& x) { return x.stage; });
+    t.num<std::uint64_t>("curve", [](auto& x) { return x.curve; });
+    t.num<std::int64_t>("size", [](auto& x) { return x.size; });
+    t.num<double>("fraction", [](auto& x) { return x.fraction; });
+    t.num<std::int8_t>("mib", [](auto& x) { return x.mib ? 1 : 0; });
+    t.num<double>("score", [](auto& x) { return x.score; });
+    t.num<double>("faithfulness", [](auto& x) { return x.faithfulness; });
+  }
+  (void)ComponentKind::kHead;
+}
+
+// Reads one column per call into the rows (sized from the experiment columns).
+template <class R>
+class TableIn {
+ public:
+  TableIn(hid_t root, const char* name, const Results& r, std::vector<R>* rows, const std::string& path)
+      : where_(path + ": /" + name), rows_(rows) {
+    g_ = Hid(check_id(H5Gopen2(root, name, H5P_DEFAULT), path, std::string("open /") + name), H5Gclose);
+    const auto fp = read_text_attr(g_, "grid_fingerprint", path);
+    CSWEEP_CHECK_INPUT(fp == r.meta.grid_fingerprint,
+                       "{}: computed for another grid (fingerprint {}, the file's is {})", where_, fp,
+                       r.meta.grid_fingerprint);
+    stages_ = read_text_attr(g_, "stages", path);
+    const auto exps = read_experiment_columns(g_, where_);
+    rows_->resize(exps.size());
+    for (std::size_t i = 0; i < exps.size(); ++i) (*rows_)[i].exp = exps[i];
+  }
+  template <class T, class F>
+  void num(const char* col, F set) {
+    const auto v = read_n<T>(g_, col, where_, rows_->size());
+    for (std::size_t i = 0; i < v.size(); ++i) set((*rows_)[i], v[i]);
+  }
+  template <class F>
+  void str(const char* col, F set) {
+    const auto v = read_string_column(g_, col, where_);
+    CSWEEP_CHECK_INPUT(v.size() == rows_->size(), "{}/{}: {} values, expected {}", where_, col, v.size(),
+                       rows_->size());
+    for (std::size_t i = 0; i < v.size(); ++i) set((*rows_)[i], v[i]);
+  }
+  const std::string& where() const { return where_; }
+  const std::string& stages() const { return stages_; }
+
+ private:
+  std::string where_;
+  std::vector<R>* rows_;
+  Hid g_;
+  std::string stages_;
+};
+
+void read_stage_tables(hid_t root, Results* r, const std::string& path) {
+  auto has = [&](const char* n) { return H5Lexists(root, n, H5P_DEFAULT) > 0; };
+  if (has("edge_circuits")) {
+    TableIn<EdgeCircuitRow> t(root, "edge_circuits", *r, &r->edge_circuits, path);
+    r->stages_json = t.stages();
+    const std::string where = t.where();
+    t.str("stage", [](auto& x, const std::string& v) { x.stage = v; });
+    t.num<std::uint64_t>("circuit", [](auto& x, auto v) { x.circuit = v; });
+    t.str("source", [](auto& x, const std::string& v) { x.source = v; });
+    t.num<double>("threshold", [](auto& x, auto v) { x.threshold = v; });
+    t.str("order", [](auto& x, const std::string& v) { x.order = v; });
+    t.str("components", [&](auto& x, const std::string& v) { x.components = vocab::parse_components(v, where + "/components"); });
+    t.num<std::int64_t>("n_candidates", [](auto& x, auto v) { x.n_candidates = v; });
+    t.num<std::int64_t>("n_kept", [](auto& x, auto v) { x.n_kept = v; });
+    t.num<std::int8_t>("inside", [](auto& x, auto v) { x.inside = v != 0; });
+    t.num<double>("ratio_rule", [](auto& x, auto v) { x.ratio_rule = v; });
+    t.num<double>("effect_rule", [](auto& x, auto v) { x.effect_rule = v; });
+    t.num<double>("clean_logit_diff", [](auto& x, auto v) { x.clean_logit_diff = v; });
+    t.num<double>("corrupted_logit_diff", [](auto& x, auto v) { x.corrupted_logit_diff = v; });
+    t.num<double>("circuit_logit_diff", [](auto& x, auto v) { x.circuit_logit_diff = v; });
+    t.num<double>("circuit_performance", [](auto& x, auto v) { x.circuit_performance = v; });
+    t.num<double>("recheck_logit_diff", [](auto& x, auto v) { x.recheck_logit_diff = v; });
+    t.num<double>("recheck_performance", [](auto& x, auto v) { x.recheck_performance = v; });
+    t.num<double>("recheck_normalized", [](auto& x, auto v) { x.recheck_normalized = v; });
+  }
+  if (has("edges")) {
+    TableIn<EdgeRow> t(root, "edges", *r, &r->edges, path);
+    const std::string where = t.where();
+    t.str("stage", [](auto& x, const std::string& v) { x.stage = v; });
+    t.num<std::uint64_t>("circuit", [](auto& x, auto v) { x.circuit = v; });
+    t.str("edge", [&](auto& x, const std::string& v) { x.edge = vocab::parse_edge(v, where + "/edge"); });
+    t.num<double>("logit_diff", [](auto& x, auto v) { x.logit_diff = v; });
+    t.num<double>("ratio", [](auto& x, auto v) { x.ratio = v; });
+    t.num<double>("effect", [](auto& x, auto v) { x.effect = v; });
+    t.num<std::int8_t>("kept", [](auto& x, auto v) { x.kept = v != 0; });
+  }
+  if (has("faithfulness_curves")) {
+    TableIn<CurveRow> t(root, "faithfulness_curves", *r, &r->curves, path);
+    if (r->stages_json.empty()) r->stages_json = t.stages();
+    t.str("stage", [](auto& x, const std::string& v) { x.stage = v; });
+    t.num<std::uint64_t>("curve", [](auto& x, auto v) { x.curve = v; });
+    t.str("source", [](auto& x, const std::string& v) { x.source = v; });
+    t.str("level", [](auto& x, const std::string& v) { x.level = v; });
+    t.num<std::int64_t>("n_items", [](auto& x, auto v) { x.n_items = v; });
+    t.str("metric", [](auto& x, const std::string& v) { x.metric = v; });
+    t.num<double>("m_full", [](auto& x, auto v) { x.m_full = v; });
+    t.num<double>("m_empty", [](auto& x, auto v) { x.m_empty = v; });
+    t.num<double>("cpr", [](auto& x, auto v) { x.cpr = v; });
+    t.num<double>("cmd", [](auto& x, auto v) { x.cmd = v; });
+    t.num<double>("average", [](auto& x, auto v) { x.average = v; });
+    t.str("ranking", [](auto& x, const std::string& v) { x.ranking = v; });
+  }
+  if (has("faithfulness")) {
+    TableIn<CurvePointRow> t(root, "faithfulness", *r, &r->curve_points, path);
+    t.str("stage", [](auto& x, const std::string& v) { x.stage = v; });
+    t.num<std::uint64_t>("curve", [](auto& x, auto v) { x.curve = v; });
+    t.num<std::int64_t>("size", [](auto& x, auto v) { x.size = v; });
+    t.num<double>("fraction", [](auto& x, auto v) { x.fraction = v; });
+    t.num<std::int8_t>("mib", [](auto& x, auto v) { x.mib = v != 0; });
+    t.num<double>("score", [](auto& x, auto v) { x.score = v; });
+    t.num<double>("faithfulness", [](auto& x, auto v) { x.faithfulness = v; });
+  }
+}
+
+// Every edge belongs to a circuit of its stage, every circuit has exactly n_candidates edges of
+// which n_kept kept; every point belongs to a curve.
+void verify_stages(const std::string& path, const Results& r) {
+  std::map<std::tuple<ExperimentIndex, std::string, std::uint64_t>, std::pair<std::int64_t, std::int64_t>> count;
+  for (const auto& c : r.edge_circuits)
+    if (!count.emplace(std::make_tuple(c.exp, c.stage, c.circuit), std::make_pair(0, 0)).second)
+      throw input_error(path, "/edge_circuits lists a circuit twice",
+                        fmt::format("stage {}, circuit {}, {}", c.stage, c.circuit, describe(c.exp)), "each once");
+  for (const auto& e : r.edges) {
+    auto it = count.find({e.exp, e.stage, e.circuit});
+    if (it == count.end())
+      throw input_error(path, "/edges has an edge of no circuit",
+                        fmt::format("stage {}, circuit {}, edge {}", e.stage, e.circuit, vocab::edge_name(e.edge)),
+                        "edges of circuits in /edge_circuits");
+    ++it->second.first;
+    it->second.second += e.kept;
+  }
+  for (const auto& c : r.edge_circuits) {
+    const auto& n = count[{c.exp, c.stage, c.circuit}];
+    if (n.first != c.n_candidates || n.second != c.n_kept)
+      throw input_error(path, "/edges and /edge_circuits disagree",
+                        fmt::format("stage {}, circuit {}: {} edges ({} kept) for n_candidates {} (n_kept {})",
+                                    c.stage, c.circuit, n.first, n.second, c.n_candidates, c.n_kept),
+                        "n_candidates rows in /edges, n_kept of them kept");
+  }
+  std::set<std::tuple<ExperimentIndex, std::string, std::uint64_t>> curves;
+  for (const auto& c : r.curves)
+    if (!curves.insert({c.exp, c.stage, c.curve}).second)
+      throw input_error(path, "/faithfulness_curves lists a curve twice", c.stage, "each once");
+  for (const auto& p : r.curve_points)
+    if (!curves.count({p.exp, p.stage, p.curve}))
+      throw input_error(path, "/faithfulness has a point of no curve",
+                        fmt::format("stage {}, curve {}", p.stage, p.curve), "points of curves in /faithfulness_curves");
+}
+
 // ---- unit layout (/ledger/segments) -------------------------------------------------------------
 
 void write_layout(hid_t ledger, const UnitLayout& layout, const std::string& path) {
@@ -1032,6 +1304,8 @@ Results read_impl(const std::string& path, bool with_rows) {
     verify_contents(path, m.layout, r.ledger, table_views(r), r.baselines);
     read_pruning_tables(root, &r, path);
     verify_pruning(path, r);
+    read_stage_tables(root, &r, path);
+    verify_stages(path, r);
   } else {
     verify_ledger(path, m.layout, r.ledger);
   }
@@ -1074,9 +1348,14 @@ void write_results(const std::string& path, Results& results) {
   sort_circuits(results.circuits);
   sort_steps(results.steps);
   sort_cross_task(results.cross_task);
+  sort_edge_circuits(results.edge_circuits);
+  sort_edges(results.edges);
+  sort_curves(results.curves);
+  sort_curve_points(results.curve_points);
   try {
     verify_contents(path, m.layout, results.ledger, table_views(results), results.baselines);
     verify_pruning(path, results);
+    verify_stages(path, results);
   } catch (const InputError& e) {
     throw InternalError(std::string("refusing to write inconsistent results: ") + e.what());
   }
@@ -1123,6 +1402,7 @@ void write_results(const std::string& path, Results& results) {
         write_table(tables, m.families[f], results.tables[f], tmp);
     }
     write_pruning_tables(root, results, tmp);
+    write_stage_tables(root, results, tmp);
     {
       Hid ledger = make_group(root, "ledger", tmp);
       write_column(ledger, kLedgerColumns[0], results.ledger, results.ledger.size(), 1, tmp);

@@ -49,6 +49,13 @@ struct Results {
   std::vector<CircuitRow> circuits;
   std::vector<StepRow> steps;
   std::vector<CrossTaskRow> cross_task;  // derived once complete (csweep cross-task)
+  // Circuit stages (schema.hpp kEdgeCircuitColumns ...), derived once complete
+  // (pipeline/circuit_stages.hpp). `stages_json`: the stages' canonical definitions (JSON list).
+  std::string stages_json;
+  std::vector<EdgeCircuitRow> edge_circuits;
+  std::vector<EdgeRow> edges;
+  std::vector<CurveRow> curves;
+  std::vector<CurvePointRow> curve_points;
 };
 
 // Units [T*i/N, T*(i+1)/N) of shard i of N of a grid of T units (the one definition of a shard).

@@ -61,8 +61,17 @@ const Vocabulary<FamilyKind>& family_kinds() {
        {FamilyKind::kPositions, "positions", {}, "every (single component, position) pair"},
        {FamilyKind::kPaths, "paths", {}, "every (sender, later receiver) pair, path patching"},
        {FamilyKind::kPruning, "pruning", {},
-        "iterative node pruning: one circuit per (order, threshold)"}});
+        "iterative node pruning: one circuit per (order, threshold)"},
+       {FamilyKind::kEdgePruning, "edge_pruning", {},
+        "edge pruning of node circuits by path patching (computed once the grid is complete)"},
+       {FamilyKind::kFaithfulness, "faithfulness", {},
+        "faithfulness curves (MIB) of a ranking of nodes or edges (computed once the grid is "
+        "complete)"}});
   return v;
+}
+
+bool is_circuit_stage(FamilyKind k) {
+  return k == FamilyKind::kEdgePruning || k == FamilyKind::kFaithfulness;
 }
 
 // ---- Pruning orders -----------------------------------------------------------------------------

@@ -41,8 +41,14 @@ enum class FamilyKind : std::uint8_t {
   kPositions,     // every (single component, position) pair
   kPaths,         // every (sender, later receiver) pair, path patching
   kPruning,       // iterative node pruning runs: one member per (order, threshold)
+  // Circuit stages: computed from a complete grid's results (or from files), not work units.
+  kEdgePruning,   // edge pruning of node circuits by path patching (workers/circuits/edge_pruning)
+  kFaithfulness,  // faithfulness curves of a ranking (workers/circuits/faithfulness)
 };
 const Vocabulary<FamilyKind>& family_kinds();
+// True for the kinds that read other families' results (edge_pruning, faithfulness): they have
+// no work units and are computed once the grid's units are complete (pipeline/circuit_stages).
+bool is_circuit_stage(FamilyKind k);
 
 // ---- Pruning orders (job spec [[families]] kind = "pruning", orders = [...]) -------------------
 // Kinds: reference, reversed, random. In a job spec, "reference" and "reversed" are one order

@@ -10,6 +10,8 @@
 #include <tuple>
 
 #include "core/error.hpp"
+#include "workers/circuits/edge_pruning.hpp"
+#include "workers/circuits/faithfulness.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/interventions/session.hpp"
 #include "workers/model/model_tokenizer.hpp"
@@ -39,6 +41,21 @@ class EngineEvaluator : public UnitEvaluator {
     const auto& cache = dataset(key);
     Model& m = model(key.model);
     return pruning::run_pruning(*m.executor, cache, key.ablation_kind, run, want(key));
+  }
+
+  circuits::EdgePruningResult prune_edges(const ExperimentKey& key,
+                                          const std::vector<interv::Component>& circuit,
+                                          const circuits::EdgePruningOptions& opt) override {
+    const auto& cache = dataset(key);
+    return circuits::prune_edges(*model(key.model).executor, cache, circuit, opt, want(key));
+  }
+
+  circuits::Curve faithfulness(const ExperimentKey& key, const circuits::Ranking& ranking,
+                               const circuits::CurveOptions& opt) override {
+    const auto& cache = dataset(key);
+    circuits::CurveOptions o = opt;
+    o.node_ablation = key.ablation_kind;
+    return circuits::faithfulness_curve(*model(key.model).executor, cache, ranking, o);
   }
 
   // OpenMP's thread count is per thread: a new thread starts with the default (every core), and

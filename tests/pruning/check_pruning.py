@@ -297,6 +297,130 @@ def datasets(path):
     return out
 
 
+def strs(v):
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in np.atleast_1d(v)]
+
+
+def node_name(c):
+    """MIB spelling of a component name ("0.1" -> "a0.h1", "mlp3" -> "m3")."""
+    return "m" + c[3:] if c.startswith("mlp") else "a{}.h{}".format(*c.split("."))
+
+
+def expected_edges(components, n_heads):
+    """Every edge among a circuit's nodes, enumerated here from the graph's definition
+    (docs/ENGINE.md "Edges"): a head sends to later heads' q/k/v, to MLPs of its own and later
+    layers and to the logits; an MLP to later heads, later MLPs and the logits. The default model
+    has one key-value head per head."""
+    nodes = []
+    for c in components:
+        if c.startswith("mlp"):
+            nodes.append(("m", int(c[3:]), 0))
+        else:
+            l, h = c.split(".")
+            nodes.append(("a", int(l), int(h)))
+    out = set()
+    for s in nodes:
+        sn = f"a{s[1]}.h{s[2]}" if s[0] == "a" else f"m{s[1]}"
+        for r in nodes:
+            if r[0] == "a" and r[1] > s[1]:
+                for ch in "qkv":
+                    out.add(f"{sn}->a{r[1]}.h{r[2]}<{ch}>")
+            if r[0] == "m" and (r[1] > s[1] or (s[0] == "a" and r[1] == s[1])):
+                out.add(f"{sn}->m{r[1]}")
+        out.add(f"{sn}->logits")
+    return out
+
+
+def check_stages(path):
+    """The circuit stages' tables against the definitions and the other tables of the file."""
+    with h5py.File(path, "r") as f:
+        ec, ed = f["edge_circuits"], f["edges"]
+        circ = f["circuits"]
+        fam_names = strs(f.attrs["family_names"])
+        n_heads = 4  # the default model: 4 layers of 4 heads (models/default/config.json)
+        # /circuits rows by (experiment, circuit index) of family "nested"
+        exp_cols = ["model", "seed", "task", "corruption", "ablation", "metric_set"]
+        def exps(g):
+            return list(zip(*[g[c][()] for c in exp_cols]))
+        c_rows = {}
+        fam = circ["family"][()]
+        for i, e in enumerate(exps(circ)):
+            if fam_names[fam[i]] == "nested":
+                c_rows[(e, int(circ["circuit"][i]))] = i
+        edge_names = strs(ed["edge"][()])
+        e_exps = exps(ed)
+        n_circuits = 0
+        for i, e in enumerate(exps(ec)):
+            cid = int(ec["circuit"][i])
+            comps = strs(ec["components"][i])[0].split("+")
+            sel = [j for j in range(len(edge_names)) if e_exps[j] == e and int(ed["circuit"][j]) == cid]
+            names = {edge_names[j] for j in sel}
+            want = expected_edges(comps, n_heads)
+            check(names == want and len(sel) == len(want),
+                  f"edge circuit {comps}: /edges holds {sorted(names ^ want)} beyond/short of the graph")
+            check(int(ec["n_candidates"][i]) == len(want), "n_candidates")
+            ld_c = ec["circuit_logit_diff"][i]
+            # The circuit with every edge is the circuit kept alone: /circuits' own evaluation.
+            j = c_rows[(e, cid)]
+            check(abs(ld_c - circ["logit_diff"][j]) <= 1e-4 * max(1.0, abs(ld_c)),
+                  f"circuit LD {ld_c} vs /circuits {circ['logit_diff'][j]}")
+            check(strs(circ["components"][j])[0] == "+".join(comps), "edge circuit = its pruning circuit")
+            span = ec["clean_logit_diff"][i] - ec["corrupted_logit_diff"][i]
+            kept = 0
+            for k in sel:
+                ld = ed["logit_diff"][k]
+                check(abs(ed["ratio"][k] - ld / ld_c) <= 1e-12 * max(1, abs(ld / ld_c)), "ratio")
+                check(abs(ed["effect"][k] - (ld - ld_c) / span) <= 1e-12 * max(1, abs(ed["effect"][k])), "effect")
+                rule = ed["ratio"][k] < ec["ratio_rule"][i]
+                check(bool(ed["kept"][k]) == rule, f"keep decision of {edge_names[k]}")
+                kept += int(ed["kept"][k])
+            check(kept == int(ec["n_kept"][i]), "n_kept")
+            check(0 < kept < len(want), f"{comps}: {kept} of {len(want)} edges kept (a non-trivial pruning)")
+            n_circuits += 1
+        check(n_circuits == 2 * 2, f"{n_circuits} edge circuits (2 tasks x reference, reversed at T = 20)")
+
+        fc, fp = f["faithfulness_curves"], f["faithfulness"]
+        singles = f["tables/singles"]
+        base = f["baselines"]
+        b_ld = {e: base["clean_logit_diff"][i] for i, e in enumerate(exps(base))}
+        s_exps = exps(singles)
+        p_exps = exps(fp)
+        for i, e in enumerate(exps(fc)):
+            # The ranking: heads by |LD_clean - LD ablated|, from the single-ablation table.
+            rows = [j for j in range(len(s_exps)) if s_exps[j] == e]
+            comp_names = strs(singles["components"][()])
+            scores = []
+            for j in rows:
+                scores.append((comp_names[j], abs(b_ld[e] - singles["logit_diff"][j])))
+            order = [node_name(c) for c, _ in sorted(scores, key=lambda t: -t[1])]
+            check(strs(fc["ranking"][i])[0].split(" ") == order, "ranking != |single-head effect| order")
+            n = int(fc["n_items"][i])
+            check(n == len(rows), "n_items")
+            pts = [j for j in range(len(p_exps)) if p_exps[j] == e]
+            size = {int(fp["size"][j]): fp["faithfulness"][j] for j in pts}
+            check(size[n] == 1.0 and size[0] == 0.0, f"f(full) {size[n]}, f(empty) {size[0]}: not 1 and 0")
+            check(abs(fc["m_full"][i] - b_ld[e]) <= 1e-4 * abs(b_ld[e]), "m(M) != clean LD")
+            for j in pts:
+                f_ = (fp["score"][j] - fc["m_empty"][i]) / (fc["m_full"][i] - fc["m_empty"][i])
+                check(abs(fp["faithfulness"][j] - f_) <= 1e-12, "f != (m - m_empty) / (m_full - m_empty)")
+            mib = sorted((fp["fraction"][j], fp["faithfulness"][j]) for j in pts if fp["mib"][j])
+            check([round(x, 6) for x, _ in mib] == [.001, .002, .005, .01, .02, .05, .1, .2, .5, 1],
+                  "MIB fractions")
+            x = np.array([p for p, _ in mib]); y = np.array([v for _, v in mib])
+            cpr = float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))
+            cmd = float(np.sum(np.diff(x) * (np.abs(1 - y[1:]) + np.abs(1 - y[:-1])) / 2))
+            check(abs(cpr - fc["cpr"][i]) <= 1e-12 and abs(cmd - fc["cmd"][i]) <= 1e-12,
+                  f"CPR/CMD {fc['cpr'][i]}/{fc['cmd'][i]} != recomputed {cpr}/{cmd}")
+        check(len(fc["stage"]) == 2, "one curve per task")
+    mib_json = path[:-3] + ".faithfulness.json"
+    with open(mib_json) as fh:
+        doc = json.load(fh)
+    check(len(doc["curves"]) == 2 and all("area_under" in c and "faithfulnesses" in c for c in doc["curves"]),
+          f"{mib_json}: MIB layout")
+    log(f"{n_circuits} edge circuits and 2 faithfulness curves consistent with the graph, /circuits, "
+        f"/baselines and the single-head table; CPR/CMD recomputed")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--csweep", required=True)
@@ -317,6 +441,7 @@ def main():
     out = os.path.join(a.workdir, "prune.h5")
     run("run", a.job, "--output", out)
     replay(out)
+    check_stages(out)
 
     s0, s1 = os.path.join(a.workdir, "s0.h5"), os.path.join(a.workdir, "s1.h5")
     run("run", a.job, "--output", s0, "--shard", "0/2", np_=1)

@@ -13,10 +13,6 @@ using interv::Component;
 using interv::ComponentKind;
 using interv::EdgeIntervention;
 
-int EdgePruningResult::kept() const {
-  return static_cast<int>(std::count_if(edges.begin(), edges.end(), [](const EdgeScore& e) { return e.kept; }));
-}
-
 std::vector<Component> complement(const std::vector<Component>& circuit, int n_layers, int n_heads) {
   std::vector<Component> out;
   auto in = [&](const Component& c) { return std::find(circuit.begin(), circuit.end(), c) != circuit.end(); };

@@ -18,35 +18,11 @@
 // the attention layer of its block (docs/CIRCUITS.md records both differences).
 #include <vector>
 
+#include "workers/circuit_results/edge_results.hpp"
 #include "workers/interventions/caches.hpp"
-#include "workers/interventions/edges.hpp"
 #include "workers/interventions/executor.hpp"
-#include "workers/metrics/metric_row.hpp"
 
 namespace csweep::circuits {
-
-struct EdgePruningOptions {
-  bool inside_circuit = true;      // false: path patching on the full model
-  double ratio_threshold = 0.8;    // keep when LD ratio < this; <= 0 disables the rule
-  double effect_threshold = 0.0;   // keep when |normalised effect| > this; <= 0 disables the rule
-  interv::Positions positions;     // sender positions patched (all by default)
-};
-
-struct EdgeScore {
-  interv::Edge edge;
-  double logit_diff = 0;  // LD with the edge patched
-  double ratio = 0;       // logit_diff / LD(circuit)
-  double effect = 0;      // (logit_diff - LD(circuit)) / (LD_clean - LD_corrupt)
-  bool kept = false;
-};
-
-struct EdgePruningResult {
-  std::vector<interv::Component> circuit;
-  std::vector<EdgeScore> edges;          // candidates in graph order
-  metrics::MetricRow circuit_row;        // the circuit with every edge (nothing patched)
-  metrics::MetricRow recheck;            // the circuit with only its kept edges
-  int kept() const;
-};
 
 // The components of the model outside `circuit` (every head and MLP not listed).
 std::vector<interv::Component> complement(const std::vector<interv::Component>& circuit, int n_layers,

@@ -61,7 +61,10 @@ TEST(Vocabulary, MetricsAreTheColumnNames) {
 
 TEST(Vocabulary, FamilyKinds) {
   expect_round_trips(family_kinds());
-  EXPECT_EQ(family_kinds().names(), (std::vector<std::string>{"combinations", "subsets", "positions", "paths", "pruning"}));
+  EXPECT_EQ(family_kinds().names(), (std::vector<std::string>{"combinations", "subsets", "positions", "paths", "pruning", "edge_pruning", "faithfulness"}));
+  EXPECT_TRUE(vocab::is_circuit_stage(FamilyKind::kEdgePruning));
+  EXPECT_TRUE(vocab::is_circuit_stage(FamilyKind::kFaithfulness));
+  EXPECT_FALSE(vocab::is_circuit_stage(FamilyKind::kPruning));
 }
 
 TEST(Vocabulary, UnknownNameIsAnInputErrorListingEveryName) {

@@ -1,0 +1,39 @@
+#pragma once
+// Circuit stages (torch-free; the evaluator does the engine work): the [[families]] of kind
+// edge_pruning and faithfulness, computed from a complete grid's results.
+//
+// They read other families' results (a pruning family's circuits, a single-ablation table), so
+// they are not work units: `csweep run` computes them when its (unsharded) grid completes,
+// `csweep merge` when the merged file does, and `csweep circuits FILE` (re)computes them for any
+// complete file. Each stage costs a few batched evaluations per experiment (edge pruning: one
+// batch scoring every candidate edge plus one re-check; a curve: one batch of every size).
+//
+//  * edge_pruning -> /edge_circuits (one row per node circuit) and /edges (every candidate edge,
+//    its LD with the edge patched, ratio, normalised effect, kept), workers/circuits/edge_pruning.
+//  * faithfulness -> /faithfulness_curves (CPR, CMD, the ranking) and /faithfulness (every point),
+//    plus "<results>.faithfulness.json": the curves in MIB's result layout, one entry per curve
+//    with the experiment's names.
+#include <string>
+
+#include "pipeline/evaluator.hpp"
+#include "pipeline/grid.hpp"
+#include "reducers/writer.hpp"
+
+namespace csweep::pipeline {
+
+bool has_circuit_stages(const JobSpec& job);
+
+// Fills the circuit-stage tables of `results` (complete, written for `grid`), replacing earlier
+// ones. InputError when a stage's source is missing from the file (e.g. a ranking family's
+// single-component rows).
+void compute_circuit_stages(const Grid& grid, reducers::Results& results, UnitEvaluator& evaluator);
+
+// "<results without .h5>.faithfulness.json"
+std::string mib_json_path(const std::string& results_path);
+
+// Reads `path` (complete, of `grid`), computes its circuit stages, rewrites it atomically and
+// writes the MIB JSON of its curves (when there are any). InputError for an incomplete file, a
+// shard or another grid's file. Returns the number of edge circuits + curves written.
+std::size_t add_circuit_stages(const std::string& path, const Grid& grid, UnitEvaluator& evaluator);
+
+}  // namespace csweep::pipeline
