@@ -53,9 +53,10 @@ std::vector<ParamSpec> canonical_params(const ModelConfig& c) {
     p.push_back({b + "attn.W_V", S{K, D, E}});
     p.push_back({b + "attn.W_O", S{H, E, D}});
     // Bias-free families (Llama) may omit attention/MLP biases; the model treats them as zero.
-    p.push_back({b + "attn.b_Q", S{H, E}, !c.attn_bias});
-    p.push_back({b + "attn.b_K", S{K, E}, !c.attn_bias});
-    p.push_back({b + "attn.b_V", S{K, E}, !c.attn_bias});
+    const bool qkv_bias = c.attn_bias || c.qkv_bias;
+    p.push_back({b + "attn.b_Q", S{H, E}, !qkv_bias});
+    p.push_back({b + "attn.b_K", S{K, E}, !qkv_bias});
+    p.push_back({b + "attn.b_V", S{K, E}, !qkv_bias});
     p.push_back({b + "attn.b_O", S{D}, !c.attn_bias});
     // Parallel (GPT-NeoX) blocks also have a second norm, applied to the same residual.
     p.push_back({b + "ln2.w", S{D}});
@@ -171,6 +172,7 @@ std::string ModelConfig::to_string() const {
   line("parallel_attn_mlp", parallel_attn_mlp ? "true" : "false");
   line("tied_embeddings", tied_embeddings ? "true" : "false");
   line("attn_bias", attn_bias ? "true" : "false");
+  line("qkv_bias", qkv_bias ? "true" : "false");
   line("mlp_bias", mlp_bias ? "true" : "false");
   line("unembed_bias", unembed_bias ? "true" : "false");
   if (n_layers > 0 && d_model > 0) {

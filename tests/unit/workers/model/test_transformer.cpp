@@ -38,6 +38,7 @@ const Case kCases[] = {
     {"gpt2_tiny", "gpt2_tiny"},         {"gpt2_tiny_hub", "gpt2_tiny"},
     {"gpt2_tiny_sharded", "gpt2_tiny"}, {"gpt2_untied", "gpt2_untied"},
     {"llama_gqa", "llama_gqa"},         {"llama_l3", "llama_l3"},
+    {"qwen2_tiny", "qwen2_tiny"},         {"neox_tiny", "neox_tiny"},
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.model; }
