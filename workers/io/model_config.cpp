@@ -3,6 +3,8 @@
 // canonical_params() without linking LibTorch.
 #include <fmt/format.h>
 
+#include <fmt/ranges.h>
+
 #include <limits>
 
 #include "core/error.hpp"
@@ -149,10 +151,31 @@ void ModelConfig::validate(const std::string& source) const {
   }
 }
 
+namespace {
+
+// The architecture features that set a model apart from a plain sequential block with full-head
+// RoPE or learned positions, for `csweep inspect`.
+std::string features(const ModelConfig& c) {
+  std::vector<std::string> f;
+  if (c.parallel_attn_mlp) f.emplace_back("parallel attention+MLP");
+  if (c.n_kv_heads > 0 && c.n_kv_heads != c.n_heads)
+    f.push_back(fmt::format("grouped-query attention ({} query / {} kv heads)", c.n_heads, c.n_kv_heads));
+  if (c.attn_bias) f.emplace_back("attention biases");
+  else if (c.qkv_bias) f.emplace_back("q/k/v biases");
+  if (c.positional == PosKind::kRotary && c.rotary_dim > 0 && c.rotary_dim < c.d_head)
+    f.push_back(fmt::format("partial rotary ({} of {} dims)", c.rotary_dim, c.d_head));
+  if (c.gated_mlp) f.emplace_back("gated MLP");
+  f.emplace_back(c.tied_embeddings ? "tied embeddings" : "untied embeddings");
+  return fmt::format("{}", fmt::join(f, ", "));
+}
+
+}  // namespace
+
 std::string ModelConfig::to_string() const {
   std::string s;
   auto line = [&](const char* k, const std::string& v) { s += fmt::format("{}: {}\n", k, v); };
   line("family", ::csweep::model::to_string(family));
+  line("features", features(*this));
   line("name", name);
   line("n_layers", std::to_string(n_layers));
   line("n_heads", std::to_string(n_heads));
