@@ -8,7 +8,10 @@ const Vocabulary<Family>& model_families() {
   static const Vocabulary<Family> v(
       "model family",
       {{Family::kGPT2, "gpt2", {}, "GPT-2: LayerNorm, learned positions, gelu_new MLP"},
-       {Family::kLlama, "llama", {}, "Llama: RMSNorm, RoPE, gated SiLU MLP (also SmolLM2)"}});
+       {Family::kLlama, "llama", {}, "Llama: RMSNorm, RoPE, gated SiLU MLP (also SmolLM2)"},
+       {Family::kQwen2, "qwen2", {}, "Qwen2 / Qwen2.5: Llama with q/k/v biases"},
+       {Family::kGPTNeoX, "gpt_neox", {},
+        "GPT-NeoX / Pythia: parallel attention and MLP, partial RoPE, LayerNorm, gelu"}});
   return v;
 }
 
@@ -38,6 +41,28 @@ model::ModelConfig model_preset(Family f) {
       c.d_vocab = 32000;
       c.tied_embeddings = false;
       c.attn_bias = c.mlp_bias = false;
+      return c;
+    case Family::kQwen2:
+      // Qwen2Config: Llama's architecture; q/k/v_proj always carry a bias, o_proj and the MLP none.
+      c = model_preset(Family::kLlama);
+      c.family = f;
+      c.n_ctx = 32768;
+      c.d_vocab = 151936;
+      c.qkv_bias = true;
+      return c;
+    case Family::kGPTNeoX:
+      // GPTNeoXConfig: rotary_pct 0.25 is applied by the config reader (it needs d_head).
+      c.norm = model::NormKind::kLayerNorm;
+      c.norm_eps = 1e-5;
+      c.positional = model::PosKind::kRotary;
+      c.rotary_base = 10000.0;
+      c.act_fn = model::ActFn::kGelu;
+      c.gated_mlp = false;
+      c.parallel_attn_mlp = true;
+      c.n_ctx = 2048;
+      c.d_vocab = 50432;
+      c.tied_embeddings = false;
+      c.attn_bias = c.mlp_bias = true;
       return c;
   }
   CSWEEP_ASSERT(false, "model family {} has no preset", static_cast<int>(f));

@@ -11,6 +11,9 @@
 //          tied embeddings
 //   llama: RMSNorm eps 1e-6, n_ctx 2048, d_vocab 32000, gated SiLU MLP, RoPE theta 10000 over the
 //          whole head, no biases, untied embeddings
+//   qwen2: as llama, plus q/k/v biases (no o bias); n_ctx 32768, d_vocab 151936
+//   gpt_neox: LayerNorm eps 1e-5, n_ctx 2048, d_vocab 50432, exact gelu, RoPE theta 10000 over
+//          rotary_pct 0.25 of the head, parallel attention + MLP, biases, untied embeddings
 // A new family is one Term in model_families() plus its preset, then its key table in hf_config
 // and gguf_checkpoint and its forward pass in workers/model.
 #include "vocab/vocabulary.hpp"

@@ -42,6 +42,7 @@ nlohmann::ordered_json config_json(const model::ModelConfig& c) {
   j["parallel_attn_mlp"] = c.parallel_attn_mlp;
   j["tied_embeddings"] = c.tied_embeddings;
   j["attn_bias"] = c.attn_bias;
+  j["qkv_bias"] = c.qkv_bias;
   j["mlp_bias"] = c.mlp_bias;
   j["unembed_bias"] = c.unembed_bias;
   return j;

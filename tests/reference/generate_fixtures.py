@@ -231,6 +231,64 @@ def build_llama(
     return model
 
 
+def build_qwen2(
+    n_layer: int, n_head: int, n_kv: int, hidden: int, inter: int, tied: bool, theta: float, seed: int
+) -> torch.nn.Module:
+    """Qwen2: Llama plus q/k/v biases (always present, no o_proj bias)."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = Qwen2Config(
+        vocab_size=VOCAB,
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_hidden_layers=n_layer,
+        num_attention_heads=n_head,
+        num_key_value_heads=n_kv,
+        max_position_embeddings=N_CTX,
+        rms_norm_eps=1e-6,
+        initializer_range=0.15,
+        tie_word_embeddings=tied,
+        use_sliding_window=False,
+        rope_parameters={"rope_type": "default", "rope_theta": float(theta)},
+        bos_token_id=0,
+        eos_token_id=0,
+        attn_implementation="eager",
+    )
+    model = Qwen2ForCausalLM(cfg).eval()
+    _randomise_norms_and_biases(model, seed + 1)
+    return model
+
+
+def build_neox(n_layer: int, n_head: int, hidden: int, inter: int, rotary_pct: float, seed: int) -> torch.nn.Module:
+    """GPT-NeoX / Pythia: parallel attention + MLP, partial rotary, fused per-head QKV, untied
+    embed_out, LayerNorm with bias, exact gelu."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = GPTNeoXConfig(
+        vocab_size=VOCAB,
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_hidden_layers=n_layer,
+        num_attention_heads=n_head,
+        max_position_embeddings=N_CTX,
+        layer_norm_eps=1e-5,
+        initializer_range=0.15,
+        hidden_act="gelu",
+        use_parallel_residual=True,
+        tie_word_embeddings=False,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": rotary_pct},
+        rotary_pct=rotary_pct,
+        bos_token_id=0,
+        eos_token_id=0,
+        attn_implementation="eager",
+    )
+    model = GPTNeoXForCausalLM(cfg).eval()
+    _randomise_norms_and_biases(model, seed + 1)
+    return model
+
+
 def save_model(model: torch.nn.Module, name: str, dtype: torch.dtype = torch.float32, **kw) -> Path:
     """save_pretrained in `dtype`. The model is left in float32 holding the
     stored (rounded) values, so references computed from it or from the saved
@@ -876,6 +934,14 @@ def task_models(only: set[str] | None) -> None:
         m = build_llama(3, 6, 6, 96, 160, tied=True, theta=500000.0, seed=40)
         d = save_model(m, "llama_l3", dtype=torch.bfloat16)
         write_reference("llama_l3", d, tokens, m)
+    if want("qwen2_tiny"):
+        m = build_qwen2(2, 4, 2, 64, 128, tied=True, theta=1000000.0, seed=50)
+        d = save_model(m, "qwen2_tiny")
+        write_reference("qwen2_tiny", d, tokens, m)
+    if want("neox_tiny"):
+        m = build_neox(2, 4, 64, 128, rotary_pct=0.25, seed=60)
+        d = save_model(m, "neox_tiny")
+        write_reference("neox_tiny", d, tokens, m)
 
 
 def main() -> None:
@@ -911,7 +977,7 @@ def print_sizes() -> None:
         return sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) if p.is_dir() else p.stat().st_size
 
     models = size(MODELS) if MODELS.exists() else 0
-    refs = sum(size(p) for n in ("gpt2_tiny", "gpt2_untied", "llama_gqa", "llama_l3")
+    refs = sum(size(p) for n in ("gpt2_tiny", "gpt2_untied", "llama_gqa", "llama_l3", "qwen2_tiny", "neox_tiny")
                for p in REFERENCE.glob(f"{n}.*"))
     print(f"models {models} B + reference/{{gpt2_tiny,gpt2_untied,llama_gqa,llama_l3}}.* {refs} B "
           f"= {(models + refs) / 2**20:.2f} MiB (budget 8 MB)")

@@ -357,6 +357,12 @@ torch::Tensor to_dev(const torch::Tensor& t, torch::Device d) { return t.defined
 
 Executor::Executor(const HookedTransformer& model, ExecutorOptions opt) : model_(model), opt_(opt) {
   const auto& c = model.cfg();
+  // The batched block re-implementations here feed the MLP from resid_mid; a parallel (GPT-NeoX)
+  // block feeds it resid_pre, so interventions on such a model would be silently wrong.
+  CSWEEP_CHECK_INPUT(!c.parallel_attn_mlp,
+                     "model {}: interventions on parallel attention/MLP blocks (GPT-NeoX "
+                     "use_parallel_residual=true) are not supported yet; the hooked forward pass is",
+                     c.name);
   if (c.positional == model::PosKind::kRotary) {
     // Same tables as the hooked model: angles in float64, rounded once to the compute dtype.
     const int rd = c.rotary_dim > 0 ? c.rotary_dim : c.d_head;

@@ -38,6 +38,8 @@ struct FamilyKeys {
   std::vector<FloatKey> floats;
   std::vector<BoolKey> bools;
   const char* act_key;
+  // Fraction of each head that RoPE rotates when the config names none (GPTNeoXConfig: 0.25).
+  double partial_rotary = 1.0;
 };
 
 const std::vector<FamilyKeys>& family_table() {
@@ -69,9 +71,49 @@ const std::vector<FamilyKeys>& family_table() {
         {"attention_bias", &ModelConfig::attn_bias},
         {"mlp_bias", &ModelConfig::mlp_bias}},
        "hidden_act"},
+      // Qwen2Config has no attention_bias / mlp_bias keys: q/k/v biases are part of the family.
+      {"qwen2",
+       vocab::model_preset(model::Family::kQwen2),
+       {{"num_hidden_layers", &ModelConfig::n_layers, true},
+        {"num_attention_heads", &ModelConfig::n_heads, true},
+        {"num_key_value_heads", &ModelConfig::n_kv_heads, false},
+        {"hidden_size", &ModelConfig::d_model, true},
+        {"intermediate_size", &ModelConfig::d_mlp, true},
+        {"max_position_embeddings", &ModelConfig::n_ctx, false},
+        {"vocab_size", &ModelConfig::d_vocab, true},
+        {"head_dim", &ModelConfig::d_head, false}},
+       {{"rms_norm_eps", &ModelConfig::norm_eps}, {"rope_theta", &ModelConfig::rotary_base}},
+       {{"tie_word_embeddings", &ModelConfig::tied_embeddings}},
+       "hidden_act"},
+      {"gpt_neox",
+       vocab::model_preset(model::Family::kGPTNeoX),
+       {{"num_hidden_layers", &ModelConfig::n_layers, true},
+        {"num_attention_heads", &ModelConfig::n_heads, true},
+        {"hidden_size", &ModelConfig::d_model, true},
+        {"intermediate_size", &ModelConfig::d_mlp, true},
+        {"max_position_embeddings", &ModelConfig::n_ctx, false},
+        {"vocab_size", &ModelConfig::d_vocab, true}},
+       {{"layer_norm_eps", &ModelConfig::norm_eps},
+        {"rotary_emb_base", &ModelConfig::rotary_base},  // older configs
+        {"rope_theta", &ModelConfig::rotary_base}},
+       {{"tie_word_embeddings", &ModelConfig::tied_embeddings},
+        {"use_parallel_residual", &ModelConfig::parallel_attn_mlp},
+        {"attention_bias", &ModelConfig::attn_bias}},
+       "hidden_act",
+       0.25},
   };
   return t;
 }
+
+// "\"gpt2\", \"llama\" or ...": every model_type of family_table(), for error messages.
+std::string supported_model_types() {
+  const auto& t = family_table();
+  std::string s;
+  for (std::size_t i = 0; i < t.size(); ++i)
+    s += fmt::format("{}\"{}\"", i == 0 ? "" : (i + 1 == t.size() ? " or " : ", "), t[i].model_type);
+  return s;
+}
+
 
 struct ActName {
   const char* name;
@@ -117,6 +159,15 @@ const json* find_non_null(const json& j, const char* key) {
   return it == j.end() || it->is_null() ? nullptr : &*it;
 }
 
+// Qwen2's sliding-window attention (use_sliding_window) masks keys beyond the window on some
+// layers; only full causal attention is implemented, so a config that turns it on is refused.
+void check_no_sliding_window(const json& j, const std::string& source) {
+  const json* s = find_non_null(j, "use_sliding_window");
+  if (s && s->is_boolean() && s->get<bool>())
+    throw input_error(field_where(source, "use_sliding_window"), "unsupported value", "true",
+                      "false (sliding-window attention is not implemented)");
+}
+
 // RoPE variants (llama3, linear, dynamic, yarn...) change the frequencies; only the plain one is
 // implemented, so anything else is refused.
 void check_rope_type(const json& j, const char* key, const std::string& source) {
@@ -143,7 +194,7 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
   if (!j.is_object()) throw input_error(source, "not a JSON object", j.type_name(), "object");
 
   const json* mt = find_non_null(j, "model_type");
-  if (!mt) throw input_error(source, "missing field \"model_type\"", {}, "\"gpt2\" or \"llama\"");
+  if (!mt) throw input_error(source, "missing field \"model_type\"", {}, supported_model_types());
   if (!mt->is_string())
     throw input_error(field_where(source, "model_type"), "not a string", mt->dump());
   const std::string model_type = mt->get<std::string>();
@@ -152,7 +203,7 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
     if (model_type == f.model_type) fam = &f;
   if (!fam)
     throw input_error(field_where(source, "model_type"), "unsupported model_type",
-                      "\"" + model_type + "\"", "\"gpt2\" or \"llama\"");
+                      "\"" + model_type + "\"", supported_model_types());
 
   ModelConfig c = fam->preset;
   for (const auto& k : fam->ints) {
@@ -201,15 +252,22 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
                                       c.n_heads));
       c.d_head = c.n_heads > 0 ? c.d_model / c.n_heads : 0;
     }
+    if (c.family == model::Family::kQwen2) check_no_sliding_window(j, source);
     // Newer transformers nest rope_theta (and the RoPE variant) in rope_parameters.
     check_rope_type(j, "rope_scaling", source);
     check_rope_type(j, "rope_parameters", source);
     if (const json* rp = find_non_null(j, "rope_parameters"))
       if (const json* th = find_non_null(*rp, "rope_theta"))
         c.rotary_base = get_float(*th, "rope_parameters.rope_theta", source);
-    double partial = 1.0;
+    // The rotated fraction: partial_rotary_factor (top level or in rope_parameters), or GPT-NeoX's
+    // older rotary_pct; the later key wins.
+    double partial = fam->partial_rotary;
+    if (const json* pf = find_non_null(j, "rotary_pct")) partial = get_float(*pf, "rotary_pct", source);
     if (const json* pf = find_non_null(j, "partial_rotary_factor"))
       partial = get_float(*pf, "partial_rotary_factor", source);
+    if (const json* rp = find_non_null(j, "rope_parameters"))
+      if (const json* pf = find_non_null(*rp, "partial_rotary_factor"))
+        partial = get_float(*pf, "rope_parameters.partial_rotary_factor", source);
     if (!(partial > 0.0 && partial <= 1.0))
       throw input_error(field_where(source, "partial_rotary_factor"), "out of range",
                         fmt::format("{}", partial), "0 < factor <= 1");

@@ -3,6 +3,8 @@
 // canonical_params() without linking LibTorch.
 #include <fmt/format.h>
 
+#include <fmt/ranges.h>
+
 #include <limits>
 
 #include "core/error.hpp"
@@ -53,9 +55,10 @@ std::vector<ParamSpec> canonical_params(const ModelConfig& c) {
     p.push_back({b + "attn.W_V", S{K, D, E}});
     p.push_back({b + "attn.W_O", S{H, E, D}});
     // Bias-free families (Llama) may omit attention/MLP biases; the model treats them as zero.
-    p.push_back({b + "attn.b_Q", S{H, E}, !c.attn_bias});
-    p.push_back({b + "attn.b_K", S{K, E}, !c.attn_bias});
-    p.push_back({b + "attn.b_V", S{K, E}, !c.attn_bias});
+    const bool qkv_bias = c.attn_bias || c.qkv_bias;
+    p.push_back({b + "attn.b_Q", S{H, E}, !qkv_bias});
+    p.push_back({b + "attn.b_K", S{K, E}, !qkv_bias});
+    p.push_back({b + "attn.b_V", S{K, E}, !qkv_bias});
     p.push_back({b + "attn.b_O", S{D}, !c.attn_bias});
     // Parallel (GPT-NeoX) blocks also have a second norm, applied to the same residual.
     p.push_back({b + "ln2.w", S{D}});
@@ -148,10 +151,31 @@ void ModelConfig::validate(const std::string& source) const {
   }
 }
 
+namespace {
+
+// The architecture features that set a model apart from a plain sequential block with full-head
+// RoPE or learned positions, for `csweep inspect`.
+std::string features(const ModelConfig& c) {
+  std::vector<std::string> f;
+  if (c.parallel_attn_mlp) f.emplace_back("parallel attention+MLP");
+  if (c.n_kv_heads > 0 && c.n_kv_heads != c.n_heads)
+    f.push_back(fmt::format("grouped-query attention ({} query / {} kv heads)", c.n_heads, c.n_kv_heads));
+  if (c.attn_bias) f.emplace_back("attention biases");
+  else if (c.qkv_bias) f.emplace_back("q/k/v biases");
+  if (c.positional == PosKind::kRotary && c.rotary_dim > 0 && c.rotary_dim < c.d_head)
+    f.push_back(fmt::format("partial rotary ({} of {} dims)", c.rotary_dim, c.d_head));
+  if (c.gated_mlp) f.emplace_back("gated MLP");
+  f.emplace_back(c.tied_embeddings ? "tied embeddings" : "untied embeddings");
+  return fmt::format("{}", fmt::join(f, ", "));
+}
+
+}  // namespace
+
 std::string ModelConfig::to_string() const {
   std::string s;
   auto line = [&](const char* k, const std::string& v) { s += fmt::format("{}: {}\n", k, v); };
   line("family", ::csweep::model::to_string(family));
+  line("features", features(*this));
   line("name", name);
   line("n_layers", std::to_string(n_layers));
   line("n_heads", std::to_string(n_heads));
@@ -171,6 +195,7 @@ std::string ModelConfig::to_string() const {
   line("parallel_attn_mlp", parallel_attn_mlp ? "true" : "false");
   line("tied_embeddings", tied_embeddings ? "true" : "false");
   line("attn_bias", attn_bias ? "true" : "false");
+  line("qkv_bias", qkv_bias ? "true" : "false");
   line("mlp_bias", mlp_bias ? "true" : "false");
   line("unembed_bias", unembed_bias ? "true" : "false");
   if (n_layers > 0 && d_model > 0) {

@@ -7,7 +7,7 @@
 
 namespace csweep::model {
 
-enum class Family { kGPT2, kLlama };
+enum class Family { kGPT2, kLlama, kQwen2, kGPTNeoX };
 enum class NormKind { kLayerNorm, kRMSNorm };
 enum class PosKind { kLearned, kRotary };
 enum class ActFn { kGeluNew, kGelu, kSilu, kRelu };
@@ -30,9 +30,10 @@ struct ModelConfig {
   PosKind positional = PosKind::kLearned;
   int rotary_dim = 0;               // e.g. d_head for Llama; 0 when not rotary
   double rotary_base = 10000.0;     // RoPE theta
-  bool parallel_attn_mlp = false;   // GPT-NeoX style (not yet supported by any reader)
+  bool parallel_attn_mlp = false;   // GPT-NeoX: attention and MLP both read resid_pre
   bool tied_embeddings = true;      // unembedding == embedding^T in the checkpoint
   bool attn_bias = true;            // q/k/v/o biases present (GPT-2) or zero (Llama)
+  bool qkv_bias = false;            // q/k/v biases present without an o bias (Qwen2)
   bool mlp_bias = true;
   bool unembed_bias = false;        // b_U present in the checkpoint
 

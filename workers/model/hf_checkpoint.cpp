@@ -26,6 +26,32 @@ struct FamilyNames {
   std::vector<const char*> ignored;  // buffers that are not parameters
 };
 
+// Llama's HF layout; Qwen2 stores the same names (its q/k/v biases are rows Llama only uses with
+// attention_bias=true), so both families share it.
+std::vector<LayoutRow> llama_rows() {
+  return {
+           {"model.embed_tokens.weight", Layout::kCopy, {"embed.W_E"}},
+           {"model.layers.{l}.input_layernorm.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
+           {"model.layers.{l}.self_attn.q_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_Q"}},
+           {"model.layers.{l}.self_attn.k_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_K"}},
+           {"model.layers.{l}.self_attn.v_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
+           {"model.layers.{l}.self_attn.o_proj.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+           {"model.layers.{l}.self_attn.q_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_Q"}},
+           {"model.layers.{l}.self_attn.k_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_K"}},
+           {"model.layers.{l}.self_attn.v_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_V"}},
+           {"model.layers.{l}.self_attn.o_proj.bias", Layout::kCopy, {"blocks.{l}.attn.b_O"}},
+           {"model.layers.{l}.post_attention_layernorm.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
+           {"model.layers.{l}.mlp.gate_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_gate"}},
+           {"model.layers.{l}.mlp.up_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
+           {"model.layers.{l}.mlp.down_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
+           {"model.layers.{l}.mlp.gate_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_gate"}},
+           {"model.layers.{l}.mlp.up_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_in"}},
+           {"model.layers.{l}.mlp.down_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_out"}},
+           {"model.norm.weight", Layout::kCopy, {"ln_final.w"}},
+           {"lm_head.weight", Layout::kTranspose, {"unembed.W_U"}},
+       };
+}
+
 const std::vector<FamilyNames>& name_tables() {
   static const std::vector<FamilyNames> t = {
       {Family::kGPT2,
@@ -53,31 +79,36 @@ const std::vector<FamilyNames>& name_tables() {
            {"lm_head.weight", Layout::kTranspose, {"unembed.W_U"}},
        },
        {"transformer.h.{l}.attn.bias", "transformer.h.{l}.attn.masked_bias"}},
-      {Family::kLlama,
-       "model.",
-       "lm_head.weight",
-       {
-           {"model.embed_tokens.weight", Layout::kCopy, {"embed.W_E"}},
-           {"model.layers.{l}.input_layernorm.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
-           {"model.layers.{l}.self_attn.q_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_Q"}},
-           {"model.layers.{l}.self_attn.k_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_K"}},
-           {"model.layers.{l}.self_attn.v_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
-           {"model.layers.{l}.self_attn.o_proj.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
-           {"model.layers.{l}.self_attn.q_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_Q"}},
-           {"model.layers.{l}.self_attn.k_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_K"}},
-           {"model.layers.{l}.self_attn.v_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_V"}},
-           {"model.layers.{l}.self_attn.o_proj.bias", Layout::kCopy, {"blocks.{l}.attn.b_O"}},
-           {"model.layers.{l}.post_attention_layernorm.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
-           {"model.layers.{l}.mlp.gate_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_gate"}},
-           {"model.layers.{l}.mlp.up_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
-           {"model.layers.{l}.mlp.down_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
-           {"model.layers.{l}.mlp.gate_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_gate"}},
-           {"model.layers.{l}.mlp.up_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_in"}},
-           {"model.layers.{l}.mlp.down_proj.bias", Layout::kCopy, {"blocks.{l}.mlp.b_out"}},
-           {"model.norm.weight", Layout::kCopy, {"ln_final.w"}},
-           {"lm_head.weight", Layout::kTranspose, {"unembed.W_U"}},
-       },
+      {Family::kLlama, "model.", "lm_head.weight", llama_rows(),
        {"model.layers.{l}.self_attn.rotary_emb.inv_freq"}},
+      {Family::kQwen2, "model.", "lm_head.weight", llama_rows(),
+       {"model.layers.{l}.self_attn.rotary_emb.inv_freq"}},
+      {Family::kGPTNeoX,
+       "gpt_neox.",
+       "embed_out.weight",
+       {
+           {"gpt_neox.embed_in.weight", Layout::kCopy, {"embed.W_E"}},
+           {"gpt_neox.layers.{l}.input_layernorm.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
+           {"gpt_neox.layers.{l}.input_layernorm.bias", Layout::kCopy, {"blocks.{l}.ln1.b"}},
+           {"gpt_neox.layers.{l}.attention.query_key_value.weight", Layout::kQKVPerHead,
+            {"blocks.{l}.attn.W_Q", "blocks.{l}.attn.W_K", "blocks.{l}.attn.W_V"}},
+           {"gpt_neox.layers.{l}.attention.query_key_value.bias", Layout::kQKVPerHeadBias,
+            {"blocks.{l}.attn.b_Q", "blocks.{l}.attn.b_K", "blocks.{l}.attn.b_V"}},
+           {"gpt_neox.layers.{l}.attention.dense.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+           {"gpt_neox.layers.{l}.attention.dense.bias", Layout::kCopy, {"blocks.{l}.attn.b_O"}},
+           {"gpt_neox.layers.{l}.post_attention_layernorm.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
+           {"gpt_neox.layers.{l}.post_attention_layernorm.bias", Layout::kCopy, {"blocks.{l}.ln2.b"}},
+           {"gpt_neox.layers.{l}.mlp.dense_h_to_4h.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
+           {"gpt_neox.layers.{l}.mlp.dense_h_to_4h.bias", Layout::kCopy, {"blocks.{l}.mlp.b_in"}},
+           {"gpt_neox.layers.{l}.mlp.dense_4h_to_h.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
+           {"gpt_neox.layers.{l}.mlp.dense_4h_to_h.bias", Layout::kCopy, {"blocks.{l}.mlp.b_out"}},
+           {"gpt_neox.final_layer_norm.weight", Layout::kCopy, {"ln_final.w"}},
+           {"gpt_neox.final_layer_norm.bias", Layout::kCopy, {"ln_final.b"}},
+           {"embed_out.weight", Layout::kTranspose, {"unembed.W_U"}},
+       },
+       // Pythia checkpoints store the causal mask and RoPE frequencies as tensors.
+       {"gpt_neox.layers.{l}.attention.bias", "gpt_neox.layers.{l}.attention.masked_bias",
+        "gpt_neox.layers.{l}.attention.rotary_emb.inv_freq"}},
   };
   return t;
 }

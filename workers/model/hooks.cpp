@@ -60,12 +60,15 @@ std::string act_name(const std::string& kind, int layer) {
 
 std::vector<std::string> hook_names(const ModelConfig& cfg) {
   // TransformerLens 4 (TransformerBridge in compatibility mode) lists a block's own hook points
-  // first, then its submodules in the order the architecture adapter maps them: for Llama the two
-  // norms precede attention, for GPT-2 ln2 follows it. Bridge-internal aliases (hook_in/hook_out
+  // first, then its submodules in the order the architecture adapter maps them: for Llama (and Qwen2)
+  // the two norms precede attention, for GPT-2 ln2 follows it. Bridge-internal aliases (hook_in/hook_out
   // of submodules, attn.q.hook_out, ...) and the split-input hooks (hook_attn_in, hook_q_input,
   // ...) are not hook points of this model.
+  // A parallel (GPT-NeoX) block has no resid_mid; TransformerLens's NeoX adapter fires no
+  // hook_rot_q / hook_rot_k (its rotary is applied inside the fused-QKV attention).
   const bool rotary = cfg.positional == PosKind::kRotary;
-  const bool norms_first = cfg.family == Family::kLlama;
+  const bool norms_first = cfg.family != Family::kGPT2;
+  const bool rot_hooks = rotary && cfg.family != Family::kGPTNeoX;
   std::vector<std::string> names;
   names.emplace_back("hook_embed");
   if (!rotary) names.emplace_back("hook_pos_embed");
@@ -73,6 +76,7 @@ std::vector<std::string> hook_names(const ModelConfig& cfg) {
     const std::string b = "blocks." + std::to_string(l) + ".";
     for (const char* h : {"hook_mlp_in", "hook_resid_pre", "hook_resid_mid", "hook_resid_post",
                           "hook_attn_out", "hook_mlp_out", "ln1.hook_normalized", "ln1.hook_scale"}) {
+      if (cfg.parallel_attn_mlp && std::string(h) == "hook_resid_mid") continue;
       names.push_back(b + h);
     }
     const auto ln2 = [&] {
@@ -83,7 +87,7 @@ std::vector<std::string> hook_names(const ModelConfig& cfg) {
     for (const char* h : {"attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_result"}) {
       names.push_back(b + h);
     }
-    if (rotary) {
+    if (rot_hooks) {
       names.push_back(b + "attn.hook_rot_k");
       names.push_back(b + "attn.hook_rot_q");
     }

@@ -21,6 +21,23 @@ torch::Tensor heads_in(const torch::Tensor& t, const Shape& s) {
   return t.reshape({s[0], s[2], s[1]}).permute({0, 2, 1}).contiguous();
 }
 
+// GPT-NeoX's fused projection: the output rows are [head, q|k|v, d_head] (HF views them as
+// [.., n, 3*e] and chunks the last dimension), so Q, K and V need equal head counts.
+std::vector<torch::Tensor> per_head_qkv(const torch::Tensor& t, const std::vector<Shape>& c, bool bias) {
+  CSWEEP_ASSERT(c.size() == 3 && c[0][0] == c[1][0] && c[0][0] == c[2][0],
+                "per-head fused QKV needs as many K/V heads as query heads");
+  const std::int64_t n = c[0][0], e = bias ? c[0][1] : c[0][2];
+  std::vector<torch::Tensor> out;
+  for (std::int64_t i = 0; i < 3; ++i) {
+    if (bias) {
+      out.push_back(t.reshape({n, 3, e}).select(1, i).contiguous());
+    } else {  // [n, 3, e, d] -> [n, e, d] -> [n, d, e]
+      out.push_back(t.reshape({n, 3, e, c[0][1]}).select(1, i).permute({0, 2, 1}).contiguous());
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string expand_layer(const std::string& tmpl, int layer) {
@@ -43,12 +60,14 @@ Shape stored_shape(Layout x, const std::vector<Shape>& c) {
       return s;
     }
     case Layout::kQKVRows:
+    case Layout::kQKVPerHead:
     case Layout::kQKVColumns: {
       std::int64_t qkv = 0;
       for (const auto& s : c) qkv += s[0] * s[2];
-      return x == Layout::kQKVRows ? Shape{qkv, c[0][1]} : Shape{c[0][1], qkv};
+      return x == Layout::kQKVColumns ? Shape{c[0][1], qkv} : Shape{qkv, c[0][1]};
     }
-    case Layout::kQKVBias: {
+    case Layout::kQKVBias:
+    case Layout::kQKVPerHeadBias: {
       std::int64_t n = 0;
       for (const auto& s : c) n += s[0] * s[1];
       return {n};
@@ -67,6 +86,8 @@ std::vector<torch::Tensor> to_canonical(Layout x, const torch::Tensor& t, const 
       return {t.t().reshape(c[0]).contiguous()};
     case Layout::kMergedHeads: return {t.reshape(c[0]).contiguous()};
     case Layout::kRopeMergedHeads: return {unpermute_rope_rows(t, c[0][0]).reshape(c[0])};
+    case Layout::kQKVPerHead:
+    case Layout::kQKVPerHeadBias: return per_head_qkv(t, c, x == Layout::kQKVPerHeadBias);
     case Layout::kQKVRows:
     case Layout::kQKVColumns:
     case Layout::kQKVBias: {

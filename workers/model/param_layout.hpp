@@ -30,6 +30,8 @@ enum class Layout {
   kQKVRows,          // [(nq+nk+nv)*e, d] -> 3 x [n, d, e]: row blocks Q|K|V        (GGUF attn_qkv)
   kQKVColumns,       // [d, (nq+nk+nv)*e] -> 3 x [n, d, e]: column blocks Q|K|V  (GPT-2 c_attn)
   kQKVBias,          // [(nq+nk+nv)*e] -> 3 x [n, e]                                 (QKV biases)
+  kQKVPerHead,       // [n*3*e, d] -> 3 x [n, d, e]: per head rows q|k|v  (GPT-NeoX query_key_value)
+  kQKVPerHeadBias,   // [n*3*e] -> 3 x [n, e]: per head q|k|v                  (its bias)
 };
 
 // One name-table row: a stored tensor name and the canonical parameter(s) it becomes. Both may

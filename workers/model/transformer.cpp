@@ -173,9 +173,6 @@ HookedTransformer::HookedTransformer(const LoadedModel& model, torch::Device dev
                            "bfloat16 or float32 on the CPU, or float16 on a CUDA device",
                        model.source);
   }
-  CSWEEP_CHECK_INPUT(!cfg_.parallel_attn_mlp,
-                     "{}: parallel attention/MLP blocks are not supported by the forward pass",
-                     model.source);
   const auto& c = cfg_;
   const int64_t D = c.d_model, H = c.n_heads, K = c.n_kv_heads, Dh = c.d_head, M = c.d_mlp;
   CSWEEP_CHECK_INPUT(K > 0 && H % K == 0, "{}: n_heads {} is not a multiple of n_kv_heads {}",
@@ -393,8 +390,10 @@ torch::Tensor HookedTransformer::block_forward(int l, torch::Tensor resid,
   if (cos.defined()) {
     q = apply_rotary(q, cos, sin, cfg_.rotary_dim);
     k = apply_rotary(k, cos, sin, cfg_.rotary_dim);
-    hook(hooks, names[kRotQ], q);
-    hook(hooks, names[kRotK], k);
+    if (cfg_.family != Family::kGPTNeoX) {  // not hook points of a NeoX model (hooks.cpp)
+      hook(hooks, names[kRotQ], q);
+      hook(hooks, names[kRotK], k);
+    }
   }
   // Grouped layout: query head h uses kv head h / G (TransformerLens's repeat_interleave), so
   // queries are viewed as [batch, kv_head, group, pos, d_head] and keys broadcast over the group.
@@ -431,10 +430,11 @@ torch::Tensor HookedTransformer::block_forward(int l, torch::Tensor resid,
   }
   hook(hooks, names[kAttnOut], attn_out);
   auto resid_mid = resid + attn_out;
-  hook(hooks, names[kResidMid], resid_mid);
+  // A parallel (GPT-NeoX) block has no resid_mid hook point: its MLP reads resid_pre too.
+  if (!cfg_.parallel_attn_mlp) hook(hooks, names[kResidMid], resid_mid);
 
   // ---- MLP
-  auto mlp_in = resid_mid;
+  auto mlp_in = cfg_.parallel_attn_mlp ? resid : resid_mid;
   hook(hooks, names[kMlpIn], mlp_in);
   const auto y = norm(mlp_in, w.ln2_w, w.ln2_b, names[kLn2Scale], names[kLn2Normalized], hooks);
   const auto y2d = y.reshape({B * P, D});

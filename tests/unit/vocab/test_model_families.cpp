@@ -17,7 +17,7 @@ namespace {
 using model::Family;
 
 TEST(ModelFamilies, Names) {
-  EXPECT_EQ(model_families().names(), (std::vector<std::string>{"gpt2", "llama"}));
+  EXPECT_EQ(model_families().names(), (std::vector<std::string>{"gpt2", "llama", "qwen2", "gpt_neox"}));
   EXPECT_EQ(model_families().parse("llama"), Family::kLlama);
   EXPECT_THROW(model_families().parse("Llama"), InputError);
   for (const auto& t : model_families().terms()) EXPECT_EQ(model_preset(t.value).family, t.value);
@@ -48,6 +48,26 @@ TEST(ModelFamilies, LlamaPresetIsLlamaConfigDefaults) {
   EXPECT_EQ(c.positional, model::PosKind::kRotary);
   EXPECT_DOUBLE_EQ(c.rotary_base, 10000.0);
   EXPECT_FALSE(c.tied_embeddings);
+  EXPECT_FALSE(c.attn_bias);
+  EXPECT_FALSE(c.mlp_bias);
+}
+
+// transformers 5.24 Qwen2Config(): max_position_embeddings 32768, vocab_size 151936,
+// rms_norm_eps 1e-6, rope_theta 10000, tie_word_embeddings False, hidden_act silu; Qwen2Attention
+// builds q/k/v_proj with bias=True and o_proj with bias=False, Qwen2MLP bias-free.
+TEST(ModelFamilies, Qwen2PresetIsQwen2ConfigDefaults) {
+  const auto c = model_preset(Family::kQwen2);
+  EXPECT_EQ(c.family, Family::kQwen2);
+  EXPECT_EQ(c.norm, model::NormKind::kRMSNorm);
+  EXPECT_DOUBLE_EQ(c.norm_eps, 1e-6);
+  EXPECT_EQ(c.n_ctx, 32768);
+  EXPECT_EQ(c.d_vocab, 151936);
+  EXPECT_EQ(c.act_fn, model::ActFn::kSilu);
+  EXPECT_TRUE(c.gated_mlp);
+  EXPECT_EQ(c.positional, model::PosKind::kRotary);
+  EXPECT_DOUBLE_EQ(c.rotary_base, 10000.0);
+  EXPECT_FALSE(c.tied_embeddings);
+  EXPECT_TRUE(c.qkv_bias);
   EXPECT_FALSE(c.attn_bias);
   EXPECT_FALSE(c.mlp_bias);
 }

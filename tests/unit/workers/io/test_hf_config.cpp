@@ -131,11 +131,73 @@ TEST(HfConfig, LlamaDefaultsAndNewerRopeParameters) {
   EXPECT_TRUE(h.attn_bias);
 }
 
+TEST(HfConfig, Qwen25HalfBConfig) {
+  // Qwen2.5-0.5B's config.json (the keys that matter). Qwen2 has q/k/v biases and no o/MLP bias
+  // whatever the config says; transformers' Qwen2ForCausalLM(config).num_parameters() is
+  // 494,032,768 for this config.
+  const auto c = parse_hf_config(
+      R"({"model_type":"qwen2","hidden_act":"silu","hidden_size":896,"intermediate_size":4864,
+          "max_position_embeddings":32768,"max_window_layers":21,"num_attention_heads":14,
+          "num_hidden_layers":24,"num_key_value_heads":2,"rms_norm_eps":1e-06,
+          "rope_theta":1000000.0,"sliding_window":32768,"tie_word_embeddings":true,
+          "use_sliding_window":false,"vocab_size":151936})",
+      "x");
+  EXPECT_EQ(c.family, model::Family::kQwen2);
+  EXPECT_EQ(c.d_head, 64);
+  EXPECT_EQ(c.n_kv_heads, 2);
+  EXPECT_EQ(c.rotary_dim, 64);
+  EXPECT_DOUBLE_EQ(c.rotary_base, 1e6);
+  EXPECT_TRUE(c.tied_embeddings);
+  EXPECT_TRUE(c.qkv_bias);
+  EXPECT_FALSE(c.attn_bias);
+  EXPECT_FALSE(c.mlp_bias);
+  EXPECT_TRUE(c.gated_mlp);
+  EXPECT_EQ(c.n_params_total(), 494032768);
+}
+
+TEST(HfConfig, Pythia70mConfig) {
+  // EleutherAI/pythia-70m's config.json (older key names rotary_pct / rotary_emb_base);
+  // transformers' GPTNeoXForCausalLM(config).num_parameters() is 70,426,624, and its rotary
+  // embedding has 8 frequencies (16 of each head's 64 dimensions rotated).
+  const auto c = parse_hf_config(
+      R"({"model_type":"gpt_neox","hidden_act":"gelu","hidden_size":512,"intermediate_size":2048,
+          "layer_norm_eps":1e-05,"max_position_embeddings":2048,"num_attention_heads":8,
+          "num_hidden_layers":6,"rotary_emb_base":10000,"rotary_pct":0.25,
+          "tie_word_embeddings":false,"use_parallel_residual":true,"vocab_size":50304})",
+      "x");
+  EXPECT_EQ(c.family, model::Family::kGPTNeoX);
+  EXPECT_EQ(c.d_head, 64);
+  EXPECT_EQ(c.rotary_dim, 16);
+  EXPECT_TRUE(c.parallel_attn_mlp);
+  EXPECT_EQ(c.norm, NormKind::kLayerNorm);
+  EXPECT_EQ(c.act_fn, ActFn::kGelu);
+  EXPECT_FALSE(c.tied_embeddings);
+  EXPECT_TRUE(c.attn_bias);
+  EXPECT_EQ(c.n_params_total(), 70426624);
+  // transformers 5.x nests the fraction in rope_parameters; a sequential NeoX block stays one.
+  const auto n = parse_hf_config(
+      R"({"model_type":"gpt_neox","hidden_size":64,"intermediate_size":128,"num_attention_heads":4,
+          "num_hidden_layers":2,"vocab_size":256,"use_parallel_residual":false,
+          "rope_parameters":{"rope_type":"default","rope_theta":10000.0,"partial_rotary_factor":0.5}})",
+      "x");
+  EXPECT_EQ(n.rotary_dim, 8);
+  EXPECT_FALSE(n.parallel_attn_mlp);
+}
+
+TEST(HfConfigMalformed, Qwen2SlidingWindowRefused) {
+  expect_error(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":4,
+                   "hidden_size":64,"intermediate_size":128,"vocab_size":100,
+                   "use_sliding_window":true})",
+               {"use_sliding_window", "true"});
+}
+
 TEST(HfConfigMalformed, BadJson) { expect_error("{\"model_type\": \"gpt2\",", {"JSON"}); }
 TEST(HfConfigMalformed, NotAnObject) { expect_error("[]", {"object"}); }
 TEST(HfConfigMalformed, MissingModelType) { expect_error(R"({"n_layer": 2})", {"model_type"}); }
 TEST(HfConfigMalformed, UnknownModelType) {
-  expect_error(R"({"model_type": "mamba"})", {"model_type", "mamba"});
+  // The message lists every supported model_type.
+  expect_error(R"({"model_type": "mamba"})", {"model_type", "mamba", "\"gpt2\"", "\"llama\"",
+                                               "\"qwen2\"", "\"gpt_neox\""});
 }
 TEST(HfConfigMalformed, MissingField) {
   expect_error(R"({"model_type":"gpt2","n_layer":2,"n_head":4,"n_positions":64,"vocab_size":512})",

@@ -175,6 +175,25 @@ TEST(ModelConfig, ToStringListsEveryField) {
     EXPECT_NE(s.find(k), std::string::npos) << k << " not in\n" << s;
 }
 
+TEST(ModelConfig, ToStringNamesTheFeaturesInUse) {
+  auto c = smollm2_135m();
+  EXPECT_NE(c.to_string().find("features: grouped-query attention (9 query / 3 kv heads), gated MLP, "
+                               "tied embeddings\n"),
+            std::string::npos)
+      << c.to_string();
+  c.family = Family::kGPTNeoX;
+  c.n_kv_heads = c.n_heads;
+  c.parallel_attn_mlp = true;
+  c.gated_mlp = false;
+  c.tied_embeddings = false;
+  c.attn_bias = true;
+  c.rotary_dim = 16;
+  EXPECT_NE(c.to_string().find("features: parallel attention+MLP, attention biases, partial rotary "
+                               "(16 of 64 dims), untied embeddings\n"),
+            std::string::npos)
+      << c.to_string();
+}
+
 // Our config.json interpretation agrees with TransformerLens's for every fixture model
 // (tests/fixtures/reference/<name>.tl_config.json, written by the fixture generator).
 TEST(ModelConfigFixtures, AgreesWithTransformerLensConfig) {

@@ -196,7 +196,7 @@ torch::Tensor add_bias(torch::Tensor x, const torch::Tensor& b) { return b.defin
 TEST(HfCheckpointFixtures, ParametersReproduceTransformerLensActivations) {
   int checked = 0;
   for (const char* name : {"gpt2_tiny", "gpt2_untied", "gpt2_tiny_f16", "llama_gqa", "llama_l3",
-                           "llama_gqa_bf16"}) {
+                           "llama_gqa_bf16", "qwen2_tiny", "neox_tiny"}) {
     const fs::path ref_path = fs::path(CSWEEP_FIXTURES_DIR) / "reference" / (std::string(name) + ".safetensors");
     if (!fs::exists(ref_path) || !fs::exists(fixture_model(name))) continue;
     SCOPED_TRACE(name);

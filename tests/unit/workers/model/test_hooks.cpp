@@ -46,7 +46,8 @@ TEST_P(HookListTest, EqualsTransformerLensHookDictOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HookListTest,
-                         ::testing::Values("gpt2_tiny", "gpt2_untied", "llama_gqa", "llama_l3"));
+                         ::testing::Values("gpt2_tiny", "gpt2_untied", "llama_gqa", "llama_l3",
+                                           "qwen2_tiny", "neox_tiny"));
 
 TEST(Hooks, ActNameMatchesTransformerLens) {
   EXPECT_EQ(act_name("z", 3), "blocks.3.attn.hook_z");

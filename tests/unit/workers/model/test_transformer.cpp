@@ -38,6 +38,7 @@ const Case kCases[] = {
     {"gpt2_tiny", "gpt2_tiny"},         {"gpt2_tiny_hub", "gpt2_tiny"},
     {"gpt2_tiny_sharded", "gpt2_tiny"}, {"gpt2_untied", "gpt2_untied"},
     {"llama_gqa", "llama_gqa"},         {"llama_l3", "llama_l3"},
+    {"qwen2_tiny", "qwen2_tiny"},         {"neox_tiny", "neox_tiny"},
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.model; }
@@ -60,6 +61,7 @@ void check_against_reference(const Case& c, torch::Device device) {
   EXPECT_LE(max_abs_diff(logits, ref.at("logits")), kTol) << c.model << " logits vs HF";
 
   int compared = 0;
+  double worst_hook = 0;  // the margins below kTol, printed for the record
   for (const auto& name : model.hook_names()) {
     SCOPED_TRACE(std::string(c.model) + " " + name);
     ASSERT_TRUE(ref.has("hook." + name)) << "TransformerLens recorded no activation";
@@ -70,8 +72,11 @@ void check_against_reference(const Case& c, torch::Device device) {
     const double d = max_abs_diff(got, expected);
     EXPECT_GE(d, 0) << "non-finite positions differ (masking)";
     EXPECT_LE(d, kTol);
+    worst_hook = std::max(worst_hook, d);
     ++compared;
   }
+  std::printf("%s: max |logits - HF| %.3g, max |hook - TL| %.3g over %d hooks\n", c.model,
+              max_abs_diff(logits, ref.at("logits")), worst_hook, compared);
   EXPECT_EQ(compared, static_cast<int>(model.hook_names().size()));
   EXPECT_EQ(hooks.cache().size(), model.hook_names().size()) << "a hook fired that is not listed";
 }
