@@ -100,20 +100,39 @@ def overlap(group_circuits, what):
     }
 
 
+def _is_random(order):
+    return str(order).startswith("random")
+
+
+def _pool_shape(runs):
+    """(pool or None, {"n_layers", "n_heads"} or None) of circuits read from a results file."""
+    pool = runs[0].get("pool")
+    if not pool:
+        return None, None
+    parsed = [components.parse(p) for p in pool]
+    return list(pool), {"n_layers": max(p[1] for p in parsed) + 1,
+                        "n_heads": max([p[2] + 1 for p in parsed if p[0] == components.HEAD]
+                                       or [0])}
+
+
 def survival_groups(cs):
-    """Survival frequency of each component across the removal orders of one setting (all but
-    task and order), per task; only where a task has circuits of at least two orders."""
+    """Survival frequency of each component across the random removal orders of one setting
+    (all but task and order), per task: how many of the N seeded random orders keep it. The
+    reference (and reversed) order is one fixed order, not a sample, so it is not counted; a task
+    needs at least two random orders."""
     out = []
     for key, members in circuits_mod.group(cs, drop=("task", "order")).items():
         setting = {k: v for k, v in members[0]["setting"].items() if k != "order"}
         per_task = {}
         for c in members:
-            per_task.setdefault(c["task"], []).append(c)
+            if _is_random(c["setting"].get("order")):
+                per_task.setdefault(c["task"], []).append(c)
         tasks = {}
         for task, runs in per_task.items():
             if len(runs) < 2:
                 continue
             surv = sets.survival([set(r["components"]) for r in runs])
+            pool, shape = _pool_shape(runs)
             tasks[task] = {"n_runs": len(runs),
                            "orders": [r["setting"].get("order") for r in runs],
                            "components": surv,
@@ -121,7 +140,8 @@ def survival_groups(cs):
                            "intersection": components.sort(r["component"] for r in surv
                                                            if r["count"] == len(runs)),
                            "union": components.sort(r["component"] for r in surv),
-                           "sizes": [len(r["components"]) for r in runs]}
+                           "sizes": [len(r["components"]) for r in runs],
+                           "pool": pool, "shape": shape}
         if tasks:
             label = circuits_mod.setting_label(setting)
             out.append({"id": _slug("survival_" + label.replace(" / ", "_").replace("T = ", "T")),
@@ -130,26 +150,38 @@ def survival_groups(cs):
 
 
 def size_groups(cs):
-    """Circuit size against the threshold per task, for each setting (all but task and
-    threshold) with at least two thresholds."""
+    """Circuit size per threshold and removal order, per task, for each setting (all but task,
+    threshold and order): one row per circuit {threshold, order, heads, mlps, components,
+    performance}, sorted by threshold then order. Kept where a task has circuits at two or more
+    thresholds or of two or more orders."""
     out = []
-    for key, members in circuits_mod.group(cs, drop=("task", "threshold")).items():
-        setting = {k: v for k, v in members[0]["setting"].items() if k != "threshold"}
+    for key, members in circuits_mod.group(cs, drop=("task", "threshold", "order")).items():
+        setting = {k: v for k, v in members[0]["setting"].items()
+                   if k not in ("threshold", "order")}
         tasks = {}
         for c in members:
             t = c["setting"].get("threshold")
             if t is None:
                 continue
             tasks.setdefault(c["task"], []).append(
-                {"threshold": t, "heads": len(c["heads"]), "mlps": len(c["mlps"]),
+                {"threshold": t, "order": c["setting"].get("order", "given"),
+                 "heads": len(c["heads"]), "mlps": len(c["mlps"]),
                  "components": len(c["components"]), "performance": c["performance"]})
-        tasks = {t: sorted(v, key=lambda r: r["threshold"]) for t, v in tasks.items()
-                 if len(v) >= 2}
+        tasks = {t: sorted(v, key=lambda r: (r["threshold"], _is_random(r["order"]),
+                                             _order_key(r["order"])))
+                 for t, v in tasks.items()
+                 if len({r["threshold"] for r in v}) >= 2 or len({r["order"] for r in v}) >= 2}
         if tasks:
             label = circuits_mod.setting_label(setting)
             out.append({"id": _slug("size_" + label.replace(" / ", "_")), "setting": setting,
                         "label": label, "tasks": tasks})
     return out
+
+
+def _order_key(order):
+    """random#10 after random#9; named orders by name."""
+    m = re.match(r"^random[#:](\d+)$", str(order))
+    return (0, int(m.group(1)), "") if m else (1, 0, str(order))
 
 
 class Analysis:

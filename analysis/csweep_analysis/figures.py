@@ -383,3 +383,194 @@ def _place(name, n_heads, n_layers=None):
 def read_edges(ax):
     """Edges drawn on a circuit-diagram panel: {"sender->receiver:channel"}."""
     return {t.get_gid()[len("edge:"):] for t in ax.texts if (t.get_gid() or "").startswith("edge:")}
+
+
+# ---- pruning: survival grid, circuit sizes, trajectories ---------------------------------------
+
+def _greys():
+    # Greys stop at 80 % black so the printed values stay readable on the darkest cells.
+    return matplotlib.colors.ListedColormap(plt.get_cmap(SEQUENTIAL)(np.linspace(0, 0.8, 256)))
+
+
+def survival_grid_values(counts, n_layers, n_heads, pool=None, mlps=True):
+    """The array a survival panel draws: rows = layers, columns = heads 0..H-1, then (mlps) a
+    blank separator column and the layer's MLP. A cell holds how many runs keep the component;
+    NaN for the separator and for components outside the pool (not candidates)."""
+    width = n_heads + (2 if mlps else 0)
+    grid = np.full((n_layers, width), np.nan)
+    cand = None if pool is None else set(pool)
+    for layer in range(n_layers):
+        names = [(h, f"{layer}.{h}") for h in range(n_heads)]
+        if mlps:
+            names.append((n_heads + 1, f"mlp{layer}"))
+        for col, name in names:
+            if cand is None or name in cand:
+                grid[layer, col] = counts.get(name, 0)
+    return grid
+
+
+def survival_grid(panels, n_layers, n_heads, title):
+    """One layer x head grid per panel ({"title", "counts": {component: runs keeping it},
+    "n_runs", "pool" (None = every head and MLP a candidate), "mlps" (draw the MLP column)}):
+    the number of runs keeping each component, printed in the cell; "-" = not a candidate."""
+    n = len(panels)
+    mlps = any(p["mlps"] for p in panels)
+    width = n_heads + (2 if mlps else 0)
+    w = max(2.6, 0.42 * width + 1.0)
+    h = max(2.4, 0.38 * n_layers + 1.3)
+    fig, axes = plt.subplots(1, n, figsize=(w * n + 1.2, h + 0.5), squeeze=False,
+                             layout="constrained")
+    vmax = max(p["n_runs"] for p in panels)
+    im = None
+    for ax, p in zip(axes.flat, panels):
+        grid = survival_grid_values(p["counts"], n_layers, n_heads, p.get("pool"), mlps)
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap=_greys(), vmin=0, vmax=vmax,
+                       aspect="auto")
+        im.set_gid("survival:" + p["title"])
+        for (i, j), v in np.ndenumerate(grid):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                        bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.6))
+            elif not (mlps and j == n_heads):
+                ax.text(j, i, "-", ha="center", va="center", fontsize=7, color="0.5")
+        ticks = list(range(n_heads)) + ([n_heads + 1] if mlps else [])
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in range(n_heads)] + (["MLP"] if mlps else []),
+                           fontsize=8, rotation=90 if n_heads > 16 else 0)
+        ax.set_yticks(range(n_layers))
+        ax.set_yticklabels([str(l) for l in range(n_layers)], fontsize=8)
+        ax.tick_params(length=0)
+        for s in ax.spines.values():
+            s.set_visible(False)
+        ax.set_xlabel("head" + (" (right: the layer's MLP)" if mlps else ""))
+        ax.set_ylabel("layer")
+        ax.set_title(f"{p['title']} (N = {p['n_runs']})", fontsize=10)
+    cbar = fig.colorbar(im, ax=list(axes.flat), shrink=0.9)
+    cbar.set_label("random orders whose circuit keeps it")
+    from matplotlib.ticker import MaxNLocator
+    cbar.locator = MaxNLocator(integer=True)
+    cbar.update_ticks()
+    fig.suptitle(title)
+    return fig
+
+
+def circuit_sizes(rows, title, reference="reference"):
+    """Circuit size per threshold, one panel for heads and one for MLPs. rows: [{"threshold",
+    "order", "heads", "mlps"}]. Random orders ("random...") are drawn as dots with their range
+    (min to max); every other order (the reference, reversed) as a marked line."""
+    thresholds = sorted({r["threshold"] for r in rows})
+    x_of = {t: i for i, t in enumerate(thresholds)}
+    named = list(dict.fromkeys(r["order"] for r in rows if not str(r["order"]).startswith("random")))
+    named.sort(key=lambda o: (o != reference, o))
+    n_random = len({r["order"] for r in rows if str(r["order"]).startswith("random")})
+    fig, axes = plt.subplots(1, 2, figsize=(max(6.5, 1.6 * len(thresholds) + 4), 3.8),
+                             layout="constrained")
+    handles = {}
+    for ax, what in zip(axes, ("heads", "mlps")):
+        top = 0
+        for t in thresholds:
+            vals = sorted(r[what] for r in rows if r["threshold"] == t
+                          and str(r["order"]).startswith("random"))
+            if not vals:
+                continue
+            top = max(top, max(vals))
+            x = x_of[t]
+            # random orders sharing a size sit side by side, so every order stays countable
+            uniq, cnt = np.unique(vals, return_counts=True)
+            step = min(0.045, 0.32 / max(1, cnt.max() - 1))
+            xs, ys = [], []
+            for v, c in zip(uniq, cnt):
+                for k in range(c):
+                    xs.append(x - 0.2 + step * (k - (c - 1) / 2))
+                    ys.append(v)
+            if len(uniq) > 1:
+                ax.vlines(x - 0.2, vals[0], vals[-1], color="0.75", linewidth=5, zorder=1,
+                          gid=f"range:{what}:{t:g}")
+            sc = ax.scatter(xs, ys, s=22, facecolors="white", edgecolors="0.25", zorder=2,
+                            gid=f"random:{what}:{t:g}")
+            handles.setdefault("random", sc)
+        for k, o in enumerate(named):
+            pts = sorted((x_of[r["threshold"]], r[what]) for r in rows if r["order"] == o)
+            if not pts:
+                continue
+            top = max(top, max(p[1] for p in pts))
+            ln, = ax.plot([p[0] + 0.2 for p in pts], [p[1] for p in pts],
+                          marker=["D", "s", "^", "v"][k % 4], markersize=7,
+                          color="black" if k == 0 else "0.4", linestyle=LINESTYLES[k % 4],
+                          gid=f"order:{o}:{what}", zorder=3)
+            handles.setdefault(o, ln)
+        ax.set_xticks(range(len(thresholds)))
+        ax.set_xticklabels([f"T = {t:g}\n({100 - t:g} % circuit)" for t in thresholds],
+                           fontsize=8)
+        ax.set_xlim(-0.6, len(thresholds) - 0.4)
+        ax.set_ylim(-0.3, top + 1)
+        from matplotlib.ticker import MaxNLocator
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, axis="y", color="0.88")
+        ax.set_xlabel("pruning threshold")
+        ax.set_ylabel("heads in the circuit" if what == "heads" else "MLPs in the circuit")
+        ax.set_title("heads" if what == "heads" else "MLPs", fontsize=10)
+    labels = {"random": f"one of the {n_random} random orders"}
+    fig.legend(list(handles.values()), [labels.get(k, f"{k} order") for k in handles],
+               loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(handles)), fontsize=8,
+               frameon=False)
+    fig.suptitle(title)
+    return fig
+
+
+def trajectory(panels, title, max_named=80):
+    """One panel per task ({"title", "threshold", "start_performance", "component", "pass",
+    "performance", "removed", "performance_after"}): for each candidate evaluation in order,
+    the performance with it ablated on top of everything removed so far (filled = removed,
+    hollow = kept), the circuit's performance after the step (line), the threshold 100 - T
+    (dashed) and the passes (dotted separators)."""
+    n = len(panels)
+    steps = max(len(p["performance"]) for p in panels)
+    fig, axes = plt.subplots(n, 1, figsize=(max(7.0, 0.16 * steps + 2.0), 2.9 * n + 0.6),
+                             squeeze=False, layout="constrained")
+    for ax, p in zip(axes.flat, panels):
+        perf = np.asarray([np.nan if v is None else v for v in p["performance"]], dtype=float)
+        removed = np.asarray(p["removed"], dtype=bool)
+        x = np.arange(len(perf))
+        after = np.asarray(p["performance_after"], dtype=float)
+        ax.plot(np.concatenate([[-1], x]), np.concatenate([[p["start_performance"]], after]),
+                drawstyle="steps-post", color="black", linewidth=1.4,
+                label="circuit after the step", gid="after")
+        ax.scatter(x[removed], perf[removed], s=28, color="black", zorder=3,
+                   label="candidate removed", gid="removed")
+        ax.scatter(x[~removed], perf[~removed], s=28, facecolors="white", edgecolors="0.3",
+                   zorder=3, label="candidate kept", gid="kept")
+        line = 100.0 - p["threshold"]
+        ax.axhline(line, color="0.3", linestyle="--", linewidth=1,
+                   label=f"100 - T = {line:g} %: removed when above", gid="threshold")
+        ax.axhspan(line, 1000, color="0.93", zorder=0)
+        passes = list(p["pass"])
+        ymax = max(np.nanmax(perf), 100.0)
+        for k in range(1, len(passes)):
+            if passes[k] != passes[k - 1]:
+                ax.axvline(k - 0.5, color="0.5", linestyle=":", linewidth=1, gid="pass_boundary")
+        starts = [0] + [k for k in range(1, len(passes)) if passes[k] != passes[k - 1]]
+        for k in starts:
+            ax.text(k - 0.3, ymax + 3, f"pass {passes[k] + 1}", fontsize=7, va="bottom",
+                    ha="left", color="0.25")
+        ax.set_ylim(min(np.nanmin(perf), line) - 8, ymax + 12)
+        ax.set_xlim(-1.5, len(perf) - 0.5)
+        if len(perf) <= max_named:
+            ax.set_xticks(np.concatenate([[-1], x]))
+            ax.set_xticklabels(["start"] + list(p["component"]), rotation=90, fontsize=6)
+            for lbl, r in zip(ax.get_xticklabels()[1:], removed):
+                lbl.set_fontweight("bold" if r else "normal")
+            ax.set_xlabel("candidate, in evaluation order (bold: removed)")
+        else:
+            ax.set_xlabel("candidate evaluation")
+        ax.set_ylabel("performance\n(% of clean LD)")
+        ax.grid(True, axis="y", color="0.9")
+        ax.set_title(f"{p['title']}: {p['n_components'] + int(removed.sum())} components at "
+                     f"{p['start_performance']:.1f} %, {int(removed.sum())} removed in "
+                     f"{len(perf)} evaluations, {p['n_components']} left at "
+                     f"{p['circuit_performance']:.1f} %", fontsize=9)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8,
+               frameon=False)
+    fig.suptitle(title)
+    return fig

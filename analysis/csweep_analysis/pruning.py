@@ -271,6 +271,7 @@ class File:
                 setting["metric_set"] = int(exp[5])
             perf = _float(c["performance"][i])
             circ = circuits_mod.make(exp[2], setting, heads, mlps, perf)
+            circ["pool"] = list(pool)  # the candidates: survival grids mark the rest
             self.circuits.append(circ)
             rec = {"file": self.path, "model": model, "seed": int(exp[1]), "task": exp[2],
                    "corruption": exp[3], "ablation": exp[4], "metric_set": int(exp[5]),

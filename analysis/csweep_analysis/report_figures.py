@@ -6,6 +6,7 @@ entry from the summary.json on disk to compare what is drawn with the numbers.
 """
 import numpy as np
 
+from . import components
 from . import figures as F
 
 EXP_KEYS = ["model", "seed", "corruption", "ablation"]
@@ -71,13 +72,34 @@ def plan(s):
                                "v; MLP and final-residual receivers solid)." if with_edges else
                                "No edges given: components only.")})
     for sv in s.get("survival", []):
+        ns = sorted({d["n_runs"] for d in sv["tasks"].values()})
+        n_text = "/".join(str(n) for n in ns)
         add({"name": sv["id"], "kind": "survival", "ref": {"survival": sv["id"]},
-             "caption": f"Survival frequency ({sv['label']}): for each task, the fraction of the "
-                        "removal orders whose circuit keeps each component."})
+             "caption": f"Survival frequency ({sv['label']}): for each task, how many of the "
+                        f"N = {n_text} seeded random removal orders end in a circuit that keeps "
+                        "each head (grid: layer x head) and each MLP (right column); the "
+                        "reference order is not counted. '-': not a pruning candidate."})
     for sz in s.get("size_vs_threshold", []):
-        add({"name": sz["id"], "kind": "size_vs_threshold", "ref": {"size_vs_threshold": sz["id"]},
-             "caption": f"Circuit size against the pruning threshold T ({sz['label']}): heads "
-                        "and MLPs kept when a removal may cost at most T pp of performance."})
+        for task, rows in sz["tasks"].items():
+            n_random = len({r["order"] for r in rows if str(r["order"]).startswith("random")})
+            named = sorted({r["order"] for r in rows if not str(r["order"]).startswith("random")})
+            add({"name": f"{sz['id']}_{_slug(task)}", "kind": "size_vs_threshold",
+                 "ref": {"size_vs_threshold": sz["id"], "task": task},
+                 "caption": f"Circuit size of {task} against the pruning threshold T "
+                            f"({sz['label']}): heads (left) and MLPs (right) kept when a removal "
+                            "may cost at most T pp of performance"
+                            + (f"; the {', '.join(named)} order{'s' if len(named) > 1 else ''} "
+                               "marked" if named else "")
+                            + (f"; dots: each of {n_random} random orders, bar: their range, "
+                               "tick: their median" if n_random else "") + "."})
+    for tr in s.get("trajectories", []):
+        add({"name": tr["id"], "kind": "trajectory", "ref": {"trajectory": tr["id"]},
+             "caption": f"Pruning trajectory ({tr['label']}): every candidate evaluation of the "
+                        "run in order, with the performance (% of the clean logit difference) "
+                        "when the candidate is ablated on top of everything removed before it "
+                        "(filled: removed, hollow: kept); the line is the circuit's performance "
+                        "after each step, the dashed line 100 - T (a candidate is removed when "
+                        "its point lies above it), dotted lines separate the passes."})
     for ct in s.get("cross_task", []):
         if str(ct["setting"].get("order", "")).startswith("random"):
             continue  # random orders: in summary.json and the tables
@@ -122,6 +144,27 @@ def _group(s, gid):
     return next(g for g in s["circuit_groups"] if g["id"] == gid)
 
 
+def _has_mlps(d):
+    if d.get("pool") is not None:
+        return any(not p[:1].isdigit() for p in d["pool"])
+    return any(r["component"].startswith("mlp") for r in d["components"])
+
+
+def survival_shape(s, sv):
+    """Layers and heads of a survival grid: the pools' extent, at least the model shape."""
+    n_layers, n_heads = s["model_shape"]["n_layers"], s["model_shape"]["n_heads"]
+    for d in sv["tasks"].values():
+        if d.get("shape"):
+            n_layers = max(n_layers, d["shape"]["n_layers"])
+            n_heads = max(n_heads, d["shape"]["n_heads"])
+        for r in d["components"]:
+            kind, layer, idx = components.parse(r["component"])
+            n_layers = max(n_layers, layer + 1)
+            if kind == components.HEAD:
+                n_heads = max(n_heads, idx + 1)
+    return {"n_layers": n_layers, "n_heads": n_heads}
+
+
 def draw(s, entry):
     kind, ref = entry["kind"], entry["ref"]
     if kind in ("venn", "upset", "jaccard", "diagram"):
@@ -147,17 +190,24 @@ def draw(s, entry):
                                  f"Circuits: {g['label']}", edges=edges or None)
     if kind == "survival":
         sv = next(x for x in s["survival"] if x["id"] == ref["survival"])
-        panels = [{"title": t, "rows": d["components"], "n_runs": d["n_runs"]}
+        shape = survival_shape(s, sv)
+        mlps = any(_has_mlps(d) for d in sv["tasks"].values())
+        panels = [{"title": t, "counts": {r["component"]: r["count"] for r in d["components"]},
+                   "n_runs": d["n_runs"], "pool": d.get("pool"), "mlps": mlps}
                   for t, d in sv["tasks"].items()]
-        return F.survival(panels, f"Survival across removal orders: {sv['label']}")
+        ns = sorted({d["n_runs"] for d in sv["tasks"].values()})
+        return F.survival_grid(panels, shape["n_layers"], shape["n_heads"],
+                               f"Components kept by N = {'/'.join(map(str, ns))} random removal "
+                               f"orders\n{sv['label']}")
     if kind == "size_vs_threshold":
         sz = next(x for x in s["size_vs_threshold"] if x["id"] == ref["size_vs_threshold"])
-        series = [{"label": t, "x": [r["threshold"] for r in v], "y": [r["components"] for r in v]}
-                  for t, v in sz["tasks"].items()]
-        return F.lines(series, f"Circuit size vs threshold: {sz['label']}",
-                       "threshold T (pp of performance a removal may cost)",
-                       "components in the circuit (heads + MLPs)",
-                       xticks=sorted({r["threshold"] for v in sz["tasks"].values() for r in v}))
+        return F.circuit_sizes(sz["tasks"][ref["task"]],
+                               f"Circuit size of {ref['task']}\n{sz['label']}")
+    if kind == "trajectory":
+        tr = next(x for x in s["trajectories"] if x["id"] == ref["trajectory"])
+        panels = [dict(title=t, **d) for t, d in tr["tasks"].items()]
+        return F.trajectory(panels, f"Pruning trajectory, {tr['setting'].get('order', '')} "
+                                    f"order\n{tr['label']}")
     if kind == "cross_task":
         ct = next(x for x in s["cross_task"] if x["id"] == ref["cross_task"])
         rows = [(f"{r} circuit" if r not in ("intersection", "union") else

@@ -10,6 +10,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np  # noqa: E402
+
 from csweep_analysis import figures, report_figures  # noqa: E402
 from csweep_analysis.__main__ import main  # noqa: E402
 
@@ -199,33 +201,59 @@ class OrdersAndThresholds(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def test_survival_counts_and_bars(self):
+    def test_survival_counts_random_orders_only(self):
         (sv,) = self.s["survival"]
+        # random:0 and random:1 only; the reference order is a fixed order, not a sample
         digits = {r["component"]: r["count"] for r in sv["tasks"]["digits"]["components"]}
-        self.assertEqual(digits, {"9.1": 3, "8.8": 2, "4.4": 2, "0.1": 1, "mlp0": 1})
+        self.assertEqual(digits, {"9.1": 2, "8.8": 1, "4.4": 1, "0.1": 1, "mlp0": 1})
         months = {r["component"]: r["count"] for r in sv["tasks"]["months"]["components"]}
-        self.assertEqual(months, {"9.1": 3, "10.7": 2, "8.8": 2})
+        self.assertEqual(months, {"9.1": 2, "10.7": 1, "8.8": 2})
+        self.assertEqual(sv["tasks"]["digits"]["n_runs"], 2)
         self.assertEqual(sv["tasks"]["digits"]["intersection"], ["9.1"])
         self.assertEqual(sv["tasks"]["digits"]["union"], ["0.1", "mlp0", "4.4", "8.8", "9.1"])
-        entry = next(e for e in self.s["figures"] if e["kind"] == "survival")
-        fig = report_figures.draw(self.s, entry)
-        for ax, task, counts in zip(fig.axes, ["digits", "months"], [digits, months]):
-            drawn = {t.get_text(): p.get_width() for t, p in
-                     zip(ax.get_yticklabels(), ax.patches)}
-            self.assertEqual(drawn, {c: n / 3 for c, n in counts.items()}, task)
 
-    def test_size_vs_threshold_lines(self):
-        (sz,) = self.s["size_vs_threshold"]  # only the reference order has several thresholds
-        self.assertEqual([(r["threshold"], r["components"]) for r in sz["tasks"]["digits"]],
-                         [(3, 7), (10, 5), (20, 3)])
-        self.assertEqual([(r["threshold"], r["heads"]) for r in sz["tasks"]["months"]],
-                         [(10, 3), (20, 2)])
-        entry = next(e for e in self.s["figures"] if e["kind"] == "size_vs_threshold")
-        ax = report_figures.draw(self.s, entry).axes[0]
-        drawn = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata()))
-                 for ln in ax.get_lines() if (ln.get_gid() or "").startswith("series:")}
-        self.assertEqual(drawn, {"digits": ([3, 10, 20], [7, 5, 3]),
-                                 "months": ([10, 20], [3, 2])})
+    def test_survival_grid_draws_the_counts(self):
+        entry = next(e for e in self.s["figures"] if e["kind"] == "survival")
+        self.assertIn("N = 2", entry["caption"])
+        fig = report_figures.draw(self.s, entry)
+        self.assertIn("N = 2", fig._suptitle.get_text())
+        # no pool in a circuits file: every head of 11 layers x 9 heads (largest named: 10.7,
+        # 8.8) is a candidate; column 9 separates the heads from the MLP column 10
+        for task, cells in [("digits", {(9, 1): 2, (8, 8): 1, (4, 4): 1, (0, 1): 1, (0, 10): 1}),
+                            ("months", {(9, 1): 2, (10, 7): 1, (8, 8): 2})]:
+            want = np.zeros((11, 11))
+            want[:, 9] = np.nan
+            for cell, v in cells.items():
+                want[cell] = v
+            (im,) = [i for ax in fig.axes for i in ax.images
+                     if i.get_gid() == "survival:" + task]
+            got = np.ma.filled(im.get_array().astype(float), np.nan)
+            np.testing.assert_array_equal(got, want, task)
+
+    def test_size_figure_per_task(self):
+        (sz,) = self.s["size_vs_threshold"]
+        self.assertEqual([(r["threshold"], r["order"], r["heads"], r["mlps"])
+                          for r in sz["tasks"]["digits"]],
+                         [(3, "reference", 6, 1), (10, "reference", 5, 0),
+                          (20, "reference", 3, 0), (20, "random:0", 2, 1),
+                          (20, "random:1", 3, 0)])
+        entries = [e for e in self.s["figures"] if e["kind"] == "size_vs_threshold"]
+        self.assertEqual(sorted(e["ref"]["task"] for e in entries), ["digits", "months"])
+        entry = next(e for e in entries if e["ref"]["task"] == "digits")
+        fig = report_figures.draw(self.s, entry)
+        heads_ax, mlps_ax = [ax for ax in fig.axes if ax.get_ylabel()]
+        for ax, what, ref_sizes, random_sizes in [(heads_ax, "heads", [6, 5, 3], [2, 3]),
+                                                  (mlps_ax, "mlps", [1, 0, 0], [0, 1])]:
+            (ref,) = [ln for ln in ax.get_lines() if ln.get_gid() == f"order:reference:{what}"]
+            self.assertEqual(list(ref.get_ydata()), ref_sizes, what)
+            # x positions: the thresholds 3, 10, 20 in order (reference drawn right of centre)
+            self.assertEqual([round(x) for x in ref.get_xdata()], [0, 1, 2], what)
+            (dots,) = [c for c in ax.collections if c.get_gid() == f"random:{what}:20"]
+            self.assertEqual(sorted(y for _, y in dots.get_offsets()), random_sizes, what)
+            self.assertFalse([c for c in ax.collections if c.get_gid() == f"random:{what}:3"])
+        self.assertEqual([t.get_text() for t in heads_ax.get_xticklabels()],
+                         ["T = 3\n(97 % circuit)", "T = 10\n(90 % circuit)",
+                          "T = 20\n(80 % circuit)"])
 
     def test_random_orders_get_no_venn_of_their_own(self):
         venns = [e["ref"]["circuit_group"] for e in self.s["figures"] if e["kind"] == "venn"]

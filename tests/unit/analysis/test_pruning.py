@@ -37,12 +37,18 @@ def circuits(**over):
 
 
 def steps():
+    """Pass 0 visits the pool and removes what the circuit lacks; pass 1 revisits the kept
+    components and removes nothing (so the run stops)."""
     out = []
     for (task, order), kept in KEPT.items():
         for k, p in enumerate(POOL):
             out.append({"task": task, "circuit": ORDERS.index(order), "step": k, "pass": 0,
                         "position": k, "component": p, "performance": 90.0 - k,
                         "removed": int(p not in kept)})
+        for k, p in enumerate(kept):
+            out.append({"task": task, "circuit": ORDERS.index(order), "step": len(POOL) + k,
+                        "pass": 1, "position": k, "component": p, "performance": 70.0 - k,
+                        "removed": 0})
     return out
 
 
@@ -91,15 +97,76 @@ class PruningCircuits(unittest.TestCase):
         self.assertEqual(g["components"]["venn"]["a&b"]["members"], ["1.0"])
         self.assertEqual(g["circuits"]["a"]["performance"], 82.0)
 
-    def test_survival_counts_orders(self):
+    def test_survival_counts_random_orders(self):
         (sv,) = self.s["survival"]
         for t in TASKS:
             want = {}
-            for o in ORDERS:
+            for o in ORDERS[1:]:  # the random orders; the reference order is not counted
                 for p in KEPT[(t, o)]:
                     want[p] = want.get(p, 0) + 1
             got = {r["component"]: r["count"] for r in sv["tasks"][t]["components"]}
             self.assertEqual(got, want, t)
+            self.assertEqual(sv["tasks"][t]["n_runs"], 2)
+
+    def test_survival_grid_image(self):
+        entry = next(e for e in self.s["figures"] if e["kind"] == "survival")
+        fig = report_figures.draw(self.s, entry)
+        for t in TASKS:
+            # rows: layers 0, 1; columns: heads 0, 1, separator, MLP
+            want = np.zeros((2, 4))
+            want[:, 2] = np.nan
+            col = {"0.0": (0, 0), "0.1": (0, 1), "mlp0": (0, 3), "1.0": (1, 0), "1.1": (1, 1),
+                   "mlp1": (1, 3)}
+            for o in ORDERS[1:]:
+                for p in KEPT[(t, o)]:
+                    want[col[p]] += 1
+            (im,) = [i for ax in fig.axes for i in ax.images if i.get_gid() == "survival:" + t]
+            np.testing.assert_array_equal(np.ma.filled(im.get_array().astype(float), np.nan),
+                                          want, t)
+            (ax,) = [ax for ax in fig.axes if im in ax.images]
+            printed = {(round(x.get_position()[1]), round(x.get_position()[0])): x.get_text()
+                       for x in ax.texts}
+            for (i, j), v in np.ndenumerate(want):
+                if np.isfinite(v):
+                    self.assertEqual(printed[(i, j)], f"{v:.0f}", (t, i, j))
+
+    def test_survival_grid_marks_non_candidates(self):
+        from csweep_analysis import figures
+        grid = figures.survival_grid_values({"0.1": 3, "mlp1": 2}, 2, 2, pool=["0.1", "1.0",
+                                                                             "mlp1"])
+        want = np.array([[np.nan, 3, np.nan, np.nan], [0, np.nan, np.nan, 2]])
+        np.testing.assert_array_equal(grid, want)
+
+    def test_trajectory_figure_draws_the_steps(self):
+        entry = next(e for e in self.s["figures"] if e["kind"] == "trajectory")
+        self.assertEqual(entry["ref"]["trajectory"],
+                         next(t["id"] for t in self.s["trajectories"]
+                              if t["setting"]["order"] == "reference"))
+        fig = report_figures.draw(self.s, entry)
+        panels = [ax for ax in fig.axes if ax.collections]
+        self.assertEqual(len(panels), 2)
+        for ax, t in zip(panels, TASKS):
+            kept = KEPT[(t, "reference")]
+            perf = [90.0 - k for k in range(len(POOL))] + [70.0 - k for k in range(len(kept))]
+            removed = [p not in kept for p in POOL] + [False] * len(kept)
+            by_gid = {c.get_gid(): c.get_offsets().tolist() for c in ax.collections}
+            self.assertEqual(by_gid["removed"],
+                             [[i, v] for i, (v, r) in enumerate(zip(perf, removed)) if r])
+            self.assertEqual(by_gid["kept"],
+                             [[i, v] for i, (v, r) in enumerate(zip(perf, removed)) if not r])
+            lines = {ln.get_gid(): ln for ln in ax.get_lines()}
+            current, after = 100.0, [100.0]
+            for v, r in zip(perf, removed):
+                current = v if r else current
+                after.append(current)
+            self.assertEqual(list(lines["after"].get_ydata()), after, t)
+            self.assertEqual(list(lines["threshold"].get_ydata()), [80.0, 80.0])
+            # one pass boundary, between the pool's last candidate and the second pass
+            self.assertEqual([ln.get_xdata()[0] for ln in ax.get_lines()
+                              if ln.get_gid() == "pass_boundary"], [len(POOL) - 0.5])
+            self.assertEqual([x.get_text() for x in ax.get_xticklabels()],
+                             ["start"] + POOL + kept)
+            self.assertTrue(ax.get_xlabel() and "%" in ax.get_ylabel())
 
     def test_cross_task_heatmap_draws_the_table(self):
         (ct,) = self.s["cross_task"]
@@ -126,10 +193,13 @@ class PruningCircuits(unittest.TestCase):
     def test_trajectories_follow_the_steps(self):
         tr = next(t for t in self.s["trajectories"] if t["setting"]["order"] == "reference")
         a = tr["tasks"]["a"]
-        self.assertEqual(a["component"], POOL)
-        self.assertEqual(a["removed"], [p not in KEPT[("a", "reference")] for p in POOL])
+        kept = KEPT[("a", "reference")]
+        self.assertEqual(a["component"], POOL + kept)
+        self.assertEqual(a["removed"], [p not in kept for p in POOL] + [False] * len(kept))
+        self.assertEqual(a["pass"], [0] * len(POOL) + [1] * len(kept))
         # after each step: the last removed candidate's performance (100 before any removal)
-        self.assertEqual(a["performance_after"], [90.0, 90.0, 88.0, 88.0, 86.0, 85.0])
+        self.assertEqual(a["performance_after"], [90.0, 90.0, 88.0, 88.0, 86.0, 85.0, 85.0,
+                                                  85.0])
 
     def test_pruning_rows_are_not_single_head_effects(self):
         self.assertEqual(self.s["effect_grids"], [])
