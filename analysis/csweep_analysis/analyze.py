@@ -18,6 +18,7 @@ import tomllib
 import numpy as np
 import pandas as pd
 
+from . import circuit_stages
 from . import circuits as circuits_mod
 from . import components, effects, outdir, pruning, sets, tables
 from .errors import input_error
@@ -238,6 +239,9 @@ class Analysis:
         self.pruning_files, pruned = pruning.read(self.results)
         self.cross_task = pruning.cross_task_groups(self.pruning_files)
         self.trajectories = pruning.trajectories(self.pruning_files)
+        stage_files = circuit_stages.read(self.results)
+        self.edge_circuits = circuit_stages.edge_circuit_entries(stage_files)
+        self.faithfulness = circuit_stages.faithfulness_groups(stage_files)
         for pf in self.pruning_files:
             if not pf.has_cross_task:
                 self.note(f"{pf.path}: no /cross_task (a shard or an unfinished grid; csweep "
@@ -332,6 +336,34 @@ class Analysis:
                              f"Cross-task performance ({ct['label']}): the circuit of one task "
                              "(or the intersection / union of all tasks' circuits) kept alone, "
                              "evaluated on each task, % of that task's clean LD."))
+        if self.edge_circuits:
+            rows = [{"task": ec["task"], **{k: v for k, v in ec["setting"].items()},
+                     "circuit": ec["circuit"], **{k: e[k] for k in ("edge", "sender", "receiver",
+                                                                   "channel", "ratio", "effect",
+                                                                   "kept")}}
+                    for ec in self.edge_circuits for e in ec["edges"]]
+            add(tables.write(pd.DataFrame(rows), t, "edges",
+                             "Candidate edges of each node circuit (edge_pruning stages): the "
+                             "circuit's LD with the edge alone patched, as a ratio of the "
+                             "circuit's LD and as an effect in units of LD_clean - LD_corrupt; "
+                             "kept by the stage's rule."))
+            rows = [{"task": ec["task"], **ec["setting"], "circuit": ec["circuit"],
+                     "components": " ".join(ec["components"]), "n_candidates": ec["n_candidates"],
+                     "n_kept": ec["n_kept"], "circuit_performance": ec["circuit_performance"],
+                     "recheck_performance": ec["recheck_performance"]}
+                    for ec in self.edge_circuits]
+            add(tables.write(pd.DataFrame(rows), t, "edge_circuits",
+                             "Node circuits whose edges were pruned: candidate and kept edges, "
+                             "the circuit's performance (%) with every edge and with only its "
+                             "kept edges (re-check)."))
+        if self.faithfulness:
+            rows = [{"task": task, **g["setting"], **{k: d[k] for k in (
+                "metric", "n_items", "m_full", "m_empty", "cpr", "cmd", "average")}}
+                for g in self.faithfulness for task, d in g["tasks"].items()]
+            add(tables.write(pd.DataFrame(rows), t, "faithfulness",
+                             "Faithfulness curves (MIB): CPR (area under f, higher is better) and "
+                             "CMD (area between f and 1, lower is better) of each ranking.",
+                             float_format="%.4f"))
         for sv in self.survival:
             rows = [{"task": task, "component": r["component"], "count": r["count"],
                      "runs": d["n_runs"], "frequency": r["frequency"]}
@@ -376,6 +408,8 @@ class Analysis:
         s["size_vs_threshold"] = self.size_vs_threshold
         s["cross_task"] = self.cross_task
         s["trajectories"] = self.trajectories
+        s["edge_circuits"] = self.edge_circuits
+        s["faithfulness"] = self.faithfulness
         s["baselines"] = _records(self.baselines)
         s["erased"] = {}
         if not self.baselines.empty:

@@ -574,3 +574,137 @@ def trajectory(panels, title, max_named=80):
                frameon=False)
     fig.suptitle(title)
     return fig
+
+
+# ---- circuit stages: edge graphs, faithfulness curves -------------------------------------------
+
+# Okabe-Ito colours (distinct for colour-blind readers) plus a line style per channel, so the
+# channels stay apart in greyscale too.
+CHANNEL_STYLE = {"q": ("#0072B2", "-"), "k": ("#E69F00", "--"), "v": ("#009E73", ":"),
+                 "mlp": ("#CC79A7", "-."), "resid": ("#000000", "-")}
+CHANNEL_NAMES = {"q": "into a head's query", "k": "into a head's key", "v": "into a head's value",
+                 "mlp": "into an MLP", "resid": "into the logits (final residual)"}
+_CHANNEL_RAD = {"q": 0.12, "k": 0.28, "v": 0.44, "mlp": 0.18, "resid": 0.12}
+
+
+def edge_graph_layout(nodes, n_layers):
+    """(x, y) of each node of a layered circuit graph: y = layer (logits at n_layers), heads of a
+    layer by index then its MLP, centred, 1.6 apart; rows shifted by a third of a slot in turn,
+    so an edge that skips layers does not run straight through the nodes between."""
+    pos = {}
+    for layer in range(n_layers):
+        row = components.sort(n for n in nodes if n != "logits"
+                              and components.parse(n)[1] == layer)
+        shift = (0.0, 0.55, -0.55)[layer % 3]
+        for k, name in enumerate(row):
+            pos[name] = (1.6 * (k - (len(row) - 1) / 2) + shift, float(layer))
+    pos["logits"] = (0.0, float(n_layers))
+    return pos
+
+
+def edge_graph(circuit, n_layers, title):
+    """A node circuit's kept edges as a layered graph: components by layer (circles heads,
+    squares MLPs, the logits on top), one arrow per kept edge from sender to receiver, coloured
+    and styled by the channel it writes into (q, k, v, mlp, resid), wider for a larger |effect|.
+    circuit: summary.json's edge_circuits entry (edges with "kept")."""
+    kept = [e for e in circuit["edges"] if e["kept"]]
+    nodes = list(circuit["components"])
+    # a k/v receiver names a key-value head, which is not a circuit head under grouped queries
+    extra = [e["receiver"] for e in kept if e["receiver"] not in nodes and e["receiver"] != "logits"]
+    nodes += list(dict.fromkeys(extra))
+    n_layers = max([n_layers] + [components.parse(n)[1] + 1 for n in nodes])
+    pos = edge_graph_layout(nodes, n_layers)
+    widest = max([sum(1 for p in pos.values() if p[1] == layer) for layer in range(n_layers)]
+                 + [1])
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.3 * widest + 2.5), 1.05 * n_layers + 2.8))
+    touched = {e["sender"] for e in kept} | {e["receiver"] for e in kept}
+    for name, (x, y) in pos.items():
+        if name == "logits":
+            ax.text(x, y, "logits", ha="center", va="center", fontsize=9, zorder=4,
+                    bbox=dict(boxstyle="round,pad=0.4", fc="white", ec="black"))
+            continue
+        head = components.is_head(name)
+        ax.text(x, y, name, ha="center", va="center", fontsize=8, zorder=4, gid="node:" + name,
+                color="black" if name in touched else "0.5",
+                bbox=dict(boxstyle="circle,pad=0.35" if head else "square,pad=0.45",
+                          fc="white" if name in circuit["components"] else "0.92",
+                          ec="black" if name in touched else "0.6",
+                          ls="-" if name in circuit["components"] else "--"))
+    for e in kept:
+        color, ls = CHANNEL_STYLE[e["channel"]]
+        lw = 1.0 + 3.0 * min(1.0, abs(e["effect"] or 0.0))
+        span = abs(pos[e["receiver"]][1] - pos[e["sender"]][1])
+        # long edges bend more; edges into the logits bend the other way from those into MLPs
+        rad = (_CHANNEL_RAD[e["channel"]] + 0.15 * max(0.0, span - 1)) * (
+            -1 if e["channel"] == "resid" else 1)
+        a = ax.annotate("", xy=pos[e["receiver"]], xytext=pos[e["sender"]],
+                        arrowprops=dict(arrowstyle="-|>", color=color, lw=lw, linestyle=ls,
+                                        shrinkA=13, shrinkB=13, mutation_scale=12,
+                                        connectionstyle=f"arc3,rad={rad:.3f}"))
+        a.set_gid(f"edge:{e['sender']}->{e['receiver']}:{e['channel']}")
+    xs = [p[0] for p in pos.values()]
+    ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
+    ax.set_ylim(-0.7, n_layers + 0.6)
+    ax.set_yticks(list(range(n_layers)) + [n_layers])
+    ax.set_yticklabels([str(layer) for layer in range(n_layers)] + ["out"])
+    ax.set_ylabel("layer")
+    ax.set_xticks([])
+    ax.set_xlabel("components of the layer (heads by index, then the MLP)")
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    from matplotlib.lines import Line2D
+    used = [c for c in CHANNEL_STYLE if any(e["channel"] == c for e in kept)]
+    handles = [Line2D([0], [0], color=CHANNEL_STYLE[c][0], linestyle=CHANNEL_STYLE[c][1], lw=1.8)
+               for c in used]
+    labels = [f"{c}: {CHANNEL_NAMES[c]}" for c in used]
+    if set(circuit["components"]) - touched:
+        handles.append(Line2D([0], [0], marker="o", color="none", markeredgecolor="0.6",
+                              markersize=9))
+        labels.append("grey: in the circuit, no kept edge")
+    if handles:
+        ax.legend(handles, labels, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8, frameon=False)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def read_edge_graph(fig):
+    """Edges drawn on an edge graph: {"sender->receiver:channel"}."""
+    return read_edges(fig.axes[0])
+
+
+def faithfulness(panels, title, xlabel, ylabel):
+    """One panel per task ({"title", "points": {"size", "fraction", "mib", "faithfulness"},
+    "cpr", "cmd", "n_items"}): f(k) against the fraction kept (line through the integer sizes,
+    else the MIB points), the MIB fraction points as squares, the area CPR integrates shaded,
+    f = 1 (the full model) dashed, CPR and CMD printed."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(4.0 * n + 0.6, 3.9), squeeze=False, sharey=True,
+                             layout="constrained")
+    for ax, p in zip(axes.flat, panels):
+        pts = p["points"]
+        fr = np.asarray(pts["fraction"], dtype=float)
+        f = np.asarray([np.nan if v is None else v for v in pts["faithfulness"]], dtype=float)
+        mib = np.asarray(pts["mib"], dtype=bool)
+        line = ~mib if (~mib).any() else mib
+        ax.plot(fr[line], f[line], color="black", lw=1.2, marker="o", markersize=3,
+                label="every size k (k / N)" if (~mib).any() else "MIB points", gid="curve")
+        ax.fill_between(fr[mib], 0, f[mib], color="0.85", zorder=0, label="area = CPR")
+        ax.scatter(fr[mib], f[mib], marker="s", s=26, facecolors="white", edgecolors="black",
+                   zorder=3, label="MIB fraction points", gid="mib")
+        ax.axhline(1.0, color="0.35", linestyle="--", lw=1, label="f = 1: the full model")
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.text(0.97, 0.05, f"CPR = {p['cpr']:.3f} (higher better)\n"
+                            f"CMD = {p['cmd']:.3f} (lower better)", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=8, gid="scores",
+                bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="0.6"))
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlabel(xlabel.format(n=p["n_items"]))
+        ax.grid(True, color="0.9")
+        ax.set_title(f"{p['title']} (N = {p['n_items']})", fontsize=10)
+    axes.flat[0].set_ylabel(ylabel)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4,
+               fontsize=8, frameon=False)
+    fig.suptitle(title)
+    return fig

@@ -100,6 +100,24 @@ def plan(s):
                         "(filled: removed, hollow: kept); the line is the circuit's performance "
                         "after each step, the dashed line 100 - T (a candidate is removed when "
                         "its point lies above it), dotted lines separate the passes."})
+    for ec in s.get("edge_circuits", []):
+        add({"name": ec["id"], "kind": "edge_graph", "ref": {"edge_circuit": ec["id"]},
+             "caption": f"Kept edges of the {ec['task']} circuit ({ec['label']}): {ec['n_kept']} "
+                        f"of {ec['n_candidates']} candidate edges, components by layer (circles "
+                        "heads, squares MLPs), arrows from sender to receiver coloured and styled "
+                        "by what the receiver reads (q, k, v, MLP input, logits), wider for a "
+                        "larger |effect| of patching the edge; grey: circuit components with no kept "
+                        "edge. Circuit performance "
+                        f"{_pct(ec['circuit_performance'])} with every edge, "
+                        f"{_pct(ec['recheck_performance'])} with only the kept edges."})
+    for fg in s.get("faithfulness", []):
+        add({"name": fg["id"], "kind": "faithfulness", "ref": {"faithfulness": fg["id"]},
+             "caption": f"Faithfulness curves ({fg['label']}): keeping the top-k of the N ranked "
+                        "components (the rest ablated), f(k) = (m(C_k) - m(empty)) / (m(full) - "
+                        "m(empty)) against k / N; squares: the MIB fraction points p (k = "
+                        "floor(p N), so a square has the height of the nearest dot at or left of "
+                        "it), whose trapezoid area (shaded) is CPR; CMD is the area between f and "
+                        "1."})
     for ct in s.get("cross_task", []):
         if str(ct["setting"].get("order", "")).startswith("random"):
             continue  # random orders: in summary.json and the tables
@@ -142,6 +160,10 @@ def plan(s):
 
 def _group(s, gid):
     return next(g for g in s["circuit_groups"] if g["id"] == gid)
+
+
+def _pct(v):
+    return "n/a" if v is None else f"{v:.1f} %"
 
 
 def _has_mlps(d):
@@ -208,6 +230,23 @@ def draw(s, entry):
         panels = [dict(title=t, **d) for t, d in tr["tasks"].items()]
         return F.trajectory(panels, f"Pruning trajectory, {tr['setting'].get('order', '')} "
                                     f"order\n{tr['label']}")
+    if kind == "edge_graph":
+        ec = next(x for x in s["edge_circuits"] if x["id"] == ref["edge_circuit"])
+        return F.edge_graph(ec, s["model_shape"]["n_layers"],
+                            f"{ec['task']}: {ec['n_kept']} of {ec['n_candidates']} candidate "
+                            f"edges kept; performance {_pct(ec['circuit_performance'])} with "
+                            f"every edge, {_pct(ec['recheck_performance'])} with the kept edges "
+                            f"only\n{ec['label']}")
+    if kind == "faithfulness":
+        fg = next(x for x in s["faithfulness"] if x["id"] == ref["faithfulness"])
+        panels = [dict(title=t, **d) for t, d in fg["tasks"].items()]
+        level = {"nodes": "components", "edges": "edges"}.get(fg["setting"].get("level"),
+                                                               "items")
+        metrics = sorted({d["metric"] for d in fg["tasks"].values()})
+        return F.faithfulness(panels, f"Faithfulness of the {fg['setting'].get('source', '')} "
+                                      f"ranking\n{fg['label']}",
+                              f"fraction of the {{n}} ranked {level} kept (k / N)",
+                              f"faithfulness f(k) of m = {', '.join(metrics)}")
     if kind == "cross_task":
         ct = next(x for x in s["cross_task"] if x["id"] == ref["cross_task"])
         rows = [(f"{r} circuit" if r not in ("intersection", "union") else
