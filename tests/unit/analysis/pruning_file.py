@@ -141,3 +141,72 @@ def write(path, tasks, pool, spec, circuits, steps, cross, model="m"):
                   **{m: nan(n) for m in METRICS}}
             xd["performance"] = [x["performance"] for x in cross]
             write_group(f, "cross_task", "kCrossTaskColumns", xd)
+
+
+def write_stages(path, tasks, edge_circuits=(), edges=(), curves=(), points=()):
+    """Appends the circuit-stage groups to a file written by write():
+    edge_circuits: [{task, stage, circuit, source, threshold, order, components (list),
+    circuit_performance, recheck_performance}] (n_candidates / n_kept counted from edges unless
+    given); edges: [{task, stage, circuit, edge (MIB, "a0.h1->a1.h0<q>"), effect, kept}] (the
+    integer columns are parsed from the MIB name here); curves: [{task, stage, curve, source,
+    n_items, m_full, m_empty, cpr, cmd}]; points: [{task, stage, curve, size, fraction, mib,
+    score, faithfulness}]."""
+    def exp(rows):
+        return {**{c: [0] * len(rows) for c in EXPERIMENT},
+                "task": [tasks.index(r["task"]) for r in rows]}
+
+    def node(name):
+        m = re.match(r"^a(\d+)\.h(\d+)$", name)
+        return (0, int(m.group(1)), int(m.group(2))) if m else (1, int(name[1:]), 0)
+
+    with h5py.File(path, "a") as f:
+        if edge_circuits:
+            n = len(edge_circuits)
+            key = lambda r: (r["task"], r["stage"], r["circuit"])  # noqa: E731
+            cand = {key(c): [e for e in edges if key(e) == key(c)] for c in edge_circuits}
+            d = {**exp(edge_circuits), **{k: [c[k] for c in edge_circuits] for k in
+                                          ("stage", "circuit", "source", "threshold", "order",
+                                           "circuit_performance", "recheck_performance")},
+                 "components": ["+".join(c["components"]) for c in edge_circuits],
+                 "n_components": [len(c["components"]) for c in edge_circuits],
+                 "n_candidates": [c.get("n_candidates", len(cand[key(c)]))
+                                  for c in edge_circuits],
+                 "n_kept": [c.get("n_kept", sum(e["kept"] for e in cand[key(c)]))
+                            for c in edge_circuits],
+                 "inside": [1] * n, "ratio_rule": [0.8] * n, "effect_rule": [0.0] * n,
+                 "clean_logit_diff": [2.0] * n, "corrupted_logit_diff": [-1.0] * n,
+                 "circuit_logit_diff": [1.6] * n, "recheck_logit_diff": [1.2] * n,
+                 "recheck_normalized": [0.7] * n}
+            write_group(f, "edge_circuits", "kEdgeCircuitColumns", d)
+            rows = []
+            for e in edges:
+                s, r = e["edge"].split("->")
+                sk, sl, si = node(s)
+                m = re.match(r"^a(\d+)\.h(\d+)<([qkv])>$", r)
+                if m:
+                    ch, rl, rh = m.group(3), int(m.group(1)), int(m.group(2))
+                elif r == "logits":
+                    ch, rl, rh = "resid", -1, -1
+                else:
+                    ch, rl, rh = "mlp", int(r[1:]), -1
+                rows.append({"sender": s, "sender_kind": sk, "sender_layer": sl,
+                             "sender_index": si, "receiver": r, "channel": ch,
+                             "receiver_layer": rl, "receiver_head": rh})
+            d = {**exp(list(edges)), **{k: [e[k] for e in edges] for k in
+                                        ("stage", "circuit", "edge", "effect", "kept")},
+                 **{k: [r[k] for r in rows] for k in (rows[0] if rows else {})},
+                 "logit_diff": [1.6 + e["effect"] * 3 for e in edges],
+                 "ratio": [(1.6 + e["effect"] * 3) / 1.6 for e in edges]}
+            write_group(f, "edges", "kEdgeColumns", d)
+        if curves:
+            n = len(curves)
+            d = {**exp(curves), **{k: [c[k] for c in curves] for k in
+                                   ("stage", "curve", "source", "n_items", "m_full", "m_empty",
+                                    "cpr", "cmd")},
+                 "level": ["nodes"] * n, "metric": ["logit_diff"] * n,
+                 "average": [0.5] * n, "ranking": [c.get("ranking", "a0.h0") for c in curves]}
+            write_group(f, "faithfulness_curves", "kFaithfulnessCurveColumns", d)
+            d = {**exp(points), **{k: [p[k] for p in points] for k in
+                                   ("stage", "curve", "size", "fraction", "mib", "score",
+                                    "faithfulness")}}
+            write_group(f, "faithfulness", "kFaithfulnessColumns", d)
