@@ -9,7 +9,9 @@ read with h5py/numpy here (nothing of the analysis package computes the expected
 the layer x head grids (summary.json and the heatmap images), the top single heads, the pair
 interactions, the corruption bars, the single-ablation Venn, the tidy CSV (pandas), the results
 file opened with xarray + h5netcdf (check_netcdf.py), and the command's errors (incomplete file,
-not a results file, no interpreter, missing modules).
+not a results file, no interpreter, missing modules). Then a circuits sweep
+(jobs/analysis_circuits.toml: pruning, edges, faithfulness) whose trajectory, survival, size,
+edge-graph and faithfulness figures are read back and compared with its rows.
 """
 import json
 import os
@@ -29,6 +31,7 @@ sys.path.insert(0, HERE)
 from csweep_analysis import figures, report_figures  # noqa: E402  (drawing only, for read-back)
 
 JOB = os.path.join(HERE, "jobs", "analysis.toml")
+CIRCUITS_JOB = os.path.join(HERE, "jobs", "analysis_circuits.toml")
 STUDY = os.path.join(ROOT, "data", "circuits", "lan_barez_80.json")
 EXIT_INPUT, EXIT_INCOMPLETE = 2, 3
 TOL = 1e-9  # summary.json stores float64 values as read, so only JSON round-off may differ
@@ -262,10 +265,171 @@ def main():
           ["0.1", "4.4", "6.1", "6.6", "6.10", "7.11", "8.8", "9.1"], "study: three-way")
     check(v["number_words&months"]["members"] == ["7.6"], "study: number words & months only")
 
+    check_circuits(csweep, work)
+
     if failures:
         raise SystemExit(f"{len(failures)} checks failed")
     print(f"analysis e2e: all checks passed ({len(s['figures'])} figures, {len(s['tables'])} "
           "tables)")
+
+
+def _strings(g, c):
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in g[c][...]]
+
+
+def _mib(name):
+    """'a0.h1' -> '0.1', 'm3' -> 'mlp3' (the analysis' spelling), 'a1.h0<q>' -> '1.0'."""
+    name = name.split("<")[0]
+    if name == "logits":
+        return name
+    if name.startswith("a"):
+        layer, head = name[1:].split(".h")
+        return f"{int(layer)}.{int(head)}"
+    return f"mlp{int(name[1:])}"
+
+
+def check_circuits(csweep, work):
+    """Pruning trajectories, survival grids, circuit sizes, edge graphs and faithfulness curves
+    of a real circuits sweep, each compared with the file's rows read here with h5py."""
+    results = os.path.join(work, "circuits.h5")
+    run([csweep, "run", CIRCUITS_JOB, "--output", results, "--no-summary"])
+    out = os.path.join(work, "circuits_analysis")
+    run([csweep, "analyze", results, "--out", out, "--figures"])
+    with open(os.path.join(out, "summary.json")) as fh:
+        s = json.load(fh)
+    figs = {}
+    for e in s["figures"]:
+        figs.setdefault(e["kind"], []).append(e)
+    with h5py.File(results, "r") as f:
+        tasks = names(f, "task_names")
+        c = {k: f["circuits"][k][...] for k in f["circuits"]}
+        order = _strings(f["circuits"], "order")
+        st = {k: f["pruning_steps"][k][...] for k in f["pruning_steps"]}
+        st_comp = _strings(f["pruning_steps"], "component")
+        spec = json.loads(f["tables/circuits"].attrs["spec"])
+        pool = spec["resolved"][0]["pool"]
+        ec = {k: f["edge_circuits"][k][...] for k in f["edge_circuits"]}
+        ed = {k: f["edges"][k][...] for k in f["edges"]}
+        ed_edge = _strings(f["edges"], "edge")
+        ed_ch = _strings(f["edges"], "channel")
+        fc = {k: f["faithfulness_curves"][k][...] for k in f["faithfulness_curves"]}
+        fp = {k: f["faithfulness"][k][...] for k in f["faithfulness"]}
+    L = max(int(p[3:]) if p.startswith("mlp") else int(p.split(".")[0]) for p in pool) + 1
+    H = max(int(p.split(".")[1]) for p in pool if not p.startswith("mlp")) + 1
+    thresholds = sorted(set(float(t) for t in c["threshold"]))
+
+    # trajectories: one figure per threshold (reference order), one panel per task
+    check(len(figs.get("trajectory", [])) == len(thresholds), "one trajectory figure per T")
+    for e in figs.get("trajectory", []):
+        T = next(tr for tr in s["trajectories"] if tr["id"] == e["ref"]["trajectory"])
+        T = T["setting"]["threshold"]
+        fig = report_figures.draw(s, e)
+        panels = [ax for ax in fig.axes if ax.collections]
+        check(len(panels) == len(tasks), f"{e['name']}: one panel per task")
+        for ax, task in zip(panels, tasks):
+            row = np.nonzero((c["task"] == tasks.index(task)) & (c["threshold"] == T) &
+                             (np.array(order) == "reference"))[0][0]
+            sel = np.nonzero((st["task"] == tasks.index(task)) &
+                             (st["circuit"] == c["circuit"][row]))[0]
+            sel = sel[np.argsort(st["step"][sel])]
+            perf, rem = st["performance"][sel], st["removed"][sel] == 1
+            drawn = {col.get_gid(): np.asarray(col.get_offsets()) for col in ax.collections}
+            k = np.arange(len(sel))
+            check(np.allclose(drawn["removed"], np.c_[k[rem], perf[rem]], atol=TOL) and
+                  np.allclose(drawn["kept"], np.c_[k[~rem], perf[~rem]], atol=TOL),
+                  f"{e['name']}/{task}: removed and kept points are the steps")
+            lines = {ln.get_gid(): ln for ln in ax.get_lines()}
+            check(np.allclose(lines["threshold"].get_ydata(), 100.0 - T),
+                  f"{e['name']}: threshold line at 100 - T")
+            n_bound = int((np.diff(st["pass"][sel]) != 0).sum())
+            check(sum(ln.get_gid() == "pass_boundary" for ln in ax.get_lines()) == n_bound,
+                  f"{e['name']}/{task}: one separator per new pass")
+            check([t.get_text() for t in ax.get_xticklabels()][1:] ==
+                  [st_comp[i] for i in sel], f"{e['name']}/{task}: candidates as x ticks")
+
+    # survival: counts over the random orders only, layer x head grid + MLP column
+    random_rows = np.array([o.startswith("random") for o in order])
+    check(len(figs.get("survival", [])) == len(thresholds), "one survival figure per T")
+    for e in figs.get("survival", []):
+        T = next(sv for sv in s["survival"] if sv["id"] == e["ref"]["survival"])
+        T = T["setting"]["threshold"]
+        fig = report_figures.draw(s, e)
+        n = int(random_rows.sum() // len(tasks) // len(thresholds))
+        check(f"N = {n}" in fig._suptitle.get_text(), f"{e['name']}: N = {n} in the title")
+        for task in tasks:
+            rows = np.nonzero(random_rows & (c["task"] == tasks.index(task)) &
+                              (c["threshold"] == T))[0]
+            counts = (c["kept"][rows, :len(pool)] == 1).sum(axis=0)
+            want = np.full((L, H + 2), np.nan)
+            for name, k in zip(pool, counts):
+                if name.startswith("mlp"):
+                    want[int(name[3:]), H + 1] = k
+                else:
+                    layer, head = map(int, name.split("."))
+                    want[layer, head] = k
+            im = [i for ax in fig.axes for i in ax.images if i.get_gid() == "survival:" + task]
+            check(len(im) == 1 and np.array_equal(
+                np.ma.filled(im[0].get_array().astype(float), np.nan), want, equal_nan=True),
+                f"{e['name']}/{task}: grid = kept counts over {len(rows)} random orders")
+
+    # sizes: one figure per task, reference line and random dots from /circuits
+    check(sorted(e["ref"]["task"] for e in figs.get("size_vs_threshold", [])) == sorted(tasks),
+          "one size figure per task")
+    for e in figs.get("size_vs_threshold", []):
+        task = e["ref"]["task"]
+        fig = report_figures.draw(s, e)
+        axes = [ax for ax in fig.axes if ax.get_ylabel()]
+        for ax, col in zip(axes, ("n_heads", "n_mlps")):
+            what = "heads" if col == "n_heads" else "mlps"
+            mine = c["task"] == tasks.index(task)
+            ref = [int(c[col][np.nonzero(mine & (c["threshold"] == T) &
+                                         (np.array(order) == "reference"))[0][0]])
+                   for T in thresholds]
+            ln = [x for x in ax.get_lines() if x.get_gid() == f"order:reference:{what}"]
+            check(len(ln) == 1 and list(ln[0].get_ydata()) == ref,
+                  f"{e['name']}: reference {what} per threshold")
+            for T in thresholds:
+                want = sorted(int(v) for v in c[col][mine & random_rows & (c["threshold"] == T)])
+                dots = [x for x in ax.collections if x.get_gid() == f"random:{what}:{T:g}"]
+                check(len(dots) == 1 and sorted(int(y) for _, y in dots[0].get_offsets()) == want,
+                      f"{e['name']}: random orders' {what} at T = {T:g}")
+
+    # edges: the kept /edges rows of each circuit, in the analysis' names
+    check(len(figs.get("edge_graph", [])) == len(ec["task"]), "one edge graph per edge circuit")
+    for i in range(len(ec["task"])):
+        task = tasks[ec["task"][i]]
+        e = next(x for x in figs.get("edge_graph", [])
+                 if x["ref"]["edge_circuit"].startswith(f"edges_{task}_"))
+        rows = np.nonzero((ed["task"] == ec["task"][i]) & (ed["circuit"] == ec["circuit"][i]) &
+                          (ed["kept"] == 1))[0]
+        want = {f"{_mib(ed_edge[r].split('->')[0])}->{_mib(ed_edge[r].split('->')[1])}:"
+                f"{ed_ch[r]}" for r in rows}
+        got = figures.read_edge_graph(report_figures.draw(s, e))
+        check(got == want and len(want) == int(ec["n_kept"][i]),
+              f"{e['name']}: the {len(want)} kept edges drawn")
+
+    # faithfulness: integer-size points as the line, MIB points as squares, CPR / CMD printed
+    (e,) = figs.get("faithfulness", [None])
+    fig = report_figures.draw(s, e)
+    panels = [ax for ax in fig.axes if ax.get_lines()]
+    for ax, task in zip(panels, tasks):
+        t = tasks.index(task)
+        line = np.nonzero((fp["task"] == t) & (fp["mib"] == 0))[0]
+        line = line[np.argsort(fp["size"][line])]
+        (curve,) = [x for x in ax.get_lines() if x.get_gid() == "curve"]
+        check(np.allclose(curve.get_ydata(), fp["faithfulness"][line], atol=TOL) and
+              np.allclose(curve.get_xdata(), fp["fraction"][line], atol=TOL),
+              f"faithfulness/{task}: curve = the file's points")
+        mib = np.nonzero((fp["task"] == t) & (fp["mib"] == 1))[0]
+        mib = mib[np.argsort(fp["fraction"][mib])]
+        (sq,) = [x for x in ax.collections if x.get_gid() == "mib"]
+        check(np.allclose(sq.get_offsets(), np.c_[fp["fraction"][mib], fp["faithfulness"][mib]],
+                          atol=TOL), f"faithfulness/{task}: MIB points")
+        k = np.nonzero(fc["task"] == t)[0][0]
+        text = next(x.get_text() for x in ax.texts if x.get_gid() == "scores")
+        check(f"CPR = {fc['cpr'][k]:.3f}" in text and f"CMD = {fc['cmd'][k]:.3f}" in text,
+              f"faithfulness/{task}: CPR and CMD printed")
+    print(f"analysis e2e: circuits sweep, {len(s['figures'])} figures checked against the file")
 
 
 if __name__ == "__main__":
