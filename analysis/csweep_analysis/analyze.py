@@ -369,8 +369,9 @@ class Analysis:
                      "runs": d["n_runs"], "frequency": r["frequency"]}
                     for task, d in sv["tasks"].items() for r in d["components"]]
             add(tables.write(pd.DataFrame(rows), t, sv["id"],
-                             f"Survival frequency across removal orders ({sv['label']}): the "
-                             "fraction of runs whose circuit keeps the component.",
+                             f"Survival frequency across the random removal orders "
+                             f"({sv['label']}): the fraction of the random orders whose circuit "
+                             "keeps the component (the reference order not counted).",
                              float_format="%.3f"))
         for sz in self.size_vs_threshold:
             rows = [{"task": task, **r} for task, v in sz["tasks"].items() for r in v]

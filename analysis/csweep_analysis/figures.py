@@ -460,7 +460,8 @@ def circuit_sizes(rows, title, reference="reference"):
     (min to max); every other order (the reference, reversed) as a marked line."""
     thresholds = sorted({r["threshold"] for r in rows})
     x_of = {t: i for i, t in enumerate(thresholds)}
-    named = list(dict.fromkeys(r["order"] for r in rows if not str(r["order"]).startswith("random")))
+    named = list(dict.fromkeys(r["order"] for r in rows
+                               if not str(r["order"]).startswith("random")))
     named.sort(key=lambda o: (o != reference, o))
     n_random = len({r["order"] for r in rows if str(r["order"]).startswith("random")})
     fig, axes = plt.subplots(1, 2, figsize=(max(6.5, 1.6 * len(thresholds) + 4), 3.8),
@@ -610,7 +611,8 @@ def edge_graph(circuit, n_layers, title):
     kept = [e for e in circuit["edges"] if e["kept"]]
     nodes = list(circuit["components"])
     # a k/v receiver names a key-value head, which is not a circuit head under grouped queries
-    extra = [e["receiver"] for e in kept if e["receiver"] not in nodes and e["receiver"] != "logits"]
+    extra = [e["receiver"] for e in kept
+             if e["receiver"] not in nodes and e["receiver"] != "logits"]
     nodes += list(dict.fromkeys(extra))
     n_layers = max([n_layers] + [components.parse(n)[1] + 1 for n in nodes])
     pos = edge_graph_layout(nodes, n_layers)
