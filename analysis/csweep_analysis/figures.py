@@ -546,7 +546,9 @@ def trajectory(panels, title, max_named=80):
                    label=f"100 - T = {line:g} %: removed when above", gid="threshold")
         ax.axhspan(line, 1000, color="0.93", zorder=0)
         passes = list(p["pass"])
-        ymax = max(np.nanmax(perf), 100.0)
+        finite = perf[np.isfinite(perf)]
+        ymax = max([100.0] + list(finite))
+        ymin = min([100.0 - p["threshold"]] + list(finite))
         for k in range(1, len(passes)):
             if passes[k] != passes[k - 1]:
                 ax.axvline(k - 0.5, color="0.5", linestyle=":", linewidth=1, gid="pass_boundary")
@@ -554,7 +556,7 @@ def trajectory(panels, title, max_named=80):
         for k in starts:
             ax.text(k - 0.3, ymax + 3, f"pass {passes[k] + 1}", fontsize=7, va="bottom",
                     ha="left", color="0.25")
-        ax.set_ylim(min(np.nanmin(perf), line) - 8, ymax + 12)
+        ax.set_ylim(ymin - 8, ymax + 12)
         ax.set_xlim(-1.5, len(perf) - 0.5)
         if len(perf) <= max_named:
             ax.set_xticks(np.concatenate([[-1], x]))
@@ -566,10 +568,11 @@ def trajectory(panels, title, max_named=80):
             ax.set_xlabel("candidate evaluation")
         ax.set_ylabel("performance\n(% of clean LD)")
         ax.grid(True, axis="y", color="0.9")
+        pct = lambda v: "n/a" if v is None else f"{v:.1f} %"  # noqa: E731
         ax.set_title(f"{p['title']}: {p['n_components'] + int(removed.sum())} components at "
-                     f"{p['start_performance']:.1f} %, {int(removed.sum())} removed in "
+                     f"{pct(p['start_performance'])}, {int(removed.sum())} removed in "
                      f"{len(perf)} evaluations, {p['n_components']} left at "
-                     f"{p['circuit_performance']:.1f} %", fontsize=9)
+                     f"{pct(p['circuit_performance'])}", fontsize=9)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8,
                frameon=False)
@@ -696,8 +699,9 @@ def faithfulness(panels, title, xlabel, ylabel):
                    zorder=3, label="MIB fraction points", gid="mib")
         ax.axhline(1.0, color="0.35", linestyle="--", lw=1, label="f = 1: the full model")
         ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.text(0.97, 0.05, f"CPR = {p['cpr']:.3f} (higher better)\n"
-                            f"CMD = {p['cmd']:.3f} (lower better)", transform=ax.transAxes,
+        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+        ax.text(0.97, 0.05, f"CPR = {fmt(p['cpr'])} (higher better)\n"
+                            f"CMD = {fmt(p['cmd'])} (lower better)", transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=8, gid="scores",
                 bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="0.6"))
         ax.set_xlim(-0.02, 1.02)
