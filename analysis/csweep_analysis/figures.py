@@ -283,31 +283,6 @@ def lines(series, title, xlabel, ylabel, band=None, integer_x=True, xticks=None)
     return fig
 
 
-def survival(panels, title):
-    """Horizontal bars per panel ({"title", "rows": [{"component", "frequency"}], "n_runs"}): the
-    fraction of runs (removal orders) whose circuit keeps each component."""
-    n = len(panels)
-    height = max(2.5, 0.22 * max(len(p["rows"]) for p in panels) + 1.4)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, height), squeeze=False, layout="constrained")
-    for ax, p in zip(axes.flat, panels):
-        rows = p["rows"]
-        y = np.arange(len(rows))
-        bars = ax.barh(y, [r["frequency"] for r in rows], color="0.6", edgecolor="black",
-                       height=0.6)
-        ax.bar_label(bars, labels=[f"{r['count']}/{p['n_runs']}" for r in rows], fontsize=7,
-                     padding=2)
-        ax.set_yticks(y)
-        ax.set_yticklabels([r["component"] for r in rows], fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlim(0, 1.15)
-        ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
-        ax.set_xlabel(f"fraction of the {p['n_runs']} runs keeping it")
-        ax.set_ylabel("component")
-        ax.set_title(p["title"], fontsize=10)
-    fig.suptitle(title)
-    return fig
-
-
 # ---- circuit diagrams ---------------------------------------------------------------------------
 
 def circuit_diagram(circuits, n_layers, n_heads, title, edges=None):
