@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "workers/interventions/tensor_util.hpp"
 #include "workers/model/hooks.hpp"
+#include "workers/model/kernels.hpp"
 #include "workers/model/transformer.hpp"
 
 namespace csweep::interv {
@@ -70,7 +71,9 @@ DatasetCache::DatasetCache(const model::HookedTransformer& model, PromptSet prom
   const auto grp = prompts_.group.cpu();
   for (int64_t b = 0; b < B; ++b) onehot[grp[b].item<int64_t>()][b] = 1.0;
   const auto counts = onehot.sum(1, true).clamp_min(1.0);
-  group_weights_ = (onehot / counts).to(dev, torch::kFloat32);
+  // In the dtype results are reduced in, so a float64 model's means are exact to float64 (float32
+  // weights would round 1/count and differ from the reference path's own per-group means).
+  group_weights_ = (onehot / counts).to(dev, model::result_dtype(model_.dtype()));
   const auto group_dev = prompts_.group.to(dev);
   const RunCache& src = mean_source_ == MeanSource::kCorrupted ? corrupted_ : clean_;
   for (size_t l = 0; l < src.z.size(); ++l) {

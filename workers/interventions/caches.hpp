@@ -29,7 +29,7 @@ struct RunCache {
   std::vector<torch::Tensor> mlp_out;    // [batch, pos, d_model]           (hook_mlp_out)
   std::vector<torch::Tensor> post;       // [batch, pos, d_mlp] (mlp.hook_post), empty until needed
   torch::Tensor final_answer;            // [batch, d_model] final residual at the answer position
-  torch::Tensor answer_logits;           // [batch, d_vocab] float32
+  torch::Tensor answer_logits;           // [batch, d_vocab] in model::result_dtype
 };
 
 enum class MeanSource : std::uint8_t { kCorrupted, kClean };

@@ -104,7 +104,7 @@ torch::Tensor Executor::edge_answer_logits(const DatasetCache& cache,
   if (opt_.max_interventions_per_batch > 0) chunk = std::min<int64_t>(chunk, opt_.max_interventions_per_batch);
 
   auto out = torch::empty({static_cast<int64_t>(ivs.size()), B, V},
-                          torch::TensorOptions().device(dev).dtype(torch::kFloat32));
+                          torch::TensorOptions().device(dev).dtype(model::result_dtype(model_.dtype())));
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
   const auto fopts = torch::TensorOptions().dtype(dt);
   auto mm = [&](const torch::Tensor& x2d, const torch::Tensor& w, const torch::Tensor& b) {
@@ -304,7 +304,7 @@ torch::Tensor Executor::edge_answer_logits(const DatasetCache& cache,
     }
     const auto lg = detail::answer_logits_from_final(model_, cache, fin, full_vocab, stats_);
     std::vector<int64_t> dst(rows.begin(), rows.end());
-    out.index_copy_(0, torch::tensor(dst, long_opts).to(dev), lg.to(torch::kFloat32));
+    out.index_copy_(0, torch::tensor(dst, long_opts).to(dev), lg.to(out.scalar_type()));
     stats_.batches += 1;
     stats_.interventions += n;
   }

@@ -435,7 +435,7 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
   const RunCache& clean = cache.clean();
   const RunCache& corrupt = cache.corrupted();
   auto out = torch::empty({static_cast<int64_t>(ivs.size()), B, V},
-                          torch::TensorOptions().device(dev).dtype(torch::kFloat32));
+                          torch::TensorOptions().device(dev).dtype(model::result_dtype(model_.dtype())));
   const auto out_index_opts = torch::TensorOptions().dtype(torch::kLong);
 
   for (size_t s = 0; s < order.size(); s += static_cast<size_t>(chunk)) {
@@ -645,7 +645,7 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
     }
     const auto lg = run.logits(fin, full_vocab);
     std::vector<int64_t> dst(rows.begin(), rows.end());
-    out.index_copy_(0, torch::tensor(dst, out_index_opts).to(dev), lg.to(torch::kFloat32));
+    out.index_copy_(0, torch::tensor(dst, out_index_opts).to(dev), lg.to(out.scalar_type()));
     stats_.interventions += n;
   }
   return out;

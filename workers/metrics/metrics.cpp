@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "workers/model/kernels.hpp"
 
 namespace csweep::metrics {
 
@@ -41,8 +42,8 @@ MetricContext make_context(const torch::Tensor& clean_logits, const torch::Tenso
   const auto dev = clean_logits.device();
   ctx.correct = correct.to(dev, torch::kLong);
   ctx.incorrect = incorrect.to(dev, torch::kLong);
-  const auto clean = clean_logits.to(torch::kFloat32);
-  const auto corrupt = corrupted_logits.to(torch::kFloat32);
+  const auto clean = clean_logits.to(model::result_dtype(clean_logits.scalar_type()));
+  const auto corrupt = corrupted_logits.to(model::result_dtype(corrupted_logits.scalar_type()));
   ctx.clean_logprobs = torch::log_softmax(clean, -1);
   if (year_ids.defined() && yy.defined()) {
     ctx.year_ids = year_ids.to(dev, torch::kLong);
@@ -73,7 +74,7 @@ std::vector<MetricRow> compute_rows(const torch::Tensor& logits_in, bool two_col
                 logits_in.dim());
   CSWEEP_ASSERT(!two_columns || !want.needs_full_vocab(),
                 "metrics beyond the logit difference need the full vocabulary");
-  const auto logits = logits_in.to(torch::kFloat32);
+  const auto logits = logits_in.to(model::result_dtype(logits_in.scalar_type()));
   const int64_t n = logits.size(0);
   const auto ld = logit_diff(logits, ctx, two_columns);  // [n, batch]
   const auto ld_mean = ld.to(torch::kFloat64).mean(1).cpu().contiguous();

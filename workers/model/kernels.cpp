@@ -17,6 +17,10 @@ torch::Tensor activation(const torch::Tensor& x, ActFn fn) {
 
 bool is_half(torch::ScalarType t) { return t == torch::kBFloat16 || t == torch::kHalf; }
 
+torch::ScalarType result_dtype(torch::ScalarType compute) {
+  return compute == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+}
+
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                            int rotary_dim) {
   const int64_t d_head = x.size(-1);

@@ -158,8 +158,11 @@ bool all_zero(const torch::Tensor& t) { return !t.defined() || t.eq(0).all().ite
 HookedTransformer::HookedTransformer(const LoadedModel& model, torch::Device device,
                                      torch::ScalarType dtype)
     : cfg_(model.cfg), device_(device), dtype_(dtype) {
-  CSWEEP_CHECK_INPUT(dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kHalf,
-                     "{}: unsupported compute dtype {} (expected float32, bfloat16 or float16)",
+  // float64 is not offered to users (no speed, no peer computes in it) but lets tests compare two
+  // numeric paths of the engine far below float32 rounding.
+  CSWEEP_CHECK_INPUT(dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kHalf ||
+                         dtype == torch::kFloat64,
+                     "{}: unsupported compute dtype {} (expected float32, bfloat16, float16 or float64)",
                      model.source, c10::toString(dtype));
   if (dtype == torch::kHalf && device.is_cpu()) {
     // Some LibTorch builds (e.g. 1.13) have no float16 GEMM on the CPU; fail here, not mid-run.
@@ -518,7 +521,7 @@ torch::Tensor HookedTransformer::unembed(const torch::Tensor& normalized, const 
     logits = torch::matmul(x, W_U_);
     if (b_U_.defined()) logits = logits + b_U_;
   }
-  return logits.to(torch::kFloat32);
+  return logits.to(result_dtype(dtype_));
 }
 
 torch::Tensor HookedTransformer::forward(const torch::Tensor& tokens, Hooks* hooks,

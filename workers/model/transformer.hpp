@@ -56,7 +56,8 @@ struct ForwardOptions {
 
 class HookedTransformer {
  public:
-  // Moves the weights to `device` in `dtype` (float32 default; bf16/fp16 allowed).
+  // Moves the weights to `device` in `dtype` (float32 default; bf16/fp16 allowed; float64 for
+  // exactness tests).
   HookedTransformer(const LoadedModel& model, torch::Device device = torch::kCPU,
                     torch::ScalarType dtype = torch::kFloat32);
 
@@ -64,7 +65,8 @@ class HookedTransformer {
   torch::Device device() const { return device_; }
   torch::ScalarType dtype() const { return dtype_; }
 
-  // tokens [batch, pos] int64 -> logits [batch, pos, d_vocab] (float32 regardless of dtype).
+  // tokens [batch, pos] int64 -> logits [batch, pos, d_vocab] in model::result_dtype (float32;
+  // float64 for a float64 model).
   torch::Tensor forward(const torch::Tensor& tokens, Hooks* hooks = nullptr,
                         const ForwardOptions& opt = {}) const;
 
@@ -73,8 +75,8 @@ class HookedTransformer {
   torch::Tensor run_blocks(torch::Tensor resid, int first_layer, int end_layer,
                            Hooks* hooks = nullptr, const ForwardOptions& opt = {}) const;
   torch::Tensor final_norm(const torch::Tensor& resid, Hooks* hooks = nullptr) const;
-  // normalized [..., d_model] -> [..., n_cols] float32; cols (int64 ids) undefined = the whole
-  // vocabulary.
+  // normalized [..., d_model] -> [..., n_cols] in model::result_dtype; cols (int64 ids) undefined =
+  // the whole vocabulary.
   torch::Tensor unembed(const torch::Tensor& normalized, const torch::Tensor& cols = {}) const;
 
   // Per-layer weights in compute layout (x @ W), prepared once at construction on the model's
