@@ -289,6 +289,99 @@ def build_neox(n_layer: int, n_head: int, hidden: int, inter: int, rotary_pct: f
     return model
 
 
+# Gemma fixtures: a smaller vocabulary and batch than the others keep each model + reference
+# pair near 0.25 MB; 8 positions against a window of 3 make the local layers' mask matter.
+GEMMA_VOCAB = 64
+GEMMA_BATCH = 2
+GEMMA_WINDOW = 3
+
+
+def gemma_tokens() -> torch.Tensor:
+    g = torch.Generator().manual_seed(TOKEN_SEED)
+    return torch.randint(0, GEMMA_VOCAB, (GEMMA_BATCH, POS), generator=g, dtype=torch.int64)
+
+
+def _gemma_norms_near_one(model: torch.nn.Module, seed: int) -> None:
+    """Gemma's RMSNorm multiplies by (1 + w) (HF initialises w = 0): give every norm weight
+    w = 0.2 * randn, so the multipliers are random and near 1, as in a trained model."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name and name.endswith(".weight"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+
+
+def build_gemma3(seed: int) -> torch.nn.Module:
+    """Gemma 3 (Gemma3ForCausalLM, model_type gemma3_text): (1 + w) RMSNorm before and after
+    attention and MLP, QK-norm, GeGLU (gelu tanh), embeddings * sqrt(d_model), head_dim 12 !=
+    d_model / n_heads = 8, query_pre_attn_scalar 20 != head_dim, GQA, a local layer (sliding
+    window 3, RoPE theta 10000) and a global one (theta 1e6, linear scaling 8), tied embeddings."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(seed)
+    cfg = Gemma3TextConfig(
+        vocab_size=GEMMA_VOCAB,
+        hidden_size=32,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=12,
+        max_position_embeddings=N_CTX,
+        query_pre_attn_scalar=20,
+        sliding_window=GEMMA_WINDOW,
+        layer_types=["sliding_attention", "full_attention"],
+        rope_parameters={
+            "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+            "full_attention": {"rope_type": "linear", "rope_theta": 1000000.0, "factor": 8.0},
+        },
+        rms_norm_eps=1e-6,
+        initializer_range=0.15,
+        tie_word_embeddings=True,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+        attn_implementation="eager",
+    )
+    model = Gemma3ForCausalLM(cfg).eval()
+    _gemma_norms_near_one(model, seed + 1)
+    return model
+
+
+def build_gemma2(seed: int) -> torch.nn.Module:
+    """Gemma 2 (Gemma2ForCausalLM): Gemma 3's block without QK-norm, with attention and final
+    logit soft-capping (small caps so that tanh bends the values), one RoPE theta, and the
+    default layer pattern (even layers local)."""
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = Gemma2Config(
+        vocab_size=GEMMA_VOCAB,
+        hidden_size=32,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=12,
+        max_position_embeddings=N_CTX,
+        query_pre_attn_scalar=20,
+        sliding_window=GEMMA_WINDOW,
+        attn_logit_softcapping=2.0,
+        final_logit_softcapping=3.0,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+        rms_norm_eps=1e-6,
+        initializer_range=0.15,
+        tie_word_embeddings=True,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+        attn_implementation="eager",
+    )
+    model = Gemma2ForCausalLM(cfg).eval()
+    _gemma_norms_near_one(model, seed + 1)
+    return model
+
+
 def save_model(model: torch.nn.Module, name: str, dtype: torch.dtype = torch.float32, **kw) -> Path:
     """save_pretrained in `dtype`. The model is left in float32 holding the
     stored (rounded) values, so references computed from it or from the saved
@@ -942,6 +1035,14 @@ def task_models(only: set[str] | None) -> None:
         m = build_neox(2, 4, 64, 128, rotary_pct=0.25, seed=60)
         d = save_model(m, "neox_tiny")
         write_reference("neox_tiny", d, tokens, m)
+    if want("gemma3_tiny"):
+        m = build_gemma3(seed=70)
+        d = save_model(m, "gemma3_tiny")
+        write_reference("gemma3_tiny", d, gemma_tokens(), m)
+    if want("gemma2_tiny"):
+        m = build_gemma2(seed=80)
+        d = save_model(m, "gemma2_tiny")
+        write_reference("gemma2_tiny", d, gemma_tokens(), m)
 
 
 def main() -> None:
@@ -977,7 +1078,8 @@ def print_sizes() -> None:
         return sum(q.stat().st_size for q in p.rglob("*") if q.is_file()) if p.is_dir() else p.stat().st_size
 
     models = size(MODELS) if MODELS.exists() else 0
-    refs = sum(size(p) for n in ("gpt2_tiny", "gpt2_untied", "llama_gqa", "llama_l3", "qwen2_tiny", "neox_tiny")
+    refs = sum(size(p) for n in ("gpt2_tiny", "gpt2_untied", "llama_gqa", "llama_l3", "qwen2_tiny", "neox_tiny",
+                                         "gemma3_tiny", "gemma2_tiny")
                for p in REFERENCE.glob(f"{n}.*"))
     print(f"models {models} B + reference/{{gpt2_tiny,gpt2_untied,llama_gqa,llama_l3}}.* {refs} B "
           f"= {(models + refs) / 2**20:.2f} MiB (budget 8 MB)")

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -101,6 +102,41 @@ const std::vector<FamilyKeys>& family_table() {
         {"attention_bias", &ModelConfig::attn_bias}},
        "hidden_act",
        0.25},
+      // Gemma2Config / Gemma3TextConfig (Gemma3ForCausalLM's config; "gemma3" is the multimodal
+      // wrapper). Soft-caps, query_pre_attn_scalar, layer types and RoPE are read by
+      // read_gemma_keys: a null soft-cap means off, not the preset's value.
+      {"gemma2",
+       vocab::model_preset(model::Family::kGemma2),
+       {{"num_hidden_layers", &ModelConfig::n_layers, true},
+        {"num_attention_heads", &ModelConfig::n_heads, true},
+        {"num_key_value_heads", &ModelConfig::n_kv_heads, false},
+        {"hidden_size", &ModelConfig::d_model, true},
+        {"intermediate_size", &ModelConfig::d_mlp, true},
+        {"max_position_embeddings", &ModelConfig::n_ctx, false},
+        {"vocab_size", &ModelConfig::d_vocab, true},
+        {"head_dim", &ModelConfig::d_head, false},
+        {"sliding_window", &ModelConfig::sliding_window, false}},
+       {{"rms_norm_eps", &ModelConfig::norm_eps}, {"rope_theta", &ModelConfig::rotary_base}},
+       {{"tie_word_embeddings", &ModelConfig::tied_embeddings},
+        {"attention_bias", &ModelConfig::attn_bias}},
+       "hidden_activation"},
+      {"gemma3_text",
+       vocab::model_preset(model::Family::kGemma3),
+       {{"num_hidden_layers", &ModelConfig::n_layers, true},
+        {"num_attention_heads", &ModelConfig::n_heads, true},
+        {"num_key_value_heads", &ModelConfig::n_kv_heads, false},
+        {"hidden_size", &ModelConfig::d_model, true},
+        {"intermediate_size", &ModelConfig::d_mlp, true},
+        {"max_position_embeddings", &ModelConfig::n_ctx, false},
+        {"vocab_size", &ModelConfig::d_vocab, true},
+        {"head_dim", &ModelConfig::d_head, false},
+        {"sliding_window", &ModelConfig::sliding_window, false}},
+       {{"rms_norm_eps", &ModelConfig::norm_eps},
+        {"rope_theta", &ModelConfig::rotary_base},  // older configs; rope_parameters wins
+        {"rope_local_base_freq", &ModelConfig::rotary_base_local}},
+       {{"tie_word_embeddings", &ModelConfig::tied_embeddings},
+        {"attention_bias", &ModelConfig::attn_bias}},
+       "hidden_activation"},
   };
   return t;
 }
@@ -182,6 +218,111 @@ void check_rope_type(const json& j, const char* key, const std::string& source) 
   }
 }
 
+bool is_gemma(model::Family f) { return f == model::Family::kGemma2 || f == model::Family::kGemma3; }
+
+// One RoPE entry of Gemma 3's rope_parameters (or its older rope_scaling): theta if given, and
+// the linear scaling factor, the only variant besides the plain one that is implemented.
+void read_gemma_rope(const json& r, const std::string& key, const std::string& source, double* theta,
+                     double* linear_factor) {
+  if (!r.is_object()) throw input_error(field_where(source, key), "not an object", r.dump());
+  std::string type = "default";
+  for (const char* type_key : {"rope_type", "type"})
+    if (const json* t = find_non_null(r, type_key)) {
+      if (!t->is_string()) throw input_error(field_where(source, key + "." + type_key), "not a string", t->dump());
+      type = t->get<std::string>();
+    }
+  if (type == "linear" && linear_factor) {
+    const json* f = find_non_null(r, "factor");
+    if (!f) throw input_error(field_where(source, key), "linear RoPE scaling without \"factor\"");
+    *linear_factor = get_float(*f, key + ".factor", source);
+  } else if (type != "default") {
+    throw input_error(field_where(source, key), "unsupported RoPE scaling", "\"" + type + "\"",
+                      linear_factor ? "\"default\" or \"linear\"" : "\"default\"");
+  }
+  if (theta)
+    if (const json* th = find_non_null(r, "rope_theta")) *theta = get_float(*th, key + ".rope_theta", source);
+}
+
+// Gemma 2 / 3 keys that need more than a table entry.
+void read_gemma_keys(const json& j, ModelConfig& c, const std::string& source) {
+  const bool g3 = c.family == model::Family::kGemma3;
+  // A soft-cap key present and null turns capping off (the config class's default applies only
+  // when the key is absent). Gemma3Attention never passes attn_logit_softcapping to its attention
+  // function, so for Gemma 3 only the final cap is read.
+  auto softcap = [&](const char* key, double* field) {
+    auto it = j.find(key);
+    if (it == j.end()) return;
+    *field = it->is_null() ? 0.0 : get_float(*it, key, source);
+    if (*field < 0.0)
+      throw input_error(field_where(source, key), "out of range", it->dump(), "a cap > 0, or null");
+  };
+  softcap("final_logit_softcapping", &c.final_softcap);
+  if (!g3) softcap("attn_logit_softcapping", &c.attn_softcap);
+  if (const json* q = find_non_null(j, "query_pre_attn_scalar")) {
+    const double v = get_float(*q, "query_pre_attn_scalar", source);
+    if (!(v > 0.0))
+      throw input_error(field_where(source, "query_pre_attn_scalar"), "out of range", q->dump(), "> 0");
+    c.attn_scale = std::sqrt(v);  // HF: scores * query_pre_attn_scalar ** -0.5
+  }
+  if (const json* b = find_non_null(j, "use_bidirectional_attention"))
+    if (get_bool(*b, "use_bidirectional_attention", source))
+      throw input_error(field_where(source, "use_bidirectional_attention"), "unsupported value",
+                        "true", "false (only causal attention is implemented)");
+
+  // Which layers are local: layer_types, else the config class's default pattern (Gemma 2:
+  // even layers; Gemma 3: all but every sliding_window_pattern-th, default 6).
+  c.sliding_layers.assign(static_cast<std::size_t>(std::max(c.n_layers, 0)), false);
+  if (const json* lt = find_non_null(j, "layer_types")) {
+    if (!lt->is_array() || static_cast<int>(lt->size()) != c.n_layers)
+      throw input_error(field_where(source, "layer_types"), "not one entry per layer", lt->dump(),
+                        fmt::format("an array of {} strings", c.n_layers));
+    for (std::size_t i = 0; i < lt->size(); ++i) {
+      const json& t = (*lt)[i];
+      const std::string v = t.is_string() ? t.get<std::string>() : t.dump();
+      if (v != "sliding_attention" && v != "full_attention")
+        throw input_error(field_where(source, fmt::format("layer_types[{}]", i)), "unsupported layer type",
+                          t.dump(), "\"sliding_attention\" or \"full_attention\"");
+      c.sliding_layers[i] = v == "sliding_attention";
+    }
+  } else {
+    int pattern = g3 ? 6 : 2;
+    if (const json* p = find_non_null(j, "sliding_window_pattern")) pattern = get_int(*p, "sliding_window_pattern", source);
+    if (pattern <= 0)
+      throw input_error(field_where(source, "sliding_window_pattern"), "out of range",
+                        std::to_string(pattern), ">= 1");
+    for (int i = 0; i < c.n_layers; ++i) c.sliding_layers[static_cast<std::size_t>(i)] = (i + 1) % pattern != 0;
+  }
+  bool any_local = false;
+  for (bool b : c.sliding_layers) any_local = any_local || b;
+  if (any_local && c.sliding_window <= 0)
+    throw input_error(field_where(source, "sliding_window"), "out of range",
+                      std::to_string(c.sliding_window), "> 0 when some layer is sliding_attention");
+
+  // RoPE. Gemma 2: one theta for every layer (the generic rope_theta / rope_parameters keys).
+  // Gemma 3: rope_parameters {"full_attention": {...}, "sliding_attention": {...}}, or the older
+  // rope_theta (global) + rope_local_base_freq (local) + rope_scaling (global only).
+  c.rotary_dim = c.d_head;
+  if (!g3) {
+    check_rope_type(j, "rope_scaling", source);
+    check_rope_type(j, "rope_parameters", source);
+    if (const json* rp = find_non_null(j, "rope_parameters"))
+      if (const json* th = find_non_null(*rp, "rope_theta"))
+        c.rotary_base = get_float(*th, "rope_parameters.rope_theta", source);
+    return;
+  }
+  if (const json* rs = find_non_null(j, "rope_scaling"))
+    read_gemma_rope(*rs, "rope_scaling", source, nullptr, &c.rotary_scale);
+  if (const json* rp = find_non_null(j, "rope_parameters")) {
+    if (!rp->is_object()) throw input_error(field_where(source, "rope_parameters"), "not an object", rp->dump());
+    if (const json* full = find_non_null(*rp, "full_attention"))
+      read_gemma_rope(*full, "rope_parameters.full_attention", source, &c.rotary_base, &c.rotary_scale);
+    if (const json* slide = find_non_null(*rp, "sliding_attention"))
+      read_gemma_rope(*slide, "rope_parameters.sliding_attention", source, &c.rotary_base_local, nullptr);
+    if (!rp->contains("full_attention") && !rp->contains("sliding_attention"))
+      read_gemma_rope(*rp, "rope_parameters", source, &c.rotary_base, &c.rotary_scale);
+  }
+}
+
 }  // namespace
 
 ModelConfig parse_hf_config(const std::string& json_text, const std::string& source) {
@@ -253,6 +394,11 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
       c.d_head = c.n_heads > 0 ? c.d_model / c.n_heads : 0;
     }
     if (c.family == model::Family::kQwen2) check_no_sliding_window(j, source);
+    if (is_gemma(c.family)) {
+      read_gemma_keys(j, c, source);
+      c.validate(source);
+      return c;
+    }
     // Newer transformers nest rope_theta (and the RoPE variant) in rope_parameters.
     check_rope_type(j, "rope_scaling", source);
     check_rope_type(j, "rope_parameters", source);

@@ -50,6 +50,8 @@ std::vector<ParamSpec> canonical_params(const ModelConfig& c) {
     const std::string b = fmt::format("blocks.{}.", l);
     p.push_back({b + "ln1.w", S{D}});
     if (has_norm_bias) p.push_back({b + "ln1.b", S{D}});
+    // Gemma's sandwich norms: ln1_post on attention's output, ln2_post on the MLP's.
+    if (c.post_norms) p.push_back({b + "ln1_post.w", S{D}});
     p.push_back({b + "attn.W_Q", S{H, D, E}});
     p.push_back({b + "attn.W_K", S{K, D, E}});
     p.push_back({b + "attn.W_V", S{K, D, E}});
@@ -60,6 +62,11 @@ std::vector<ParamSpec> canonical_params(const ModelConfig& c) {
     p.push_back({b + "attn.b_K", S{K, E}, !qkv_bias});
     p.push_back({b + "attn.b_V", S{K, E}, !qkv_bias});
     p.push_back({b + "attn.b_O", S{D}, !c.attn_bias});
+    // Gemma 3's QK-norm: one RMSNorm weight over d_head shared by all (query / kv) heads.
+    if (c.qk_norm) {
+      p.push_back({b + "attn.q_norm.w", S{E}});
+      p.push_back({b + "attn.k_norm.w", S{E}});
+    }
     // Parallel (GPT-NeoX) blocks also have a second norm, applied to the same residual.
     p.push_back({b + "ln2.w", S{D}});
     if (has_norm_bias) p.push_back({b + "ln2.b", S{D}});
@@ -73,6 +80,7 @@ std::vector<ParamSpec> canonical_params(const ModelConfig& c) {
     }
     p.push_back({b + "mlp.W_out", S{M, D}});
     p.push_back({b + "mlp.b_out", S{D}, !c.mlp_bias});
+    if (c.post_norms) p.push_back({b + "ln2_post.w", S{D}});
   }
   p.push_back({"ln_final.w", S{D}});
   if (has_norm_bias) p.push_back({"ln_final.b", S{D}});
@@ -140,6 +148,28 @@ void ModelConfig::validate(const std::string& source) const {
       throw input_error(source, "rope theta out of range", fmt::format("{}", rotary_base),
                         "a finite number > 1");
   }
+  auto nonneg = [&](const char* field, double v) {
+    if (!(v >= 0.0) || v == std::numeric_limits<double>::infinity())
+      throw input_error(source, fmt::format("model config field {} out of range", field),
+                        fmt::format("{}", v), "a finite number >= 0 (0 = off)");
+  };
+  nonneg("attn_scale", attn_scale);
+  nonneg("attn_softcap", attn_softcap);
+  nonneg("final_softcap", final_softcap);
+  nonneg("rotary_base_local", rotary_base_local);
+  if (!(rotary_scale >= 1.0) || rotary_scale == std::numeric_limits<double>::infinity())
+    throw input_error(source, "model config field rotary_scale out of range",
+                      fmt::format("{}", rotary_scale), "a finite factor >= 1");
+  if (rotary_base_local != 0.0 && !(rotary_base_local > 1.0))
+    throw input_error(source, "local rope theta out of range", fmt::format("{}", rotary_base_local),
+                      "a finite number > 1 (or 0 = the global theta)");
+  if (sliding_window < 0)
+    throw input_error(source, "model config field sliding_window out of range",
+                      std::to_string(sliding_window), ">= 0 (0 = no local layers)");
+  if (!sliding_layers.empty() && static_cast<int>(sliding_layers.size()) != n_layers)
+    throw input_error(source, "layer types do not cover every layer",
+                      fmt::format("{} entries", sliding_layers.size()),
+                      fmt::format("n_layers={} entries", n_layers));
   if (gated_mlp && act_fn != ActFn::kSilu && act_fn != ActFn::kGelu &&
       act_fn != ActFn::kGeluNew)
     throw input_error(source, "gated MLP with an unsupported activation", ::csweep::model::to_string(act_fn),
@@ -165,6 +195,22 @@ std::string features(const ModelConfig& c) {
   if (c.positional == PosKind::kRotary && c.rotary_dim > 0 && c.rotary_dim < c.d_head)
     f.push_back(fmt::format("partial rotary ({} of {} dims)", c.rotary_dim, c.d_head));
   if (c.gated_mlp) f.emplace_back("gated MLP");
+  if (c.post_norms) f.emplace_back("post-attention/post-MLP norms");
+  if (c.qk_norm) f.emplace_back("QK-norm");
+  if (c.scale_embed) f.emplace_back("embeddings scaled by sqrt(d_model)");
+  if (c.attn_scale > 0.0) f.push_back(fmt::format("attention scores / {}", c.attn_scale));
+  if (c.attn_softcap > 0.0) f.push_back(fmt::format("attention soft-capping {}", c.attn_softcap));
+  if (c.final_softcap > 0.0) f.push_back(fmt::format("final logit soft-capping {}", c.final_softcap));
+  int local = 0;
+  for (int l = 0; l < c.n_layers; ++l) local += c.is_sliding(l) ? 1 : 0;
+  if (local > 0) {
+    std::string theta;
+    if (c.rotary_base_local > 0.0 && c.rotary_base_local != c.rotary_base)
+      theta = fmt::format(", RoPE theta {} local / {} global", c.rotary_base_local, c.rotary_base);
+    f.push_back(fmt::format("sliding window {} on {} of {} layers{}", c.sliding_window, local,
+                            c.n_layers, theta));
+  }
+  if (c.rotary_scale != 1.0) f.push_back(fmt::format("linear RoPE scaling {} (global layers)", c.rotary_scale));
   f.emplace_back(c.tied_embeddings ? "tied embeddings" : "untied embeddings");
   return fmt::format("{}", fmt::join(f, ", "));
 }
@@ -198,6 +244,20 @@ std::string ModelConfig::to_string() const {
   line("qkv_bias", qkv_bias ? "true" : "false");
   line("mlp_bias", mlp_bias ? "true" : "false");
   line("unembed_bias", unembed_bias ? "true" : "false");
+  line("post_norms", post_norms ? "true" : "false");
+  line("qk_norm", qk_norm ? "true" : "false");
+  line("scale_embed", scale_embed ? "true" : "false");
+  line("attn_scale", fmt::format("{}", attn_scale));
+  line("attn_softcap", fmt::format("{}", attn_softcap));
+  line("final_softcap", fmt::format("{}", final_softcap));
+  line("sliding_window", std::to_string(sliding_window));
+  {
+    std::string layers;
+    for (int l = 0; l < n_layers; ++l) layers += is_sliding(l) ? 'L' : 'G';
+    line("layer_types", layers.empty() ? "-" : layers);
+  }
+  line("rotary_base_local", fmt::format("{}", rotary_base_local));
+  line("rotary_scale", fmt::format("{}", rotary_scale));
   if (n_layers > 0 && d_model > 0) {
     try {
       line("n_params_nonembed", std::to_string(n_params_nonembed()));

@@ -7,7 +7,7 @@
 
 namespace csweep::model {
 
-enum class Family { kGPT2, kLlama, kQwen2, kGPTNeoX };
+enum class Family { kGPT2, kLlama, kQwen2, kGPTNeoX, kGemma2, kGemma3 };
 enum class NormKind { kLayerNorm, kRMSNorm };
 enum class PosKind { kLearned, kRotary };
 enum class ActFn { kGeluNew, kGelu, kSilu, kRelu };
@@ -36,6 +36,27 @@ struct ModelConfig {
   bool qkv_bias = false;            // q/k/v biases present without an o bias (Qwen2)
   bool mlp_bias = true;
   bool unembed_bias = false;        // b_U present in the checkpoint
+
+  // Gemma 2 / 3 (all off for the other families). Gemma's RMSNorm multiplies by (1 + w): the
+  // canonical norm weights (ln1.w, ln1_post.w, ln2.w, ln2_post.w, attn.q_norm.w, attn.k_norm.w,
+  // ln_final.w) hold that effective multiplier 1 + w, as TransformerLens's converted state dict
+  // and llama.cpp's GGUF files (convert_hf_to_gguf adds the 1) store them.
+  bool post_norms = false;          // ln1_post on attention's output, ln2_post on the MLP's
+  bool qk_norm = false;             // Gemma 3: RMSNorm over d_head on q and k, before RoPE
+  bool scale_embed = false;         // embeddings * sqrt(d_model), rounded to the compute dtype
+  double attn_scale = 0.0;          // scores divided by this; 0 = sqrt(d_head)
+                                    // (Gemma: sqrt(query_pre_attn_scalar))
+  double attn_softcap = 0.0;        // scores -> cap * tanh(scores / cap) before masking; 0 = off
+  double final_softcap = 0.0;       // logits -> cap * tanh(logits / cap); 0 = off
+  int sliding_window = 0;           // local layers: query q sees keys k with q - k < window
+  std::vector<bool> sliding_layers; // per layer, true = local (sliding-window); empty = all global
+  double rotary_base_local = 0.0;   // RoPE theta of local layers; 0 = rotary_base
+  double rotary_scale = 1.0;        // linear RoPE scaling of global layers (angles / factor)
+
+  bool is_sliding(int layer) const {
+    return sliding_window > 0 && layer >= 0 && layer < static_cast<int>(sliding_layers.size()) &&
+           sliding_layers[static_cast<std::size_t>(layer)];
+  }
 
   // Derived, validated once: throws InputError naming `source` when fields are inconsistent.
   void validate(const std::string& source) const;

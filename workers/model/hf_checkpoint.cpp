@@ -52,6 +52,36 @@ std::vector<LayoutRow> llama_rows() {
        };
 }
 
+// Gemma 2 / 3 (Gemma2ForCausalLM, Gemma3ForCausalLM). Every norm weight w is stored for HF's
+// (1 + w) RMSNorm and becomes the canonical multiplier 1 + w (kPlusOne). Gemma's four block norms
+// map onto TransformerLens's names: input_layernorm = ln1, post_attention_layernorm = ln1_post
+// (on attention's output, not before the MLP as in Llama), pre_feedforward_layernorm = ln2,
+// post_feedforward_layernorm = ln2_post; q_norm / k_norm (Gemma 3) = attn.q_norm / attn.k_norm.
+std::vector<LayoutRow> gemma_rows() {
+  return {
+      {"model.embed_tokens.weight", Layout::kCopy, {"embed.W_E"}},
+      {"model.layers.{l}.input_layernorm.weight", Layout::kPlusOne, {"blocks.{l}.ln1.w"}},
+      {"model.layers.{l}.self_attn.q_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_Q"}},
+      {"model.layers.{l}.self_attn.k_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_K"}},
+      {"model.layers.{l}.self_attn.v_proj.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
+      {"model.layers.{l}.self_attn.o_proj.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+      {"model.layers.{l}.self_attn.q_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_Q"}},
+      {"model.layers.{l}.self_attn.k_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_K"}},
+      {"model.layers.{l}.self_attn.v_proj.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_V"}},
+      {"model.layers.{l}.self_attn.o_proj.bias", Layout::kCopy, {"blocks.{l}.attn.b_O"}},
+      {"model.layers.{l}.self_attn.q_norm.weight", Layout::kPlusOne, {"blocks.{l}.attn.q_norm.w"}},
+      {"model.layers.{l}.self_attn.k_norm.weight", Layout::kPlusOne, {"blocks.{l}.attn.k_norm.w"}},
+      {"model.layers.{l}.post_attention_layernorm.weight", Layout::kPlusOne, {"blocks.{l}.ln1_post.w"}},
+      {"model.layers.{l}.pre_feedforward_layernorm.weight", Layout::kPlusOne, {"blocks.{l}.ln2.w"}},
+      {"model.layers.{l}.post_feedforward_layernorm.weight", Layout::kPlusOne, {"blocks.{l}.ln2_post.w"}},
+      {"model.layers.{l}.mlp.gate_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_gate"}},
+      {"model.layers.{l}.mlp.up_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
+      {"model.layers.{l}.mlp.down_proj.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
+      {"model.norm.weight", Layout::kPlusOne, {"ln_final.w"}},
+      {"lm_head.weight", Layout::kTranspose, {"unembed.W_U"}},
+  };
+}
+
 const std::vector<FamilyNames>& name_tables() {
   static const std::vector<FamilyNames> t = {
       {Family::kGPT2,
@@ -109,6 +139,8 @@ const std::vector<FamilyNames>& name_tables() {
        // Pythia checkpoints store the causal mask and RoPE frequencies as tensors.
        {"gpt_neox.layers.{l}.attention.bias", "gpt_neox.layers.{l}.attention.masked_bias",
         "gpt_neox.layers.{l}.attention.rotary_emb.inv_freq"}},
+      {Family::kGemma2, "model.", "lm_head.weight", gemma_rows(), {}},
+      {Family::kGemma3, "model.", "lm_head.weight", gemma_rows(), {}},
   };
   return t;
 }

@@ -64,6 +64,9 @@ std::vector<std::string> hook_names(const ModelConfig& cfg) {
   // the two norms precede attention, for GPT-2 ln2 follows it. Bridge-internal aliases (hook_in/hook_out
   // of submodules, attn.q.hook_out, ...) and the split-input hooks (hook_attn_in, hook_q_input,
   // ...) are not hook points of this model.
+  // Gemma's post-norms add ln1_post / ln2_post; its QK-norm (Gemma 3) adds attn.hook_q_normed /
+  // hook_k_normed and the q_norm / k_norm norms' own hooks, all in HF's [batch, head, pos, ...]
+  // layout (hook_dims).
   // A parallel (GPT-NeoX) block has no resid_mid; TransformerLens's NeoX adapter fires no
   // hook_rot_q / hook_rot_k (its rotary is applied inside the fused-QKV attention).
   const bool rotary = cfg.positional == PosKind::kRotary;
@@ -83,7 +86,15 @@ std::vector<std::string> hook_names(const ModelConfig& cfg) {
       names.push_back(b + "ln2.hook_normalized");
       names.push_back(b + "ln2.hook_scale");
     };
-    if (norms_first) ln2();
+    if (cfg.post_norms) {
+      // Gemma (TransformerLens's ln1_post / ln2_post), listed in block order.
+      for (const char* h : {"ln1_post.hook_normalized", "ln1_post.hook_scale", "ln2.hook_normalized",
+                            "ln2.hook_scale", "ln2_post.hook_normalized", "ln2_post.hook_scale"}) {
+        names.push_back(b + h);
+      }
+    } else if (norms_first) {
+      ln2();
+    }
     for (const char* h : {"attn.hook_attn_scores", "attn.hook_pattern", "attn.hook_result"}) {
       names.push_back(b + h);
     }
@@ -91,8 +102,18 @@ std::vector<std::string> hook_names(const ModelConfig& cfg) {
       names.push_back(b + "attn.hook_rot_k");
       names.push_back(b + "attn.hook_rot_q");
     }
+    if (cfg.qk_norm) {
+      names.push_back(b + "attn.hook_q_normed");
+      names.push_back(b + "attn.hook_k_normed");
+    }
     for (const char* h : {"attn.hook_q", "attn.hook_k", "attn.hook_v", "attn.hook_z"}) {
       names.push_back(b + h);
+    }
+    if (cfg.qk_norm) {
+      for (const char* h : {"attn.q_norm.hook_normalized", "attn.q_norm.hook_scale",
+                            "attn.k_norm.hook_normalized", "attn.k_norm.hook_scale"}) {
+        names.push_back(b + h);
+      }
     }
     if (!norms_first) ln2();
     names.push_back(b + "mlp.hook_pre");
@@ -127,6 +148,13 @@ bool glob_match(const std::string& pattern, const std::string& name) {
 
 std::string hook_dims(const std::string& hook_name) {
   if (hook_name == "logits") return "batch pos d_vocab";
+  // Gemma 3's QK-norm hooks see the heads before the positions (TransformerLens's layout).
+  if (ends_with(hook_name, "attn.q_norm.hook_scale") || ends_with(hook_name, "attn.k_norm.hook_scale"))
+    return "batch head_index pos 1";
+  for (const char* h : {"attn.q_norm.hook_normalized", "attn.k_norm.hook_normalized",
+                        "attn.hook_q_normed", "attn.hook_k_normed"}) {
+    if (ends_with(hook_name, h)) return "batch head_index pos d_head";
+  }
   if (ends_with(hook_name, ".hook_scale")) return "batch pos 1";
   if (ends_with(hook_name, "attn.hook_attn_scores") || ends_with(hook_name, "attn.hook_pattern")) {
     return "batch head_index query_pos key_pos";

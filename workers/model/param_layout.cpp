@@ -48,7 +48,8 @@ std::string expand_layer(const std::string& tmpl, int layer) {
 
 Shape stored_shape(Layout x, const std::vector<Shape>& c) {
   switch (x) {
-    case Layout::kCopy: return c[0];
+    case Layout::kCopy:
+    case Layout::kPlusOne: return c[0];
     case Layout::kTranspose: return {c[0][1], c[0][0]};
     case Layout::kLinearHeadsIn:
     case Layout::kRopeHeadsIn: return {c[0][0] * c[0][2], c[0][1]};
@@ -79,6 +80,8 @@ Shape stored_shape(Layout x, const std::vector<Shape>& c) {
 std::vector<torch::Tensor> to_canonical(Layout x, const torch::Tensor& t, const std::vector<Shape>& c) {
   switch (x) {
     case Layout::kCopy: return {t};
+    // In float32: the (1 + w) HF Gemma computes with w upcast to float32.
+    case Layout::kPlusOne: return {t.to(torch::kFloat32) + 1.0};
     case Layout::kTranspose: return {t.t().contiguous()};
     case Layout::kLinearHeadsIn: return {heads_in(t, c[0])};
     case Layout::kRopeHeadsIn: return {heads_in(unpermute_rope_rows(t, c[0][0]), c[0])};

@@ -32,6 +32,7 @@ enum class Layout {
   kQKVBias,          // [(nq+nk+nv)*e] -> 3 x [n, e]                                 (QKV biases)
   kQKVPerHead,       // [n*3*e, d] -> 3 x [n, d, e]: per head rows q|k|v  (GPT-NeoX query_key_value)
   kQKVPerHeadBias,   // [n*3*e] -> 3 x [n, e]: per head q|k|v                  (its bias)
+  kPlusOne,          // same layout, 1 added: HF Gemma's RMSNorm stores w of (1 + w) (config.hpp)
 };
 
 // One name-table row: a stored tensor name and the canonical parameter(s) it becomes. Both may

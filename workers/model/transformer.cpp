@@ -6,6 +6,16 @@
 //   * attention scores are divided by sqrt(d_head); masked (causal and key-padding) positions hold
 //     -inf in hook_attn_scores; grouped-query attention keeps n_kv_heads heads in hook_k/hook_v.
 //   * RoPE uses the rotate-half convention of HF Llama / TransformerLens.
+//   * Gemma: the norms multiply by the canonical weight, which holds HF's 1 + w; embeddings are
+//     scaled by sqrt(d_model) rounded to the compute dtype (HF's embed_scale.to(weight dtype)) and
+//     hook_embed sees the scaled value; scores are divided by attn_scale (sqrt of
+//     query_pre_attn_scalar), soft-capped (Gemma 2) before masking, and hook_attn_scores sees them
+//     capped and masked; local layers also mask keys q - k >= sliding_window and use their own
+//     RoPE table. ln1_post normalises attention's output before the residual add, ln2_post the
+//     MLP's: hook_attn_out / hook_mlp_out are the post-normed values (as TransformerLens hooks
+//     them), hook_result the per-head outputs before ln1_post. QK-norm (Gemma 3) runs before RoPE
+//     on [batch, head, pos, d_head] views: attn.q_norm.hook_* and attn.hook_q_normed see that
+//     layout. The final logits are soft-capped (Gemma 2) in unembed().
 //   * gated MLP: hook_pre = x @ W_gate + b_gate, hook_pre_linear = x @ W_in + b_in,
 //     post = act(pre) * pre_linear (HF Llama's mlp_bias placement; Llama checkpoints without
 //     MLP biases, the common case, agree with TransformerLens, which adds b_in after the product).
@@ -91,6 +101,16 @@ enum LayerHook : int {
   kPost,
   kMlpOut,
   kResidPost,
+  kLn1PostScale,
+  kLn1PostNormalized,
+  kLn2PostScale,
+  kLn2PostNormalized,
+  kQNormScale,
+  kQNormNormalized,
+  kKNormScale,
+  kKNormNormalized,
+  kQNormed,
+  kKNormed,
   kNumLayerHooks
 };
 constexpr const char* kLayerHookSuffix[kNumLayerHooks] = {
@@ -101,7 +121,11 @@ constexpr const char* kLayerHookSuffix[kNumLayerHooks] = {
     "hook_attn_out",         "hook_resid_mid",      "hook_mlp_in",
     "ln2.hook_scale",        "ln2.hook_normalized", "mlp.hook_pre",
     "mlp.hook_pre_linear",   "mlp.hook_post",       "hook_mlp_out",
-    "hook_resid_post"};
+    "hook_resid_post",       "ln1_post.hook_scale", "ln1_post.hook_normalized",
+    "ln2_post.hook_scale",   "ln2_post.hook_normalized",
+    "attn.q_norm.hook_scale", "attn.q_norm.hook_normalized",
+    "attn.k_norm.hook_scale", "attn.k_norm.hook_normalized",
+    "attn.hook_q_normed",    "attn.hook_k_normed"};
 
 const std::string kHookEmbed = "hook_embed";
 const std::string kHookPosEmbed = "hook_pos_embed";
@@ -212,6 +236,12 @@ HookedTransformer::HookedTransformer(const LoadedModel& model, torch::Device dev
     W_U_ = p.to_device(W_E_.t());
   }
   W_E_ = p.to_device(W_E_);
+  if (c.scale_embed) {
+    // HF: torch.tensor(hidden_size ** 0.5) is float32, cast to the weights' dtype before the product.
+    embed_scale_ = torch::scalar_tensor(static_cast<float>(std::sqrt(static_cast<double>(D))),
+                                        torch::kFloat32)
+                       .to(device, dtype);
+  }
   auto bu = p.get({"unembed.b_U"}, true);
   check_shape(bu, {c.d_vocab}, "unembed.b_U", src);
   if (!all_zero(bu)) b_U_ = p.to_device(bu);
@@ -222,13 +252,24 @@ HookedTransformer::HookedTransformer(const LoadedModel& model, torch::Device dev
     CSWEEP_CHECK_INPUT(rd % 2 == 0 && rd <= c.d_head, "{}: rotary_dim {} must be even and <= d_head {}",
                        src, rd, c.d_head);
     cfg_.rotary_dim = rd;
-    // Angles in float64, then rounded once to the compute dtype.
-    auto inv_freq = torch::pow(c.rotary_base, -torch::arange(0, rd, 2, torch::kFloat64) / rd);
-    auto pos = torch::arange(0, c.n_ctx, torch::kFloat64);
-    auto ang = torch::outer(pos, inv_freq);
-    ang = torch::cat({ang, ang}, -1);  // [n_ctx, rd]
-    rope_cos_ = ang.cos().to(device, dtype);
-    rope_sin_ = ang.sin().to(device, dtype);
+    // Angles in float64, then rounded once to the compute dtype. Linear scaling (Gemma 3's
+    // global layers) divides the frequencies by the factor, as HF's "linear" rope_type does.
+    auto table = [&](double base, double scale, torch::Tensor& cos, torch::Tensor& sin) {
+      auto inv_freq = torch::pow(base, -torch::arange(0, rd, 2, torch::kFloat64) / rd) / scale;
+      auto pos = torch::arange(0, c.n_ctx, torch::kFloat64);
+      auto ang = torch::outer(pos, inv_freq);
+      ang = torch::cat({ang, ang}, -1);  // [n_ctx, rd]
+      cos = ang.cos().to(device, dtype);
+      sin = ang.sin().to(device, dtype);
+    };
+    table(c.rotary_base, c.rotary_scale, rope_cos_, rope_sin_);
+    const double local_base = c.rotary_base_local > 0.0 ? c.rotary_base_local : c.rotary_base;
+    if (local_base != c.rotary_base || c.rotary_scale != 1.0) {
+      table(local_base, 1.0, rope_cos_local_, rope_sin_local_);
+    } else {
+      rope_cos_local_ = rope_cos_;
+      rope_sin_local_ = rope_sin_;
+    }
   }
 
   blocks_.resize(c.n_layers);
@@ -237,6 +278,22 @@ HookedTransformer::HookedTransformer(const LoadedModel& model, torch::Device dev
     const std::string b = "blocks." + std::to_string(l) + ".";
     norm_params(b + "ln1", blk.ln1_w, blk.ln1_b);
     norm_params(b + "ln2", blk.ln2_w, blk.ln2_b);
+    // Gemma's extra norms: RMSNorm only, weights without a bias.
+    auto rms_weight = [&](const std::string& name, int64_t n) {
+      auto t = p.get(name);
+      check_shape(t, {n}, name, src);
+      return p.to_device(t);
+    };
+    if (c.post_norms) {
+      CSWEEP_CHECK_INPUT(rms, "{}: post-attention/post-MLP norms need RMSNorm", src);
+      blk.ln1_post_w = rms_weight(b + "ln1_post.w", D);
+      blk.ln2_post_w = rms_weight(b + "ln2_post.w", D);
+    }
+    if (c.qk_norm) {
+      CSWEEP_CHECK_INPUT(rms, "{}: QK-norm needs RMSNorm", src);
+      blk.q_norm_w = rms_weight(b + "attn.q_norm.w", Dh);
+      blk.k_norm_w = rms_weight(b + "attn.k_norm.w", Dh);
+    }
 
     // Q/K/V fused into one [d_model, (H + 2K) * d_head] matrix: one GEMM per layer.
     auto WQ = p.get({(b + "attn.W_Q").c_str()});
@@ -361,6 +418,7 @@ torch::Tensor HookedTransformer::embed(const torch::Tensor& tokens, Hooks* hooks
                      cfg_.n_ctx);
   const auto ids = tokens.to(device_, torch::kLong).reshape({-1});
   auto x = W_E_.index_select(0, ids).view({B, P, cfg_.d_model});
+  if (embed_scale_.defined()) x = x * embed_scale_;
   hook(hooks, kHookEmbed, x);
   if (cfg_.positional != PosKind::kLearned) return x;
   auto pos = W_pos_.narrow(0, 0, P).unsqueeze(0).expand({B, P, cfg_.d_model});
@@ -390,6 +448,18 @@ torch::Tensor HookedTransformer::block_forward(int l, torch::Tensor resid,
   hook(hooks, names[kQ], q);
   hook(hooks, names[kK], k);
   hook(hooks, names[kV], v);
+  if (cfg_.qk_norm) {
+    // Normalised over d_head per head, on [batch, head, pos, d_head] views (TransformerLens's
+    // layout for these hooks); back to [batch, pos, head, d_head] for RoPE.
+    auto qk_norm = [&](const torch::Tensor& t, const torch::Tensor& wt, int scale, int normalized,
+                       int normed) {
+      auto n = norm(t.permute({0, 2, 1, 3}), wt, {}, names[scale], names[normalized], hooks);
+      hook(hooks, names[normed], n);
+      return n.permute({0, 2, 1, 3});
+    };
+    q = qk_norm(q, w.q_norm_w, kQNormScale, kQNormNormalized, kQNormed);
+    k = qk_norm(k, w.k_norm_w, kKNormScale, kKNormNormalized, kKNormed);
+  }
   if (cos.defined()) {
     q = apply_rotary(q, cos, sin, cfg_.rotary_dim);
     k = apply_rotary(k, cos, sin, cfg_.rotary_dim);
@@ -404,7 +474,11 @@ torch::Tensor HookedTransformer::block_forward(int l, torch::Tensor resid,
   const auto kh = k.permute({0, 2, 3, 1}).unsqueeze(2);  // [batch, kv_head, 1, d_head, pos]
   const auto vh = v.permute({0, 2, 1, 3}).unsqueeze(2);  // [batch, kv_head, 1, pos, d_head]
   auto scores = torch::matmul(qh, kh).view({B, H, P, P});
-  scores.mul_(1.0 / std::sqrt(static_cast<double>(Dh)));
+  scores.mul_(1.0 / (cfg_.attn_scale > 0.0 ? cfg_.attn_scale : std::sqrt(static_cast<double>(Dh))));
+  if (cfg_.attn_softcap > 0.0) {
+    // HF Gemma 2: scores / cap, tanh, * cap, all before the mask is added.
+    scores.div_(cfg_.attn_softcap).tanh_().mul_(cfg_.attn_softcap);
+  }
   scores.masked_fill_(masked_out, -std::numeric_limits<double>::infinity());
   hook(hooks, names[kAttnScores], scores);
   auto pattern = is_half(dtype_) ? torch::softmax(scores, -1, torch::kFloat32).to(dtype_)
@@ -431,6 +505,8 @@ torch::Tensor HookedTransformer::block_forward(int l, torch::Tensor resid,
     const auto z2d = z.reshape({B * P, H * Dh});
     attn_out = (w.b_O.defined() ? torch::addmm(w.b_O, z2d, w.W_O) : torch::mm(z2d, w.W_O)).view({B, P, D});
   }
+  if (w.ln1_post_w.defined())
+    attn_out = norm(attn_out, w.ln1_post_w, {}, names[kLn1PostScale], names[kLn1PostNormalized], hooks);
   hook(hooks, names[kAttnOut], attn_out);
   auto resid_mid = resid + attn_out;
   // A parallel (GPT-NeoX) block has no resid_mid hook point: its MLP reads resid_pre too.
@@ -460,6 +536,8 @@ torch::Tensor HookedTransformer::block_forward(int l, torch::Tensor resid,
   const auto post2d = post.reshape({B * P, M});
   auto mlp_out =
       (w.b_out.defined() ? torch::addmm(w.b_out, post2d, w.W_out) : torch::mm(post2d, w.W_out)).view({B, P, D});
+  if (w.ln2_post_w.defined())
+    mlp_out = norm(mlp_out, w.ln2_post_w, {}, names[kLn2PostScale], names[kLn2PostNormalized], hooks);
   hook(hooks, names[kMlpOut], mlp_out);
   auto resid_post = resid_mid + mlp_out;
   hook(hooks, names[kResidPost], resid_post);
@@ -492,13 +570,25 @@ torch::Tensor HookedTransformer::run_blocks(torch::Tensor resid, int first_layer
     const auto pad = am.to(device_).eq(0).view({B, 1, 1, P});
     masked_out = masked_out.logical_or(pad);
   }
-  torch::Tensor cos, sin;
+  // Local (sliding-window) layers also forbid keys q - k >= window.
+  torch::Tensor masked_local = masked_out;
+  if (cfg_.sliding_window > 0 && cfg_.sliding_window < P) {
+    const auto idx = torch::arange(P, torch::TensorOptions().device(device_).dtype(torch::kLong));
+    const auto far = (idx.view({P, 1}) - idx.view({1, P})).ge(cfg_.sliding_window).view({1, 1, P, P});
+    masked_local = masked_out.logical_or(far);
+  }
+  torch::Tensor cos, sin, cos_local, sin_local;
   if (cfg_.positional == PosKind::kRotary) {
     cos = rope_cos_.narrow(0, 0, P);
     sin = rope_sin_.narrow(0, 0, P);
+    cos_local = rope_cos_local_.narrow(0, 0, P);
+    sin_local = rope_sin_local_.narrow(0, 0, P);
   }
   for (int l = first_layer; l < end_layer; ++l) {
-    resid = block_forward(l, std::move(resid), masked_out, cos, sin, hooks);
+    if (cfg_.is_sliding(l))
+      resid = block_forward(l, std::move(resid), masked_local, cos_local, sin_local, hooks);
+    else
+      resid = block_forward(l, std::move(resid), masked_out, cos, sin, hooks);
   }
   return resid;
 }
@@ -520,6 +610,10 @@ torch::Tensor HookedTransformer::unembed(const torch::Tensor& normalized, const 
   } else {
     logits = torch::matmul(x, W_U_);
     if (b_U_.defined()) logits = logits + b_U_;
+  }
+  if (cfg_.final_softcap > 0.0) {
+    // HF Gemma 2: logits / cap, tanh, * cap, in the model's dtype.
+    logits = torch::tanh(logits / cfg_.final_softcap) * cfg_.final_softcap;
   }
   return logits.to(result_dtype(dtype_));
 }

@@ -1,5 +1,5 @@
 #pragma once
-// HookedTransformer: GPT-2 and Llama-family forward pass in LibTorch with TransformerLens hook
+// HookedTransformer: GPT-2, Llama, Qwen2, GPT-NeoX and Gemma 2/3 forward pass in LibTorch with TransformerLens hook
 // points. Dimension names used throughout: batch, pos, head (head_index), d_head, d_model, d_mlp,
 // d_vocab.
 //
@@ -93,6 +93,8 @@ class HookedTransformer {
     torch::Tensor b_gate_in;                   // gated MLP: [2*d_mlp] = [b_gate | b_in] or undefined
     torch::Tensor W_in, b_in, W_gate, b_gate;  // [d_model, d_mlp] (views when gated), [d_mlp]
     torch::Tensor W_out, b_out;                // [d_mlp, d_model], [d_model] or undefined
+    torch::Tensor ln1_post_w, ln2_post_w;      // Gemma post-norms [d_model] (1 + w), or undefined
+    torch::Tensor q_norm_w, k_norm_w;          // Gemma 3 QK-norm [d_head] (1 + w), or undefined
   };
   const std::vector<Block>& blocks() const { return blocks_; }
   const std::vector<std::string>& hook_names() const { return hook_names_; }
@@ -102,7 +104,9 @@ class HookedTransformer {
   torch::Device device_;
   torch::ScalarType dtype_;
   torch::Tensor W_E_, W_pos_, W_U_, b_U_, lnf_w_, lnf_b_;
-  torch::Tensor rope_cos_, rope_sin_;  // [n_ctx, rotary_dim] when rotary
+  torch::Tensor rope_cos_, rope_sin_;  // [n_ctx, rotary_dim] when rotary (global layers)
+  torch::Tensor rope_cos_local_, rope_sin_local_;  // local (sliding-window) layers' own RoPE
+  torch::Tensor embed_scale_;          // 0-dim, compute dtype: Gemma's sqrt(d_model); else undefined
   std::vector<Block> blocks_;
   std::vector<std::string> hook_names_;
   // Hook-name strings per layer, indexed by the LayerHook enum of transformer.cpp, built once so

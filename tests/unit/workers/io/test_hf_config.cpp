@@ -184,6 +184,116 @@ TEST(HfConfig, Pythia70mConfig) {
   EXPECT_FALSE(n.parallel_attn_mlp);
 }
 
+TEST(HfConfig, Gemma3_270mConfig) {
+  // google/gemma-3-270m's config.json (transformers 4.x spelling: rope_theta,
+  // rope_local_base_freq, rope_scaling null; layer_types 5 local : 1 global). transformers 5.24's
+  // Gemma3ForCausalLM(Gemma3TextConfig(**config)).num_parameters() is 268,098,176.
+  std::string types;
+  for (int i = 0; i < 18; ++i) types += std::string(i ? "," : "") + ((i + 1) % 6 ? "\"sliding_attention\"" : "\"full_attention\"");
+  const auto c = parse_hf_config(
+      R"({"architectures":["Gemma3ForCausalLM"],"attention_bias":false,"attn_logit_softcapping":null,
+          "bos_token_id":2,"eos_token_id":1,"final_logit_softcapping":null,"head_dim":256,
+          "hidden_activation":"gelu_pytorch_tanh","hidden_size":640,"intermediate_size":2048,
+          "layer_types":[)" + types + R"(],"max_position_embeddings":32768,"model_type":"gemma3_text",
+          "num_attention_heads":4,"num_hidden_layers":18,"num_key_value_heads":1,"pad_token_id":0,
+          "query_pre_attn_scalar":256,"rms_norm_eps":1e-06,"rope_local_base_freq":10000.0,
+          "rope_scaling":null,"rope_theta":1000000.0,"sliding_window":512,
+          "use_bidirectional_attention":false,"vocab_size":262144})",
+      "x");
+  EXPECT_EQ(c.family, Family::kGemma3);
+  EXPECT_EQ(c.d_head, 256);  // != 640 / 4
+  EXPECT_EQ(c.rotary_dim, 256);
+  EXPECT_EQ(c.n_kv_heads, 1);
+  EXPECT_EQ(c.act_fn, ActFn::kGeluNew);
+  EXPECT_TRUE(c.gated_mlp);
+  EXPECT_TRUE(c.post_norms);
+  EXPECT_TRUE(c.qk_norm);
+  EXPECT_TRUE(c.scale_embed);
+  EXPECT_TRUE(c.tied_embeddings);
+  EXPECT_DOUBLE_EQ(c.attn_scale, 16.0);
+  EXPECT_EQ(c.attn_softcap, 0.0);
+  EXPECT_EQ(c.final_softcap, 0.0);
+  EXPECT_EQ(c.sliding_window, 512);
+  EXPECT_DOUBLE_EQ(c.rotary_base, 1e6);
+  EXPECT_DOUBLE_EQ(c.rotary_base_local, 1e4);
+  EXPECT_DOUBLE_EQ(c.rotary_scale, 1.0);
+  for (int l = 0; l < 18; ++l) EXPECT_EQ(c.is_sliding(l), (l + 1) % 6 != 0) << l;
+  EXPECT_EQ(c.n_params_total(), 268098176);
+}
+
+TEST(HfConfig, Gemma3NewerRopeParametersAndDefaultPattern) {
+  // transformers 5.x nests both RoPE entries; with no layer_types, Gemma3TextConfig makes every
+  // sixth layer global; linear scaling applies to the global layers only.
+  const auto c = parse_hf_config(
+      R"({"model_type":"gemma3_text","hidden_size":64,"intermediate_size":128,
+          "num_attention_heads":4,"num_key_value_heads":2,"head_dim":32,"num_hidden_layers":12,
+          "vocab_size":100,"rope_parameters":{
+            "full_attention":{"rope_type":"linear","factor":8.0,"rope_theta":1000000.0},
+            "sliding_attention":{"rope_type":"default","rope_theta":10000.0}}})",
+      "x");
+  EXPECT_DOUBLE_EQ(c.rotary_base, 1e6);
+  EXPECT_DOUBLE_EQ(c.rotary_base_local, 1e4);
+  EXPECT_DOUBLE_EQ(c.rotary_scale, 8.0);
+  EXPECT_EQ(c.sliding_window, 4096);
+  for (int l = 0; l < 12; ++l) EXPECT_EQ(c.is_sliding(l), l != 5 && l != 11) << l;
+  // The older spelling of the same scaling.
+  const auto o = parse_hf_config(
+      R"({"model_type":"gemma3_text","hidden_size":64,"intermediate_size":128,
+          "num_attention_heads":4,"num_hidden_layers":2,"vocab_size":100,
+          "rope_scaling":{"rope_type":"linear","factor":4.0},"sliding_window_pattern":2})",
+      "x");
+  EXPECT_DOUBLE_EQ(o.rotary_scale, 4.0);
+  EXPECT_EQ(o.d_head, 256);  // Gemma3TextConfig's default, not hidden_size / heads
+  EXPECT_TRUE(o.is_sliding(0));
+  EXPECT_FALSE(o.is_sliding(1));
+}
+
+TEST(HfConfig, Gemma2_2bConfig) {
+  // google/gemma-2-2b's config.json (the keys that matter; no layer_types: even layers local).
+  // transformers 5.24's Gemma2ForCausalLM(config).num_parameters() is 2,614,341,888.
+  const auto c = parse_hf_config(
+      R"({"model_type":"gemma2","attn_logit_softcapping":50.0,"final_logit_softcapping":30.0,
+          "head_dim":256,"hidden_act":"gelu_pytorch_tanh","hidden_activation":"gelu_pytorch_tanh",
+          "hidden_size":2304,"intermediate_size":9216,"max_position_embeddings":8192,
+          "num_attention_heads":8,"num_hidden_layers":26,"num_key_value_heads":4,
+          "query_pre_attn_scalar":256,"rms_norm_eps":1e-06,"rope_theta":10000.0,
+          "sliding_window":4096,"vocab_size":256000})",
+      "x");
+  EXPECT_EQ(c.family, Family::kGemma2);
+  EXPECT_DOUBLE_EQ(c.attn_softcap, 50.0);
+  EXPECT_DOUBLE_EQ(c.final_softcap, 30.0);
+  EXPECT_DOUBLE_EQ(c.attn_scale, 16.0);
+  EXPECT_FALSE(c.qk_norm);
+  EXPECT_TRUE(c.post_norms);
+  EXPECT_EQ(c.rotary_base_local, 0.0);  // one RoPE for every layer
+  for (int l = 0; l < 26; ++l) EXPECT_EQ(c.is_sliding(l), l % 2 == 0) << l;
+  EXPECT_EQ(c.n_params_total(), 2614341888LL);
+  // A null soft-cap is off, not the config class's default.
+  const auto n = parse_hf_config(
+      R"({"model_type":"gemma2","hidden_size":64,"intermediate_size":128,"num_attention_heads":4,
+          "num_hidden_layers":2,"vocab_size":100,"attn_logit_softcapping":null,
+          "final_logit_softcapping":null})",
+      "x");
+  EXPECT_EQ(n.attn_softcap, 0.0);
+  EXPECT_EQ(n.final_softcap, 0.0);
+}
+
+TEST(HfConfigMalformed, GemmaRefusals) {
+  const std::string base = R"("hidden_size":64,"intermediate_size":128,"num_attention_heads":4,
+                              "num_hidden_layers":2,"vocab_size":100)";
+  expect_error(R"({"model_type":"gemma3_text",)" + base + R"(,"layer_types":["sliding_attention"]})",
+               {"layer_types", "2 strings"});
+  expect_error(R"({"model_type":"gemma3_text",)" + base +
+                   R"(,"layer_types":["sliding_attention","chunked_attention"]})",
+               {"layer_types[1]", "chunked_attention"});
+  expect_error(R"({"model_type":"gemma3_text",)" + base + R"(,"use_bidirectional_attention":true})",
+               {"use_bidirectional_attention", "true"});
+  expect_error(R"({"model_type":"gemma3_text",)" + base +
+                   R"(,"rope_parameters":{"full_attention":{"rope_type":"yarn","factor":2.0}}})",
+               {"rope_parameters.full_attention", "yarn"});
+  expect_error(R"({"model_type":"gemma2",)" + base + R"(,"sliding_window":0})", {"sliding_window", "0"});
+}
+
 TEST(HfConfigMalformed, Qwen2SlidingWindowRefused) {
   expect_error(R"({"model_type":"qwen2","num_hidden_layers":1,"num_attention_heads":4,
                    "hidden_size":64,"intermediate_size":128,"vocab_size":100,
@@ -197,7 +307,8 @@ TEST(HfConfigMalformed, MissingModelType) { expect_error(R"({"n_layer": 2})", {"
 TEST(HfConfigMalformed, UnknownModelType) {
   // The message lists every supported model_type.
   expect_error(R"({"model_type": "mamba"})", {"model_type", "mamba", "\"gpt2\"", "\"llama\"",
-                                               "\"qwen2\"", "\"gpt_neox\""});
+                                               "\"qwen2\"", "\"gpt_neox\"", "\"gemma2\"",
+                                               "\"gemma3_text\""});
 }
 TEST(HfConfigMalformed, MissingField) {
   expect_error(R"({"model_type":"gpt2","n_layer":2,"n_head":4,"n_positions":64,"vocab_size":512})",

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -194,6 +195,39 @@ TEST(ModelConfig, ToStringNamesTheFeaturesInUse) {
       << c.to_string();
 }
 
+TEST(ModelConfig, ToStringNamesGemmaFeatures) {
+  auto c = smollm2_135m();
+  c.family = Family::kGemma2;
+  c.n_layers = 4;
+  c.post_norms = true;
+  c.scale_embed = true;
+  c.attn_scale = 16;
+  c.attn_softcap = 50;
+  c.final_softcap = 30;
+  c.sliding_window = 4096;
+  c.sliding_layers = {true, false, true, false};
+  c.tied_embeddings = true;
+  const std::string s = c.to_string();
+  EXPECT_NE(s.find("gated MLP, post-attention/post-MLP norms, embeddings scaled by sqrt(d_model), "
+                   "attention scores / 16, attention soft-capping 50, final logit soft-capping 30, "
+                   "sliding window 4096 on 2 of 4 layers, tied embeddings\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("layer_types: LGLG\n"), std::string::npos) << s;
+  c.qk_norm = true;
+  c.attn_softcap = c.final_softcap = 0;
+  c.rotary_base = 1e6;
+  c.rotary_base_local = 1e4;
+  c.rotary_scale = 8;
+  EXPECT_NE(c.to_string().find("QK-norm"), std::string::npos);
+  EXPECT_NE(c.to_string().find("sliding window 4096 on 2 of 4 layers, RoPE theta 10000 local / 1000000 "
+                               "global, linear RoPE scaling 8 (global layers)"),
+            std::string::npos)
+      << c.to_string();
+  c.sliding_layers = {true};
+  EXPECT_THROW(c.validate("x"), InputError);  // not one entry per layer
+}
+
 // Our config.json interpretation agrees with TransformerLens's for every fixture model
 // (tests/fixtures/reference/<name>.tl_config.json, written by the fixture generator).
 TEST(ModelConfigFixtures, AgreesWithTransformerLensConfig) {
@@ -221,7 +255,14 @@ TEST(ModelConfigFixtures, AgreesWithTransformerLensConfig) {
     EXPECT_EQ(c.n_ctx, tl["n_ctx"].get<int>());
     EXPECT_EQ(c.d_vocab, tl["d_vocab"].get<int>());
     EXPECT_DOUBLE_EQ(c.norm_eps, tl["eps"].get<double>());
-    EXPECT_EQ(to_string(c.act_fn), tl["act_fn"].get<std::string>());
+    // gelu_pytorch_tanh (Gemma's name) is the tanh approximation we call gelu_new.
+    const std::string tl_act = tl["act_fn"].get<std::string>();
+    EXPECT_EQ(to_string(c.act_fn), tl_act == "gelu_pytorch_tanh" ? "gelu_new" : tl_act);
+    // Soft-caps (TransformerLens: -1 = off; ours: 0 = off).
+    if (tl.contains("attn_scores_soft_cap")) {
+      EXPECT_DOUBLE_EQ(c.attn_softcap, std::max(0.0, tl["attn_scores_soft_cap"].get<double>()));
+      EXPECT_DOUBLE_EQ(c.final_softcap, std::max(0.0, tl["output_logits_soft_cap"].get<double>()));
+    }
     EXPECT_EQ(c.gated_mlp, tl["gated_mlp"].get<bool>());
     EXPECT_EQ(c.parallel_attn_mlp, tl["parallel_attn_mlp"].get<bool>());
     EXPECT_EQ(c.norm == NormKind::kRMSNorm ? "RMS" : "LN", tl["normalization_type"].get<std::string>());

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <random>
@@ -196,7 +197,7 @@ torch::Tensor add_bias(torch::Tensor x, const torch::Tensor& b) { return b.defin
 TEST(HfCheckpointFixtures, ParametersReproduceTransformerLensActivations) {
   int checked = 0;
   for (const char* name : {"gpt2_tiny", "gpt2_untied", "gpt2_tiny_f16", "llama_gqa", "llama_l3",
-                           "llama_gqa_bf16", "qwen2_tiny", "neox_tiny"}) {
+                           "llama_gqa_bf16", "qwen2_tiny", "neox_tiny", "gemma3_tiny", "gemma2_tiny"}) {
     const fs::path ref_path = fs::path(CSWEEP_FIXTURES_DIR) / "reference" / (std::string(name) + ".safetensors");
     if (!fs::exists(ref_path) || !fs::exists(fixture_model(name))) continue;
     SCOPED_TRACE(name);
@@ -217,7 +218,10 @@ TEST(HfCheckpointFixtures, ParametersReproduceTransformerLensActivations) {
       if (expect_close(fn(in), ref_tensor(ref, want), want)) ++n_checks;
     };
     const std::int64_t n_pos = ref_tensor(ref, "tokens").size(1);
-    check("hook.hook_embed", {"tokens"}, [&](auto& in) { return P("embed.W_E").index({in[0]}); });
+    // Gemma scales the embeddings by sqrt(d_model) (in float32 here).
+    const double embed_scale = m.cfg.scale_embed ? std::sqrt(static_cast<double>(m.cfg.d_model)) : 1.0;
+    check("hook.hook_embed", {"tokens"},
+          [&](auto& in) { return P("embed.W_E").index({in[0]}) * embed_scale; });
     if (m.cfg.positional == PosKind::kLearned)
       check("hook.hook_pos_embed", {"tokens"}, [&](auto& in) {
         return P("pos_embed.W_pos").slice(0, 0, n_pos).unsqueeze(0).expand({in[0].size(0), -1, -1});
@@ -232,7 +236,22 @@ TEST(HfCheckpointFixtures, ParametersReproduceTransformerLensActivations) {
                           opt(m, b + "attn.b_" + qkv));
         });
       }
-      check(hb + "hook_attn_out", {hb + "attn.hook_z"}, [&](auto& in) {
+      // Gemma's norm weights: the canonical weight is the multiplier, HF's 1 + w.
+      if (m.cfg.post_norms) {
+        for (const char* ln : {"ln1", "ln1_post", "ln2", "ln2_post"}) {
+          check(hb + ln + ".hook_out", {hb + ln + ".hook_normalized"},
+                [&](auto& in) { return in[0] * P(b + ln + ".w"); });
+        }
+      }
+      if (m.cfg.qk_norm) {  // [batch, head, pos, d_head]
+        check(hb + "attn.hook_q_normed", {hb + "attn.q_norm.hook_normalized"},
+              [&](auto& in) { return in[0] * P(b + "attn.q_norm.w"); });
+        check(hb + "attn.hook_k_normed", {hb + "attn.k_norm.hook_normalized"},
+              [&](auto& in) { return in[0] * P(b + "attn.k_norm.w"); });
+      }
+      // With post-norms, the output projection's result is ln1_post's input (hook_attn_out is
+      // after ln1_post); likewise for the MLP and ln2_post.
+      check(hb + (m.cfg.post_norms ? "ln1_post.hook_in" : "hook_attn_out"), {hb + "attn.hook_z"}, [&](auto& in) {
         return add_bias(torch::einsum("bphe,hed->bpd", {in[0], P(b + "attn.W_O")}), opt(m, b + "attn.b_O"));
       });
       if (m.cfg.gated_mlp) {
@@ -245,13 +264,15 @@ TEST(HfCheckpointFixtures, ParametersReproduceTransformerLensActivations) {
           return add_bias(torch::matmul(in[0], P(b + "mlp.W_in")), opt(m, b + "mlp.b_in"));
         });
       }
-      check(hb + "hook_mlp_out", {hb + "mlp.hook_post"}, [&](auto& in) {
+      check(hb + (m.cfg.post_norms ? "ln2_post.hook_in" : "hook_mlp_out"), {hb + "mlp.hook_post"}, [&](auto& in) {
         return add_bias(torch::matmul(in[0], P(b + "mlp.W_out")), opt(m, b + "mlp.b_out"));
       });
     }
     // HF transformers' logits from the final normalised residual and our unembedding.
     check("logits", {"hook.ln_final.hook_out"}, [&](auto& in) {
-      return add_bias(torch::matmul(in[0], P("unembed.W_U")), opt(m, "unembed.b_U"));
+      auto logits = add_bias(torch::matmul(in[0], P("unembed.W_U")), opt(m, "unembed.b_U"));
+      const double cap = m.cfg.final_softcap;  // Gemma 2
+      return cap > 0.0 ? torch::tanh(logits / cap) * cap : logits;
     });
     EXPECT_GT(n_checks, 0);
     std::printf("[ info     ] %s: %d activations reproduced\n", name, n_checks);

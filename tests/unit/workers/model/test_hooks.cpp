@@ -47,7 +47,8 @@ TEST_P(HookListTest, EqualsTransformerLensHookDictOrder) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, HookListTest,
                          ::testing::Values("gpt2_tiny", "gpt2_untied", "llama_gqa", "llama_l3",
-                                           "qwen2_tiny", "neox_tiny"));
+                                           "qwen2_tiny", "neox_tiny", "gemma3_tiny",
+                                           "gemma2_tiny"));
 
 TEST(Hooks, ActNameMatchesTransformerLens) {
   EXPECT_EQ(act_name("z", 3), "blocks.3.attn.hook_z");

@@ -39,6 +39,7 @@ const Case kCases[] = {
     {"gpt2_tiny_sharded", "gpt2_tiny"}, {"gpt2_untied", "gpt2_untied"},
     {"llama_gqa", "llama_gqa"},         {"llama_l3", "llama_l3"},
     {"qwen2_tiny", "qwen2_tiny"},         {"neox_tiny", "neox_tiny"},
+    {"gemma3_tiny", "gemma3_tiny"},       {"gemma2_tiny", "gemma2_tiny"},
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.model; }
@@ -109,7 +110,8 @@ TEST(HookedTransformer, NoHooksAndEmptyHooksGiveTheSameLogits) {
 // Stages compose to the forward pass: embed -> two halves of run_blocks -> final_norm -> unembed,
 // and unembedding a subset of columns picks those columns.
 TEST(HookedTransformer, StagedApiEqualsForward) {
-  for (const char* name : {"gpt2_untied", "llama_l3"}) {
+  // gemma3_tiny splits between its local and its global layer.
+  for (const char* name : {"gpt2_untied", "llama_l3", "gemma3_tiny", "gemma2_tiny"}) {
     SCOPED_TRACE(name);
     const auto loaded = load_model(fixture_model(name));
     const auto ref = load_reference(name);
@@ -127,6 +129,32 @@ TEST(HookedTransformer, StagedApiEqualsForward) {
     const auto cols = torch::tensor({int64_t{3}, int64_t{17}, int64_t{model.cfg().d_vocab - 1}});
     const auto last = model.unembed(normalized.select(1, -1), cols);  // [batch, 3]
     EXPECT_LE(max_abs_diff(last, ref.at("logits").select(1, -1).index_select(1, cols)), kTol);
+  }
+}
+
+// The Gemma fixtures exercise the sliding window: in HF's scores (TransformerLens's hook) a local
+// layer masks the keys q - k >= window that a global layer still sees, so the window is shorter
+// than the prompt and matching every hook at 1e-4 checks our mask.
+TEST(HookedTransformer, GemmaFixturesHaveLocalAndGlobalLayers) {
+  for (const char* name : {"gemma3_tiny", "gemma2_tiny"}) {
+    SCOPED_TRACE(name);
+    const auto cfg = load_model(fixture_model(name)).cfg;
+    const auto ref = load_reference(name);
+    int local = 0, global = 0;
+    for (int l = 0; l < cfg.n_layers; ++l) {
+      const auto scores = ref.at("hook.blocks." + std::to_string(l) + ".attn.hook_attn_scores");
+      const int64_t P = scores.size(-1);
+      ASSERT_LT(cfg.sliding_window, P);
+      for (int64_t q = 0; q < P; ++q) {
+        for (int64_t k = 0; k <= q; ++k) {
+          const bool masked = std::isinf(scores[0][0][q][k].item<double>());
+          EXPECT_EQ(masked, cfg.is_sliding(l) && q - k >= cfg.sliding_window) << l << " " << q << " " << k;
+        }
+      }
+      (cfg.is_sliding(l) ? local : global) += 1;
+    }
+    EXPECT_GT(local, 0);
+    EXPECT_GT(global, 0);
   }
 }
 
