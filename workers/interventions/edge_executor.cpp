@@ -64,6 +64,7 @@ torch::Tensor Executor::edge_answer_logits(const DatasetCache& cache,
   const int L = c.n_layers;
   const int64_t H = c.n_heads, K = c.n_kv_heads, G = H / K, E = c.d_head, D = c.d_model, M = c.d_mlp;
   for (const auto& iv : ivs) validate_edge_intervention(iv, L, c.n_heads, c.n_kv_heads);
+  if (!ivs.empty()) detail::check_blocks_supported(c);
   const auto& clean = cache.clean();
   const auto& corrupt = cache.corrupted();
   const int64_t B = cache.prompts().batch(), P = cache.prompts().seq_len();

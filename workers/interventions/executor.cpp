@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "vocab/names.hpp"
+#include "workers/interventions/executor_internal.hpp"
 #include "workers/interventions/tensor_util.hpp"
 #include "workers/model/kernels.hpp"
 #include "workers/model/transformer.hpp"
@@ -400,6 +401,9 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
   const int64_t H = c.n_heads, K = c.n_kv_heads, E = c.d_head, D = c.d_model, M = c.d_mlp;
   const bool path = kind == AblationKind::kPathPatch;
   for (const auto& iv : ivs) validate_intervention(iv, kind, L, c.n_heads, c.n_kv_heads, c.d_mlp);
+  // Gemma's blocks are refused once some row would re-run one (detail::check_blocks_supported).
+  for (const auto& iv : ivs)
+    if (!iv.components.empty() || !iv.receivers.empty()) detail::check_blocks_supported(c);
 
   bool neurons = false;
   for (const auto& iv : ivs) {

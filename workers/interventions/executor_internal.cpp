@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/error.hpp"
 #include "workers/model/kernels.hpp"
 #include "workers/model/transformer.hpp"
 
@@ -55,6 +56,15 @@ std::vector<metrics::MetricRow> rows_from_logits(const torch::Tensor& logits, bo
     for (int64_t i = s; i < e; ++i) rows[static_cast<size_t>(i)] = std::move(part[static_cast<size_t>(i - s)]);
   }
   return rows;
+}
+
+void check_blocks_supported(const model::ModelConfig& c) {
+  CSWEEP_CHECK_INPUT(!(c.post_norms || c.qk_norm || c.attn_scale > 0.0 || c.attn_softcap > 0.0 ||
+                       c.sliding_window > 0),
+                     "model {} ({}): interventions on Gemma blocks (post-norms, QK-norm, "
+                     "soft-capped scores, sliding-window layers) are not supported yet; the hooked "
+                     "forward pass and un-intervened baselines are",
+                     c.name, model::to_string(c.family));
 }
 
 }  // namespace csweep::interv::detail

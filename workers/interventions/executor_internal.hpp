@@ -10,6 +10,7 @@
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/metrics/metrics.hpp"
+#include "workers/model/config.hpp"
 
 namespace csweep::model {
 class HookedTransformer;
@@ -31,5 +32,11 @@ std::vector<metrics::MetricRow> rows_from_logits(const torch::Tensor& logits, bo
                                                  const DatasetCache& cache,
                                                  const metrics::MetricSet& want,
                                                  std::size_t memory_budget_bytes);
+
+// InputError unless the batched blocks here implement `c`'s block: they do not implement Gemma's
+// (post-norms, QK-norm, soft-capped scores, sliding-window layers, query_pre_attn_scalar). Called
+// only when an intervention re-runs blocks: an empty one (a baseline, `csweep eval` without
+// --ablate) reads the hooked model's cached final residual and its final_norm / unembed.
+void check_blocks_supported(const model::ModelConfig& c);
 
 }  // namespace csweep::interv::detail
