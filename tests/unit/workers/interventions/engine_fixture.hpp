@@ -42,6 +42,24 @@ inline model::ModelConfig llama_config() {
   return c;
 }
 
+// Gemma 3-style: post-norms, QK-norm, a local (window 3) and a global layer with their own RoPE.
+inline model::ModelConfig gemma3_config() {
+  model::ModelConfig c = llama_config();
+  c.family = model::Family::kGemma3;
+  c.name = "random-gemma3";
+  c.act_fn = model::ActFn::kGeluNew;
+  c.post_norms = true;
+  c.qk_norm = true;
+  c.scale_embed = true;
+  c.attn_scale = 4.0;
+  c.sliding_window = 3;
+  c.sliding_layers = {true, true, false};
+  c.rotary_base_local = 10000.0;
+  c.rotary_base = 1000000.0;
+  c.tied_embeddings = true;
+  return c;
+}
+
 inline model::LoadedModel random_model(const model::ModelConfig& cfg, uint64_t seed) {
   torch::manual_seed(seed);
   model::LoadedModel m;

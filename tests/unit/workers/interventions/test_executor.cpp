@@ -218,5 +218,27 @@ TEST(ExecutorErrors, RejectsOutOfRangeComponents) {
   EXPECT_THROW(ex.evaluate(cache, AblationKind::kZero, {bad_name}, {}), InputError);
 }
 
+// The batched blocks do not implement Gemma's: an intervention that re-runs one is refused, while
+// the empty intervention (a baseline, `csweep eval` without --ablate) still reads the hooked
+// model's clean run.
+TEST(ExecutorErrors, RefusesGemmaBlocksButRunsTheBaseline) {
+  const auto cfg = testing::gemma3_config();
+  const model::HookedTransformer tm(random_model(cfg, 11));
+  DatasetCache cache(tm, random_prompts(cfg, 4, 8, 2));
+  Executor ex(tm);
+  const auto rows = ex.evaluate(cache, AblationKind::kZero, {Intervention{}}, {});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NEAR(rows[0].logit_diff, cache.baseline().clean_logit_diff, 1e-5);
+  Intervention head;
+  head.components.push_back({ComponentKind::kHead, 0, 1});
+  try {
+    (void)ex.evaluate(cache, AblationKind::kZero, {head}, {});
+    ADD_FAILURE() << "a Gemma head ablation was not refused";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("Gemma"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("random-gemma3"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace csweep::interv
