@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "pipeline/cli/commands.hpp"
 #include "workers/model/config.hpp"
@@ -45,6 +46,18 @@ nlohmann::ordered_json config_json(const model::ModelConfig& c) {
   j["qkv_bias"] = c.qkv_bias;
   j["mlp_bias"] = c.mlp_bias;
   j["unembed_bias"] = c.unembed_bias;
+  j["post_norms"] = c.post_norms;
+  j["qk_norm"] = c.qk_norm;
+  j["scale_embed"] = c.scale_embed;
+  j["attn_scale"] = c.attn_scale;
+  j["attn_softcap"] = c.attn_softcap;
+  j["final_softcap"] = c.final_softcap;
+  j["sliding_window"] = c.sliding_window;
+  std::vector<std::string> types;
+  for (int l = 0; l < c.n_layers; ++l) types.emplace_back(c.is_sliding(l) ? "sliding" : "full");
+  j["layer_types"] = types;
+  j["rotary_base_local"] = c.rotary_base_local;
+  j["rotary_scale"] = c.rotary_scale;
   return j;
 }
 
