@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: dependencies, build, the real-model fetch,
 # a short fuzz run, then every ctest (unit, CLI end-to-end, HDF5 via h5py, MPI under mpirun,
-# Slurm on a local slurmctld/slurmd, the real SmolLM2 model).
+# Slurm on a local slurmctld/slurmd, the real SmolLM2 and Gemma-3-270M models).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -11,7 +11,7 @@ step() { printf '\n==== %s (%s)\n' "$1" "$(date +%T)"; }
 
 step "dependencies";   scripts/install_deps.sh
 step "build";          scripts/build.sh
-step "real model";     scripts/fetch_smollm2.sh
+step "real models";    scripts/fetch_smollm2.sh; scripts/fetch_gemma3.sh
 step "fuzz smoke";     scripts/fuzz_smoke.sh
 step "ctest"
 ctest --test-dir "$build" --output-on-failure -j "${CSWEEP_TEST_JOBS:-2}" --timeout 900
