@@ -12,12 +12,20 @@ Outputs (tests/fixtures/reference/):
                              the sequence tasks' strings (members with and without the leading
                              space, filler words, whole prompts of every template and every slot
                              prefix, as workers/tasks renders them) and tricky strings (spaces,
-                             newlines, tabs, byte fallback, scripts, emoji, user-defined tokens).
+                             newlines, tabs, byte fallback, scripts, emoji, user-defined tokens;
+                             no control-token text such as "<bos>": those are not parsed from
+                             text by our encoder, by design, while transformers parses them).
+  ../tokenizers/sentencepiece_tiny.json
+                             a 1,500-token excerpt of the same vocabulary (control, user-defined,
+                             whitespace, byte and the first ASCII ordinary tokens, in file order)
+                             written as a GGUF of its own with the gguf package, and HF's ids for
+                             texts over it: the unit tests check the encoder without the model.
   gemma3_270m_logits.json    for 5 prompts (BOS + HF's ids): the last position's logits at a
                              fixed id subset (the 64 largest and every 256th id; the full row is
                              262144 floats), the argmax and the full row's mean and L2 norm.
 
-Usage: python3 tests/reference/generate_gemma3_reference.py  (repository root; ~3 min on 2 cores)
+Usage: python3 tests/reference/generate_gemma3_reference.py [--only tokens|tiny|logits]
+       (repository root; ~3 min on 2 cores, most of it transformers building the tokenizer)
 Versions used for the committed files are stored in gemma3_270m_logits.json ("versions").
 """
 import hashlib
@@ -103,7 +111,8 @@ def tricky_texts():
         "<b>bold</b>", "[multimodal]", "x[multimodal]y", "<start_of_image>",
         "def f(x):\n    return x * 2\n", "{\"key\": [1, 2, 3]}", "https://example.com/a?b=c",
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "ab" * 30, "\u2581", "\u2581\u2581x", "▁ ▁",
-        "<0x41>", "<unk>x", "Monday, January 1st", " January February March",
+        "<0x41>", "<table><tr><td>1</td></tr></table>", "x <sub>2</sub> y", "<s>a</s>",
+        "Monday, January 1st", " January February March",
     ]]
 
 
@@ -125,9 +134,96 @@ def sha256(path: Path) -> str:
 
 
 def main() -> None:
+    only = sys.argv[2] if len(sys.argv) == 3 and sys.argv[1] == "--only" else None
     path = gguf_path()
     print(f"[gemma3] {path}", flush=True)
-    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    tok = None if only == "tiny" else AutoTokenizer.from_pretrained(str(path.parent),
+                                                                     gguf_file=path.name)
+    if only in (None, "tokens"):
+        write_tokens(tok)
+    if only in (None, "tiny"):
+        write_tiny(path)
+    if only in (None, "logits"):
+        write_logits(tok, path)
+
+
+def write_tiny(path: Path) -> None:
+    import random
+    import tempfile
+
+    import gguf
+
+    r = gguf.GGUFReader(str(path))
+    fld = r.fields
+    tokens = [bytes(fld["tokenizer.ggml.tokens"].parts[i]).decode("utf-8")
+              for i in fld["tokenizer.ggml.tokens"].data]
+    types = [int(fld["tokenizer.ggml.token_type"].parts[i][0])
+             for i in fld["tokenizer.ggml.token_type"].data]
+    scores = [float(fld["tokenizer.ggml.scores"].parts[i][0])
+              for i in fld["tokenizer.ggml.scores"].data]
+    # Every non-ordinary token among the first 1000 ids (controls, the stored-space runs, the 256
+    # byte tokens) and every user-defined one, then the ordinary tokens spelt from ASCII letters, digits and
+    # '▁', in file order: file order is the merge order. Single characters (late in the file)
+    # are included wherever they stand.
+    keep = [i for i in range(len(tokens)) if (i < 1000 and types[i] != 1) or types[i] == 4]
+    for i in range(len(tokens)):
+        if len(keep) >= 1500:
+            break
+        if types[i] == 1 and all(c.isascii() and c.isalnum() or c == "\u2581" for c in tokens[i]):
+            keep.append(i)
+    singles = [i for i in range(len(tokens)) if types[i] == 1 and len(tokens[i]) == 1
+               and (tokens[i].isascii() or tokens[i] == "\u2581")]
+    keep = sorted(set(keep) | set(singles))
+    t_tokens = [tokens[i] for i in keep]
+    t_types = [types[i] for i in keep]
+    t_scores = [scores[i] for i in keep]
+    with tempfile.TemporaryDirectory() as d:
+        w = gguf.GGUFWriter(os.path.join(d, "tiny.gguf"), "gemma3")
+        w.add_block_count(1)
+        w.add_context_length(64)
+        w.add_embedding_length(8)
+        w.add_feed_forward_length(16)
+        w.add_head_count(1)
+        w.add_head_count_kv(1)
+        w.add_key_length(8)
+        w.add_value_length(8)
+        w.add_layer_norm_rms_eps(1e-6)  # hyperparameters only so that transformers reads the file
+        w.add_tokenizer_model("llama")
+        w.add_tokenizer_pre("default")
+        w.add_token_list(t_tokens)
+        w.add_token_scores(t_scores)
+        w.add_token_types(t_types)
+        w.add_bos_token_id(t_tokens.index("<bos>"))
+        w.add_eos_token_id(t_tokens.index("<eos>"))
+        w.add_unk_token_id(t_tokens.index("<unk>"))
+        w.add_pad_token_id(t_tokens.index("<pad>"))
+        w.add_add_space_prefix(False)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        tok = AutoTokenizer.from_pretrained(d, gguf_file="tiny.gguf")
+        rng = random.Random(7)
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,\n\t"
+        texts = [t for _, t in tricky_texts()] + [t for _, t in task_texts()[::7]]
+        texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(150)]
+        texts += [" ".join(rng.choice(t_tokens[-400:]).replace("\u2581", "") for _ in range(8))
+                  for _ in range(50)]
+        vectors = []
+        for t in dict.fromkeys(texts):
+            vectors.append({"text": t, "ids": tok.encode(t, add_special_tokens=False)})
+    out = REPO / "tests" / "fixtures" / "tokenizers" / "sentencepiece_tiny.json"
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump({"source": f"{path.name}, ids {keep[0]}..{keep[-1]} (a subset)",
+                   "transformers": transformers.__version__, "tokens": t_tokens,
+                   "token_types": t_types, "bos": t_tokens.index("<bos>"),
+                   "eos": t_tokens.index("<eos>"), "vectors": vectors},
+                  f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    print(f"[gemma3] tiny vocabulary: {len(t_tokens)} tokens, {len(vectors)} vectors", flush=True)
+
+
+def write_tokens(tok) -> None:
     rows = task_texts() + tricky_texts()
     seen = set()
     with open(OUT / "gemma3_270m_tokens.jsonl", "w", encoding="utf-8") as f:
@@ -139,6 +235,9 @@ def main() -> None:
             f.write(json.dumps({"kind": kind, "text": text, "ids": ids}, ensure_ascii=False,
                                separators=(",", ":")) + "\n")
     print(f"[gemma3] {len(seen)} tokenizer vectors", flush=True)
+
+
+def write_logits(tok, path: Path) -> None:
 
     model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
                                                  dtype=torch.float32, attn_implementation="eager")

@@ -120,6 +120,51 @@ bool tied_output(const io::GgufFile& f) {
   return emb && same_bytes(f, *out, *emb);
 }
 
+// Special-token roles from the metadata; nullopt when absent.
+std::optional<int> token_role(const io::GgufFile& f, const char* key, std::size_t n_tokens) {
+  const auto v = f.get_int_opt(key);
+  if (!v) return std::nullopt;
+  if (*v < 0 || static_cast<std::uint64_t>(*v) >= n_tokens)
+    throw InputError(fmt::format("{}: metadata '{}': id {} outside the vocabulary [0, {})",
+                                 f.source(), key, *v, n_tokens));
+  return static_cast<int>(*v);
+}
+
+// A SentencePiece vocabulary (tokenizer.ggml.model "llama"). Only Gemma's files are accepted: its
+// encoding is proven equal to Hugging Face's for them, while other families' files differ in
+// prefix-space and merge-order rules (Llama 2: scores, a prefix space) that are not implemented.
+tok::Tokenizer sentencepiece_tokenizer(const io::GgufFile& f) {
+  const std::string& src = f.source();
+  static const std::set<std::string> kGemma = {"gemma", "gemma2", "gemma3"};
+  const std::string arch = f.get_string("general.architecture");
+  if (kGemma.count(arch) == 0)
+    throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.model': \"llama\" (SentencePiece) "
+                                 "vocabularies are supported for general.architecture \"gemma\", "
+                                 "\"gemma2\", \"gemma3\" only; this file is \"{}\"",
+                                 src, arch));
+  if (f.get_bool_or("tokenizer.ggml.add_space_prefix", false))
+    throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.add_space_prefix': got true, "
+                                 "expected false (Gemma's vocabulary adds no prefix space)",
+                                 src));
+  if (f.has("tokenizer.ggml.merges"))
+    throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.merges': present, expected none "
+                                 "(Gemma's merges follow from the vocabulary order)",
+                                 src));
+  std::vector<std::string> tokens = f.get_string_array("tokenizer.ggml.tokens");
+  if (tokens.empty() || tokens.size() > static_cast<std::size_t>(INT_MAX))
+    throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.tokens': {} tokens", src,
+                                 tokens.size()));
+  if (!f.has("tokenizer.ggml.token_type"))
+    throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.token_type': missing (needed to "
+                                 "find the user-defined and control tokens)",
+                                 src));
+  const auto& raw = f.get_int_array("tokenizer.ggml.token_type");
+  std::vector<int> types(raw.begin(), raw.end());
+  const auto bos = token_role(f, "tokenizer.ggml.bos_token_id", tokens.size());
+  const auto eos = token_role(f, "tokenizer.ggml.eos_token_id", tokens.size());
+  return tok::Tokenizer::from_sentencepiece(std::move(tokens), types, src, bos, eos);
+}
+
 }  // namespace
 
 ModelConfig gguf_config(const io::GgufFile& f) {
@@ -245,10 +290,11 @@ LoadedModel load_gguf_model(const std::string& path) {
 tok::Tokenizer gguf_tokenizer(const io::GgufFile& f) {
   const std::string& src = f.source();
   const std::string model = f.get_string("tokenizer.ggml.model");
+  if (model == "llama") return sentencepiece_tokenizer(f);
   if (model != "gpt2")
     throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.model': got \"{}\", expected "
-                                 "\"gpt2\" (byte-level BPE; SentencePiece vocabularies are not "
-                                 "supported)",
+                                 "\"gpt2\" (byte-level BPE) or \"llama\" (SentencePiece, Gemma "
+                                 "files)",
                                  src, model));
   // llama.cpp's pre-tokenizer names -> ours. Only splitters verified to be identical are listed.
   static const std::map<std::string, tok::PreTokenizer> kPre = {
@@ -296,16 +342,8 @@ tok::Tokenizer gguf_tokenizer(const io::GgufFile& f) {
     for (std::size_t id = 0; id < types.size(); ++id)
       if (types[id] == 3) specials.emplace(tokens[id], static_cast<int>(id));  // CONTROL
   }
-  auto role = [&](const char* key) -> std::optional<int> {
-    const auto v = f.get_int_opt(key);
-    if (!v) return std::nullopt;
-    if (*v < 0 || static_cast<std::uint64_t>(*v) >= tokens.size())
-      throw InputError(fmt::format("{}: metadata '{}': id {} outside the vocabulary [0, {})", src,
-                                   key, *v, tokens.size()));
-    return static_cast<int>(*v);
-  };
-  const auto bos = role("tokenizer.ggml.bos_token_id");
-  const auto eos = role("tokenizer.ggml.eos_token_id");
+  const auto bos = token_role(f, "tokenizer.ggml.bos_token_id", tokens.size());
+  const auto eos = token_role(f, "tokenizer.ggml.eos_token_id", tokens.size());
   return tok::Tokenizer::from_tables(std::move(tokens), std::move(merges), pre,
                                      std::move(specials), src, bos, eos);
 }

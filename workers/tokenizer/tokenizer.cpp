@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "workers/tokenizer/byte_level.hpp"
 #include "workers/tokenizer/pretokenizer.hpp"
+#include "workers/tokenizer/sentencepiece_bpe.hpp"
 #include "workers/tokenizer/tables.hpp"
 
 namespace csweep::tok {
@@ -62,7 +63,8 @@ struct Tokenizer::Impl {
   bool ignore_merges = false;
   PreTokenizer pre;
   std::string source;
-  detail::Splitter splitter;
+  std::unique_ptr<detail::Splitter> splitter;         // byte-level BPE
+  std::unique_ptr<detail::SentencePieceBpe> spm;      // SentencePiece BPE (the tables above unused)
 
   mutable std::shared_mutex cache_mutex;
   mutable std::unordered_map<std::string, std::vector<int>> cache;
@@ -76,13 +78,31 @@ struct Tokenizer::Impl {
         ignore_merges(t.ignore_merges),
         pre(t.pre),
         source(std::move(t.source)),
-        splitter(t.pre) {
+        splitter(std::make_unique<detail::Splitter>(t.pre)) {
     if (!bos || !eos) {
       guess_bos_eos(t);
       bos = t.bos;
       eos = t.eos;
     }
     build(t);
+  }
+
+  Impl(std::unique_ptr<detail::SentencePieceBpe> bpe, std::map<std::string, int> specials_,
+       std::optional<int> bos_, std::optional<int> eos_, std::string source_)
+      : specials(std::move(specials_)),
+        bos(bos_),
+        eos(eos_),
+        pre(PreTokenizer::kSentencePiece),
+        source(std::move(source_)),
+        spm(std::move(bpe)) {
+    const int n = spm->vocab_size();
+    for (const auto& [name, id] : specials)
+      CSWEEP_CHECK_INPUT(id >= 0 && id < n, "{}: special token {:?} has id {} outside the "
+                         "vocabulary [0, {})", source, name, id, n);
+    for (const auto* role : {&bos, &eos})
+      if (*role)
+        CSWEEP_CHECK_INPUT(**role >= 0 && **role < n, "{}: bos/eos id {} outside the vocabulary "
+                           "[0, {})", source, **role, n);
   }
 
   void build(const detail::Tables& t) {
@@ -239,7 +259,24 @@ Tokenizer Tokenizer::from_tables(std::vector<std::string> id_to_token,
   return Tokenizer(std::make_unique<Impl>(std::move(t)));
 }
 
+Tokenizer Tokenizer::from_sentencepiece(std::vector<std::string> tokens,
+                                        const std::vector<int>& token_types,
+                                        const std::string& source, std::optional<int> bos,
+                                        std::optional<int> eos) {
+  std::map<std::string, int> specials;
+  for (std::size_t id = 0; id < tokens.size() && id < token_types.size(); ++id)
+    if (token_types[id] == 3 && !tokens[id].empty())  // CONTROL
+      specials.emplace(tokens[id], static_cast<int>(id));
+  auto bpe = std::make_unique<detail::SentencePieceBpe>(std::move(tokens), token_types, source);
+  return Tokenizer(std::make_unique<Impl>(std::move(bpe), std::move(specials), bos, eos, source));
+}
+
 std::vector<int> Tokenizer::encode(std::string_view text) const {
+  if (impl_->spm) {
+    std::vector<int> ids;
+    impl_->spm->encode(text, ids);
+    return ids;
+  }
   std::string prefixed;
   if (impl_->add_prefix_space && !text.empty() && text.front() != ' ') {
     prefixed = " ";
@@ -247,7 +284,7 @@ std::vector<int> Tokenizer::encode(std::string_view text) const {
     text = prefixed;
   }
   std::vector<std::string_view> pieces;
-  impl_->splitter.split(text, pieces);
+  impl_->splitter->split(text, pieces);
   std::vector<int> ids;
   ids.reserve(text.size() / 3 + 1);
   for (const auto piece : pieces) impl_->encode_word(piece, ids);
@@ -261,6 +298,12 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
 }
 
 std::string Tokenizer::decode_token(int id) const {
+  if (impl_->spm) {
+    if (id < 0 || id >= impl_->spm->vocab_size())
+      throw input_error(impl_->source, "token id not in the vocabulary", std::to_string(id),
+                        fmt::format("an id in [0, {})", impl_->spm->vocab_size()));
+    return impl_->spm->token_bytes(id);
+  }
   if (id < 0 || static_cast<std::size_t>(id) >= impl_->id_to_token.size() ||
       impl_->id_to_token[id].empty()) {
     throw input_error(impl_->source, "token id not in the vocabulary", std::to_string(id),
@@ -269,7 +312,9 @@ std::string Tokenizer::decode_token(int id) const {
   return impl_->id_to_bytes[id];
 }
 
-int Tokenizer::vocab_size() const { return static_cast<int>(impl_->id_to_token.size()); }
+int Tokenizer::vocab_size() const {
+  return impl_->spm ? impl_->spm->vocab_size() : static_cast<int>(impl_->id_to_token.size());
+}
 
 std::optional<int> Tokenizer::single_token_id(std::string_view text) const {
   const auto ids = encode(text);

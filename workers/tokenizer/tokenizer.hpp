@@ -1,5 +1,6 @@
 #pragma once
-// Byte-level BPE tokenizer (GPT-2 family and byte-level BPEs such as SmolLM2's).
+// Byte-level BPE tokenizer (GPT-2 family and byte-level BPEs such as SmolLM2's), and the
+// SentencePiece-style BPE of Gemma's GGUF vocabularies (from_sentencepiece).
 // Ordinary-text encoding: special-token strings inside the text are NOT parsed as specials, and
 // no BOS/EOS is added (tiktoken's encode_ordinary; HF with add_special_tokens=False and specials
 // left unmatched).
@@ -18,8 +19,10 @@
 namespace csweep::tok {
 
 // How text is split before BPE. kGPT2: the GPT-2 regex. kDigitsThenGPT2: every digit is its own
-// piece, then the GPT-2 regex (SmolLM2 / llama.cpp "smollm" pre-tokenizer).
-enum class PreTokenizer { kGPT2, kDigitsThenGPT2 };
+// piece, then the GPT-2 regex (SmolLM2 / llama.cpp "smollm" pre-tokenizer). kSentencePiece: no
+// regex; user-defined tokens are cut out and the rest is one BPE word with ' ' spelt '▁'
+// (from_sentencepiece).
+enum class PreTokenizer { kGPT2, kDigitsThenGPT2, kSentencePiece };
 
 class Tokenizer {
  public:
@@ -40,6 +43,15 @@ class Tokenizer {
                                PreTokenizer pre, std::map<std::string, int> special_tokens,
                                const std::string& source, std::optional<int> bos = std::nullopt,
                                std::optional<int> eos = std::nullopt);
+
+  // From a GGUF "llama" (SentencePiece) vocabulary as Gemma's files hold it: tokens as stored
+  // ('▁' for a space, "<0xXX>" byte tokens), token_types as tokenizer.ggml.token_type. Encodes
+  // as Hugging Face transformers does from the same file (workers/tokenizer/sentencepiece_bpe.hpp
+  // gives the rules); control tokens (type 3) are the specials, not parsed from the text.
+  static Tokenizer from_sentencepiece(std::vector<std::string> tokens,
+                                      const std::vector<int>& token_types,
+                                      const std::string& source, std::optional<int> bos,
+                                      std::optional<int> eos);
 
   std::vector<int> encode(std::string_view text) const;
   std::string decode(const std::vector<int>& ids) const;
