@@ -28,6 +28,29 @@ struct ArchSpec {
   std::vector<LayoutRow> rows;  // stored = llama.cpp tensor name
 };
 
+// Gemma 2 / 3: llama.cpp's names. attn_norm = input_layernorm (ln1), post_attention_norm = ln1_post,
+// ffn_norm = pre_feedforward_layernorm (ln2), post_ffw_norm = ln2_post.
+std::vector<LayoutRow> gemma_rows() {
+  return {
+      {"token_embd.weight", Layout::kCopy, {"embed.W_E"}},
+      {"blk.{l}.attn_norm.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
+      {"blk.{l}.attn_q.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_Q"}},
+      {"blk.{l}.attn_k.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_K"}},
+      {"blk.{l}.attn_v.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
+      {"blk.{l}.attn_output.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+      {"blk.{l}.attn_q_norm.weight", Layout::kCopy, {"blocks.{l}.attn.q_norm.w"}},
+      {"blk.{l}.attn_k_norm.weight", Layout::kCopy, {"blocks.{l}.attn.k_norm.w"}},
+      {"blk.{l}.post_attention_norm.weight", Layout::kCopy, {"blocks.{l}.ln1_post.w"}},
+      {"blk.{l}.ffn_norm.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
+      {"blk.{l}.post_ffw_norm.weight", Layout::kCopy, {"blocks.{l}.ln2_post.w"}},
+      {"blk.{l}.ffn_gate.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_gate"}},
+      {"blk.{l}.ffn_up.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
+      {"blk.{l}.ffn_down.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
+      {"output_norm.weight", Layout::kCopy, {"ln_final.w"}},
+      {"output.weight", Layout::kTranspose, {"unembed.W_U"}},
+  };
+}
+
 const std::vector<ArchSpec>& arch_specs() {
   static const std::vector<ArchSpec> t = {
       {"llama",
@@ -55,6 +78,12 @@ const std::vector<ArchSpec>& arch_specs() {
            {"output.weight", Layout::kTranspose, {"unembed.W_U"}},
            {"output.bias", Layout::kCopy, {"unembed.b_U"}},
        }},
+      // llama.cpp's Gemma converters store every RMSNorm weight as the multiplier 1 + w (HF's
+      // GGUF loader subtracts the 1 again, Gemma2TensorProcessor), which is already the canonical
+      // form (config.hpp), so norms are copied. Q and K keep HF's row order: llama.cpp runs
+      // Gemma's RoPE in the NEOX (half-split) layout and does not permute them.
+      {"gemma3", Family::kGemma3, "attention.layer_norm_rms_epsilon", gemma_rows()},
+      {"gemma2", Family::kGemma2, "attention.layer_norm_rms_epsilon", gemma_rows()},
       {"gpt2",
        Family::kGPT2,
        "attention.layer_norm_epsilon",
@@ -89,7 +118,7 @@ const ArchSpec& arch_spec(const io::GgufFile& f) {
   for (const auto& a : arch_specs())
     if (arch == a.arch) return a;
   throw InputError(fmt::format("{}: metadata 'general.architecture': got \"{}\", expected one of "
-                               "\"llama\", \"gpt2\"",
+                               "\"llama\", \"gemma3\", \"gemma2\", \"gpt2\"",
                                f.source(), arch));
 }
 
@@ -165,6 +194,34 @@ tok::Tokenizer sentencepiece_tokenizer(const io::GgufFile& f) {
   return tok::Tokenizer::from_sentencepiece(std::move(tokens), types, src, bos, eos);
 }
 
+// Gemma 2 / 3 hyperparameters. The file holds what llama.cpp needs; the rest is the value
+// transformers' Gemma config classes default to, as its GGUF loader leaves them (the model
+// presets hold those): query_pre_attn_scalar 256, the local-layer pattern (Gemma 2: even layers;
+// Gemma 3: all but every sixth), Gemma 3's local RoPE theta 10000, Gemma 2's soft-caps 50 / 30.
+void gemma_hparams(const io::GgufFile& f, const std::string& a, ModelConfig& c) {
+  const bool g3 = c.family == Family::kGemma3;
+  c.n_kv_heads = hparam(f, a + "attention.head_count_kv", c.n_heads);
+  c.rotary_dim = c.d_head;
+  c.rotary_base = f.get_float_opt(a + "rope.freq_base").value_or(c.rotary_base);
+  if (const auto local = f.get_float_opt(a + "rope.freq_base_swa")) c.rotary_base_local = *local;
+  c.sliding_window = hparam(f, a + "attention.sliding_window", c.sliding_window);
+  if (const auto st = f.get_string_opt(a + "rope.scaling.type"); st && *st != "none") {
+    if (*st != "linear" || !g3)
+      throw InputError(fmt::format("{}: metadata '{}rope.scaling.type': \"{}\" is not supported "
+                                   "(expected \"none\"{})",
+                                   f.source(), a, *st, g3 ? " or \"linear\"" : ""));
+    c.rotary_scale = f.get_float_opt(a + "rope.scaling.factor").value_or(1.0);
+  }
+  if (!g3) {
+    c.attn_softcap = f.get_float_opt(a + "attn_logit_softcapping").value_or(c.attn_softcap);
+    c.final_softcap = f.get_float_opt(a + "final_logit_softcapping").value_or(c.final_softcap);
+  }
+  c.attn_bias = c.mlp_bias = false;
+  c.sliding_layers.assign(static_cast<std::size_t>(c.n_layers), false);
+  for (int l = 0; l < c.n_layers; ++l)
+    c.sliding_layers[static_cast<std::size_t>(l)] = g3 ? (l + 1) % 6 != 0 : l % 2 == 0;
+}
+
 }  // namespace
 
 ModelConfig gguf_config(const io::GgufFile& f) {
@@ -226,6 +283,8 @@ ModelConfig gguf_config(const io::GgufFile& f) {
       throw InputError(fmt::format("{}: tensor 'rope_freqs.weight': per-frequency RoPE scaling "
                                    "(Llama 3.1 style) is not supported",
                                    f.source()));
+  } else if (spec.family == Family::kGemma2 || spec.family == Family::kGemma3) {
+    gemma_hparams(f, a, c);
   } else {
     c.n_kv_heads = c.n_heads;
   }

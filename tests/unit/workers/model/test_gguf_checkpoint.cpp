@@ -289,7 +289,7 @@ TEST(GgufLlama, RopeScalingRejected) {
 TEST(GgufTokenizer, RejectsUnknownPreTokenizerAndModel) {
   for (const auto& [key, value, expect] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"tokenizer.ggml.model", "llama", "'tokenizer.ggml.model': got \"llama\""},
+           {"tokenizer.ggml.model", "t5", "'tokenizer.ggml.model': got \"t5\""},
            {"tokenizer.ggml.pre", "qwen2", "'tokenizer.ggml.pre': got \"qwen2\""}}) {
     GgufBuilder b;
     b.kv_str("tokenizer.ggml.model", key == "tokenizer.ggml.model" ? value : "gpt2");
@@ -304,6 +304,26 @@ TEST(GgufTokenizer, RejectsUnknownPreTokenizerAndModel) {
     } catch (const InputError& e) {
       EXPECT_HAS(std::string(e.what()), "tok.gguf: metadata " + expect);
     }
+  }
+}
+
+// SentencePiece ("llama") vocabularies are read for Gemma files only (tests/gemma3 and
+// test_sentencepiece_bpe check the encoding); another family's is refused, naming the key.
+TEST(GgufTokenizer, SentencePieceOnlyForGemma) {
+  GgufBuilder b;
+  b.kv_str("general.architecture", "llama");
+  b.kv_str("tokenizer.ggml.model", "llama");
+  b.kv_str_array("tokenizer.ggml.tokens", {"a", "b", "ab"});
+  const auto bytes = b.build();
+  const auto f = io::GgufFile::parse(bytes.data(), bytes.size(), "spm.gguf");
+  try {
+    gguf_tokenizer(f);
+    ADD_FAILURE() << "accepted a Llama SentencePiece vocabulary";
+  } catch (const InputError& e) {
+    EXPECT_HAS(std::string(e.what()), "spm.gguf: metadata 'tokenizer.ggml.model': \"llama\" "
+                                      "(SentencePiece) vocabularies are supported for "
+                                      "general.architecture \"gemma\"");
+    EXPECT_HAS(std::string(e.what()), "this file is \"llama\"");
   }
 }
 
