@@ -669,7 +669,7 @@ def write_gguf(name: str, model_dir: Path, qtype_name: str) -> Path:
     ftype = {"f16": gguf.LlamaFileType.MOSTLY_F16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[qtype_name]
     cfg = json.loads((model_dir / "config.json").read_text())
     sd = {k: v.float() for k, v in load_file(str(model_dir / "model.safetensors")).items()}
-    arch = "gpt2" if cfg["model_type"] == "gpt2" else "llama"
+    arch = {"gpt2": "gpt2", "llama": "llama", "qwen2": "qwen2", "gemma3_text": "gemma3"}[cfg["model_type"]]
     out = stage().out(f"gguf/{name}.{qtype_name}.gguf")
     w = _gguf_writer_class()(str(out), arch)
     w.add_name(name)
@@ -713,7 +713,8 @@ def write_gguf(name: str, model_dir: Path, qtype_name: str) -> Path:
         w.add_feed_forward_length(cfg["intermediate_size"])
         w.add_head_count(n_head)
         w.add_head_count_kv(n_kv)
-        w.add_rope_freq_base(float(cfg["rope_parameters"]["rope_theta"]))
+        if arch != "gemma3":
+            w.add_rope_freq_base(float(cfg["rope_parameters"]["rope_theta"]))
         w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
         w.add_file_type(ftype)
         w.add_rope_dimension_count(head_dim)
@@ -721,7 +722,23 @@ def write_gguf(name: str, model_dir: Path, qtype_name: str) -> Path:
                "self_attn.o_proj": "attn_output", "input_layernorm": "attn_norm",
                "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
                "mlp.down_proj": "ffn_down"}
+        gemma = arch == "gemma3"
+        if gemma:
+            # convert_hf_to_gguf.py Gemma3Model: head_dim as key/value length, the sliding window,
+            # Gemma's norm names, and every norm weight stored as 1 + w. query_pre_attn_scalar,
+            # the layer pattern and RoPE scaling have no key HF's GGUF loader reads: it uses the
+            # config class's defaults, and so do we.
+            w.add_key_length(head_dim)
+            w.add_value_length(head_dim)
+            w.add_sliding_window(cfg["sliding_window"])
+            w.add_rope_freq_base(float(cfg["rope_parameters"]["full_attention"]["rope_theta"]))
+            ren.update({"post_attention_layernorm": "post_attention_norm",
+                        "pre_feedforward_layernorm": "ffn_norm",
+                        "post_feedforward_layernorm": "post_ffw_norm",
+                        "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm"})
         for k, v in sd.items():
+            if gemma and k.endswith("norm.weight"):
+                v = v + 1
             if k == "model.embed_tokens.weight":
                 tensors.append(("token_embd.weight", v))
             elif k == "model.norm.weight":
@@ -729,13 +746,15 @@ def write_gguf(name: str, model_dir: Path, qtype_name: str) -> Path:
             elif k == "lm_head.weight":
                 tensors.append(("output.weight", v))
             else:
-                m = re.match(r"model\.layers\.(\d+)\.(.*)\.weight$", k)
+                m = re.match(r"model\.layers\.(\d+)\.(.*)\.(weight|bias)$", k)
                 part = ren[m.group(2)]
-                if part == "attn_q":
+                # Only LlamaModel permutes Q/K rows (llama.cpp's NORM RoPE); Qwen2 and Gemma use
+                # the NEOX layout and keep HF's order.
+                if arch == "llama" and part == "attn_q":
                     v = llama_permute(v, n_head, n_head)
-                elif part == "attn_k":
+                elif arch == "llama" and part == "attn_k":
                     v = llama_permute(v, n_head, n_kv)
-                tensors.append((f"blk.{m.group(1)}.{part}.weight", v))
+                tensors.append((f"blk.{m.group(1)}.{part}.{m.group(3)}", v))
     tokens, merges = gpt2_vocab_prefix(cfg["vocab_size"])
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre("gpt2")
@@ -774,8 +793,9 @@ def check_gguf_tokenizer(path: Path, tokens: list[str], merges: list[str]) -> No
 
 
 def task_gguf(tokens: torch.Tensor) -> None:
-    for name in ("gpt2_tiny", "llama_gqa"):
-        for qt in ("f16", "q8_0"):
+    for name, qts in (("gpt2_tiny", ("f16", "q8_0")), ("llama_gqa", ("f16", "q8_0")), ("qwen2_tiny", ("q8_0",)),
+                      ("gemma3_tiny", ("f16",))):
+        for qt in qts:
             path = write_gguf(name, stage().find(f"models/{name}"), qt)
             ref_rel = f"reference/{name}.{qt}.gguf_ref.safetensors"
             # HF's GGUF config mapping sets GPT-2's n_ctx from context_length but
@@ -785,8 +805,9 @@ def task_gguf(tokens: torch.Tensor) -> None:
                 m = AutoModelForCausalLM.from_pretrained(
                     str(path.parent), gguf_file=path.name, dtype=torch.float32, attn_implementation="eager", **extra
                 ).eval()
+                toks = gemma_tokens() if name.startswith("gemma") else tokens
                 with torch.no_grad():
-                    logits = m(tokens).logits.float()
+                    logits = m(toks).logits.float()
             except Exception as e:  # noqa: BLE001 - record which variants HF cannot read
                 print(f"[{path.name}] HF transformers cannot load it: {type(e).__name__}: {e}")
                 stage().remove(ref_rel)
@@ -794,7 +815,7 @@ def task_gguf(tokens: torch.Tensor) -> None:
             want = load_file(str(stage().find(f"reference/{name}.safetensors")))["logits"]
             diff = (logits - want).abs().max().item()
             print(f"[{path.name}] {path.stat().st_size} bytes; HF-from-GGUF logits vs fp32 reference: max diff {diff:.3e}")
-            save_file({"tokens": tokens.contiguous(), "logits": logits.contiguous()}, str(stage().out(ref_rel)),
+            save_file({"tokens": toks.contiguous(), "logits": logits.contiguous()}, str(stage().out(ref_rel)),
                       metadata={"gguf": f"gguf/{path.name}", "versions": versions_string()})
 
 

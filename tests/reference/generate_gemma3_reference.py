@@ -266,7 +266,7 @@ def write_logits(tok, path: Path) -> None:
         "prompts": prompts,
     }
     with open(OUT / "gemma3_270m_logits.json", "w") as f:
-        json.dump(ref, f, ensure_ascii=False, indent=1)
+        json.dump(ref, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
 
 

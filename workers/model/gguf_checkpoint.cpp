@@ -28,7 +28,7 @@ struct ArchSpec {
   std::vector<LayoutRow> rows;  // stored = llama.cpp tensor name
 };
 
-// Gemma 2 / 3: llama.cpp's names. attn_norm = input_layernorm (ln1), post_attention_norm = ln1_post,
+// Gemma 3: llama.cpp's names. attn_norm = input_layernorm (ln1), post_attention_norm = ln1_post,
 // ffn_norm = pre_feedforward_layernorm (ln2), post_ffw_norm = ln2_post.
 std::vector<LayoutRow> gemma_rows() {
   return {
@@ -83,7 +83,28 @@ const std::vector<ArchSpec>& arch_specs() {
       // form (config.hpp), so norms are copied. Q and K keep HF's row order: llama.cpp runs
       // Gemma's RoPE in the NEOX (half-split) layout and does not permute them.
       {"gemma3", Family::kGemma3, "attention.layer_norm_rms_epsilon", gemma_rows()},
-      {"gemma2", Family::kGemma2, "attention.layer_norm_rms_epsilon", gemma_rows()},
+      // Qwen2: Llama's names with q/k/v biases; llama.cpp runs its RoPE in the NEOX layout, so
+      // Q and K (and their biases) keep HF's row order.
+      {"qwen2",
+       Family::kQwen2,
+       "attention.layer_norm_rms_epsilon",
+       {
+           {"token_embd.weight", Layout::kCopy, {"embed.W_E"}},
+           {"blk.{l}.attn_norm.weight", Layout::kCopy, {"blocks.{l}.ln1.w"}},
+           {"blk.{l}.attn_q.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_Q"}},
+           {"blk.{l}.attn_k.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_K"}},
+           {"blk.{l}.attn_v.weight", Layout::kLinearHeadsIn, {"blocks.{l}.attn.W_V"}},
+           {"blk.{l}.attn_output.weight", Layout::kLinearHeadsOut, {"blocks.{l}.attn.W_O"}},
+           {"blk.{l}.attn_q.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_Q"}},
+           {"blk.{l}.attn_k.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_K"}},
+           {"blk.{l}.attn_v.bias", Layout::kMergedHeads, {"blocks.{l}.attn.b_V"}},
+           {"blk.{l}.ffn_norm.weight", Layout::kCopy, {"blocks.{l}.ln2.w"}},
+           {"blk.{l}.ffn_gate.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_gate"}},
+           {"blk.{l}.ffn_up.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_in"}},
+           {"blk.{l}.ffn_down.weight", Layout::kTranspose, {"blocks.{l}.mlp.W_out"}},
+           {"output_norm.weight", Layout::kCopy, {"ln_final.w"}},
+           {"output.weight", Layout::kTranspose, {"unembed.W_U"}},
+       }},
       {"gpt2",
        Family::kGPT2,
        "attention.layer_norm_epsilon",
@@ -118,7 +139,7 @@ const ArchSpec& arch_spec(const io::GgufFile& f) {
   for (const auto& a : arch_specs())
     if (arch == a.arch) return a;
   throw InputError(fmt::format("{}: metadata 'general.architecture': got \"{}\", expected one of "
-                               "\"llama\", \"gemma3\", \"gemma2\", \"gpt2\"",
+                               "\"llama\", \"qwen2\", \"gemma3\", \"gpt2\"",
                                f.source(), arch));
 }
 
@@ -159,17 +180,16 @@ std::optional<int> token_role(const io::GgufFile& f, const char* key, std::size_
   return static_cast<int>(*v);
 }
 
-// A SentencePiece vocabulary (tokenizer.ggml.model "llama"). Only Gemma's files are accepted: its
-// encoding is proven equal to Hugging Face's for them, while other families' files differ in
+// A SentencePiece vocabulary (tokenizer.ggml.model "llama"). Only Gemma 3's files are accepted:
+// its encoding is proven equal to Hugging Face's for them, while other families' files differ in
 // prefix-space and merge-order rules (Llama 2: scores, a prefix space) that are not implemented.
 tok::Tokenizer sentencepiece_tokenizer(const io::GgufFile& f) {
   const std::string& src = f.source();
-  static const std::set<std::string> kGemma = {"gemma", "gemma2", "gemma3"};
   const std::string arch = f.get_string("general.architecture");
-  if (kGemma.count(arch) == 0)
+  if (arch != "gemma3")
     throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.model': \"llama\" (SentencePiece) "
-                                 "vocabularies are supported for general.architecture \"gemma\", "
-                                 "\"gemma2\", \"gemma3\" only; this file is \"{}\"",
+                                 "vocabularies are supported for general.architecture \"gemma3\" "
+                                 "only; this file is \"{}\"",
                                  src, arch));
   if (f.get_bool_or("tokenizer.ggml.add_space_prefix", false))
     throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.add_space_prefix': got true, "
@@ -194,32 +214,28 @@ tok::Tokenizer sentencepiece_tokenizer(const io::GgufFile& f) {
   return tok::Tokenizer::from_sentencepiece(std::move(tokens), types, src, bos, eos);
 }
 
-// Gemma 2 / 3 hyperparameters. The file holds what llama.cpp needs; the rest is the value
-// transformers' Gemma config classes default to, as its GGUF loader leaves them (the model
-// presets hold those): query_pre_attn_scalar 256, the local-layer pattern (Gemma 2: even layers;
-// Gemma 3: all but every sixth), Gemma 3's local RoPE theta 10000, Gemma 2's soft-caps 50 / 30.
+// Gemma 3 hyperparameters. The file holds what llama.cpp needs; the rest is the value
+// transformers' Gemma3TextConfig defaults to, as its GGUF loader leaves them (the model preset
+// holds those): query_pre_attn_scalar 256, local layers all but every sixth, local RoPE theta
+// 10000 (unless the file has rope.freq_base_swa). Gemma 2 files are not read: transformers'
+// loader ignores their soft-cap keys, so nothing independent confirms a reading of them.
 void gemma_hparams(const io::GgufFile& f, const std::string& a, ModelConfig& c) {
-  const bool g3 = c.family == Family::kGemma3;
   c.n_kv_heads = hparam(f, a + "attention.head_count_kv", c.n_heads);
   c.rotary_dim = c.d_head;
   c.rotary_base = f.get_float_opt(a + "rope.freq_base").value_or(c.rotary_base);
   if (const auto local = f.get_float_opt(a + "rope.freq_base_swa")) c.rotary_base_local = *local;
   c.sliding_window = hparam(f, a + "attention.sliding_window", c.sliding_window);
+  // Linear scaling of the global layers (Gemma 3 4B and up) is what the original config holds.
   if (const auto st = f.get_string_opt(a + "rope.scaling.type"); st && *st != "none") {
-    if (*st != "linear" || !g3)
+    if (*st != "linear")
       throw InputError(fmt::format("{}: metadata '{}rope.scaling.type': \"{}\" is not supported "
-                                   "(expected \"none\"{})",
-                                   f.source(), a, *st, g3 ? " or \"linear\"" : ""));
+                                   "(expected \"none\" or \"linear\")",
+                                   f.source(), a, *st));
     c.rotary_scale = f.get_float_opt(a + "rope.scaling.factor").value_or(1.0);
-  }
-  if (!g3) {
-    c.attn_softcap = f.get_float_opt(a + "attn_logit_softcapping").value_or(c.attn_softcap);
-    c.final_softcap = f.get_float_opt(a + "final_logit_softcapping").value_or(c.final_softcap);
   }
   c.attn_bias = c.mlp_bias = false;
   c.sliding_layers.assign(static_cast<std::size_t>(c.n_layers), false);
-  for (int l = 0; l < c.n_layers; ++l)
-    c.sliding_layers[static_cast<std::size_t>(l)] = g3 ? (l + 1) % 6 != 0 : l % 2 == 0;
+  for (int l = 0; l < c.n_layers; ++l) c.sliding_layers[static_cast<std::size_t>(l)] = (l + 1) % 6 != 0;
 }
 
 }  // namespace
@@ -268,12 +284,14 @@ ModelConfig gguf_config(const io::GgufFile& f) {
   c.tied_embeddings = tied_output(f);
   c.unembed_bias = f.find_tensor("output.bias") != nullptr;
 
-  if (spec.family == Family::kLlama) {
+  if (spec.family == Family::kLlama || spec.family == Family::kQwen2) {
     c.n_kv_heads = hparam(f, a + "attention.head_count_kv", c.n_heads);
     c.rotary_dim = hparam(f, a + "rope.dimension_count", c.d_head);
     c.rotary_base = f.get_float_opt(a + "rope.freq_base").value_or(c.rotary_base);
-    c.attn_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
-    c.mlp_bias = f.find_tensor("blk.0.ffn_up.bias") != nullptr;
+    if (spec.family == Family::kLlama) {
+      c.attn_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
+      c.mlp_bias = f.find_tensor("blk.0.ffn_up.bias") != nullptr;
+    }
     // RoPE scaling changes the frequencies; computing plain RoPE instead would be silently wrong.
     if (const auto st = f.get_string_opt(a + "rope.scaling.type"); st && *st != "none")
       throw InputError(fmt::format("{}: metadata '{}rope.scaling.type': \"{}\" is not supported "
@@ -283,7 +301,7 @@ ModelConfig gguf_config(const io::GgufFile& f) {
       throw InputError(fmt::format("{}: tensor 'rope_freqs.weight': per-frequency RoPE scaling "
                                    "(Llama 3.1 style) is not supported",
                                    f.source()));
-  } else if (spec.family == Family::kGemma2 || spec.family == Family::kGemma3) {
+  } else if (spec.family == Family::kGemma3) {
     gemma_hparams(f, a, c);
   } else {
     c.n_kv_heads = c.n_heads;
@@ -352,7 +370,7 @@ tok::Tokenizer gguf_tokenizer(const io::GgufFile& f) {
   if (model == "llama") return sentencepiece_tokenizer(f);
   if (model != "gpt2")
     throw InputError(fmt::format("{}: metadata 'tokenizer.ggml.model': got \"{}\", expected "
-                                 "\"gpt2\" (byte-level BPE) or \"llama\" (SentencePiece, Gemma "
+                                 "\"gpt2\" (byte-level BPE) or \"llama\" (SentencePiece, Gemma 3 "
                                  "files)",
                                  src, model));
   // llama.cpp's pre-tokenizer names -> ours. Only splitters verified to be identical are listed.

@@ -44,7 +44,7 @@ class Tokenizer {
                                const std::string& source, std::optional<int> bos = std::nullopt,
                                std::optional<int> eos = std::nullopt);
 
-  // From a GGUF "llama" (SentencePiece) vocabulary as Gemma's files hold it: tokens as stored
+  // From a GGUF "llama" (SentencePiece) vocabulary as Gemma 3's files hold it: tokens as stored
   // ('▁' for a space, "<0xXX>" byte tokens), token_types as tokenizer.ggml.token_type. Encodes
   // as Hugging Face transformers does from the same file (workers/tokenizer/sentencepiece_bpe.hpp
   // gives the rules); control tokens (type 3) are the specials, not parsed from the text.

@@ -122,10 +122,41 @@ TEST_P(GgufTwin, LogitsMatchHfOnSameGgufAndOriginal) {
 
 INSTANTIATE_TEST_SUITE_P(Twins, GgufTwin,
                          ::testing::Values(Twin{"gpt2_tiny", "f16"}, Twin{"gpt2_tiny", "q8_0"},
-                                           Twin{"llama_gqa", "f16"}, Twin{"llama_gqa", "q8_0"}),
+                                           Twin{"llama_gqa", "f16"}, Twin{"llama_gqa", "q8_0"},
+                                           Twin{"qwen2_tiny", "q8_0"}),
                          [](const auto& info) {
                            return std::string(info.param.model) + "_" + info.param.qtype;
                          });
+
+// Gemma 3's twin (F16; written as convert_hf_to_gguf.py does: norms stored as 1 + w, Q/K in HF's
+// order). GGUF has no key for query_pre_attn_scalar, the layer pattern or RoPE scaling, so the
+// file means transformers' defaults for them (256, local but every sixth layer, none), not
+// gemma3_tiny's own values: its logits are compared with HF's on the same file only, and the
+// parameters (which carry no such setting) with the original's.
+TEST(GgufGemma3, TwinMatchesHfOnSameGgufAndOriginalParams) {
+  const auto g = load_model(gguf_fixture("gemma3_tiny.f16"));
+  const auto h = load_model(testing::fixture_model("gemma3_tiny"));
+  EXPECT_EQ(g.cfg.family, Family::kGemma3);
+  EXPECT_EQ(g.cfg.d_head, h.cfg.d_head);
+  EXPECT_EQ(g.cfg.n_kv_heads, h.cfg.n_kv_heads);
+  EXPECT_EQ(g.cfg.sliding_window, h.cfg.sliding_window);
+  EXPECT_EQ(g.cfg.attn_scale, 16.0);  // sqrt(256): transformers' default query_pre_attn_scalar
+  EXPECT_TRUE(g.cfg.is_sliding(0) && g.cfg.is_sliding(1));
+  ASSERT_EQ(g.params.size(), h.params.size());
+  for (const auto& [name, want] : h.params) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(g.params.count(name));
+    const auto err = (g.params.at(name) - want).abs();
+    // F16 rounding (2^-11 relative) for matrices; norms (1 + w) stay F32 and are exact.
+    const double rel = want.dim() == 1 ? 0.0 : std::ldexp(1.0, -11);
+    EXPECT_TRUE((err <= want.abs() * rel + 3e-8).all().item<bool>())
+        << "max error " << err.max().item<float>();
+  }
+  const auto ref = load_reference("gemma3_tiny.f16.gguf_ref");
+  const HookedTransformer model(g);
+  torch::NoGradGuard ng;
+  EXPECT_LE(max_abs_diff(model.forward(ref.at("tokens")), ref.at("logits")), 1e-4);
+}
 
 TEST(GgufTokenizer, TwinCarriesItsVocabulary) {
   const auto loaded = load_model(gguf_fixture("gpt2_tiny.f16"));
@@ -307,7 +338,7 @@ TEST(GgufTokenizer, RejectsUnknownPreTokenizerAndModel) {
   }
 }
 
-// SentencePiece ("llama") vocabularies are read for Gemma files only (tests/gemma3 and
+// SentencePiece ("llama") vocabularies are read for Gemma 3 files only (tests/gemma3 and
 // test_sentencepiece_bpe check the encoding); another family's is refused, naming the key.
 TEST(GgufTokenizer, SentencePieceOnlyForGemma) {
   GgufBuilder b;
@@ -322,7 +353,7 @@ TEST(GgufTokenizer, SentencePieceOnlyForGemma) {
   } catch (const InputError& e) {
     EXPECT_HAS(std::string(e.what()), "spm.gguf: metadata 'tokenizer.ggml.model': \"llama\" "
                                       "(SentencePiece) vocabularies are supported for "
-                                      "general.architecture \"gemma\"");
+                                      "general.architecture \"gemma3\" only");
     EXPECT_HAS(std::string(e.what()), "this file is \"llama\"");
   }
 }
