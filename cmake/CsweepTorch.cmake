@@ -7,9 +7,13 @@
 
 set(CSWEEP_TORCH_ROOT "" CACHE PATH
     "circuitsweep: LibTorch prefix to use (directory holding share/cmake/Torch), e.g. <site-packages>/torch")
-if(NOT CSWEEP_TORCH_ROOT AND Torch_DIR AND EXISTS "${Torch_DIR}/TorchConfig.cmake")
-  # Torch_DIR = <root>/share/cmake/Torch
-  get_filename_component(CSWEEP_TORCH_ROOT "${Torch_DIR}/../../.." ABSOLUTE)
+if(NOT CSWEEP_TORCH_ROOT AND Torch_DIR)
+  # A Torch_DIR of the form <root>/share/cmake/Torch names a LibTorch prefix (Debian's config
+  # lives elsewhere, /usr/lib/<triplet>/cmake/Torch, and is left to the plain search).
+  get_filename_component(_root "${Torch_DIR}/../../.." ABSOLUTE)
+  if(EXISTS "${_root}/share/cmake/Torch/TorchConfig.cmake")
+    set(CSWEEP_TORCH_ROOT "${_root}")
+  endif()
 endif()
 
 if(CSWEEP_TORCH_ROOT)
