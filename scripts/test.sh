@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: dependencies, build, the real-model fetch,
 # a short fuzz run, then every ctest (unit, CLI end-to-end, HDF5 via h5py, MPI under mpirun,
-# Slurm on a local slurmctld/slurmd, the real SmolLM2 and Gemma-3-270M models).
+# Slurm on a local slurmctld/slurmd, the real SmolLM2 and Gemma-3-270M models), then the CUDA
+# LibTorch build and its CPU tests (scripts/test_cuda.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -15,3 +16,7 @@ step "real models";    scripts/fetch_smollm2.sh; scripts/fetch_gemma3.sh
 step "fuzz smoke";     scripts/fuzz_smoke.sh
 step "ctest"
 ctest --test-dir "$build" --output-on-failure -j "${CSWEEP_TEST_JOBS:-2}" --timeout 900
+# The CUDA LibTorch 2.x build (PyPI wheel, cached) and its CPU tests; CSWEEP_SKIP_CUDA=1 skips it.
+if [[ ${CSWEEP_SKIP_CUDA:-0} != 1 ]]; then
+  step "cuda build + cpu tests"; scripts/test_cuda.sh
+fi
