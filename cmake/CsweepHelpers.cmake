@@ -17,13 +17,42 @@ function(csweep_module target)
   endif()
 endfunction()
 
-# Torch headers cost ~18 s per translation unit; one precompiled header per library makes
-# the rest of its files cheap.
+# Torch headers cost ~20-30 s per translation unit (parsing <torch/torch.h> alone), so they are
+# precompiled once for the whole build: the first torch module (csweep_model) owns the header and
+# every other torch target, libraries, tests and benchmarks alike, reuses it (REUSE_FROM). A
+# precompiled header per target cost one more ~45-100 s compile each (five libraries, 1.13 and
+# 2.15 alike) and left the test binaries, which had none, parsing the headers in every file.
+# A reused header must be compiled with the same flags as its users: GCC rejects it (and, with
+# -Winvalid-pch, says so) when -fpic/-fpie differ, so executables that reuse it compile -fPIC like
+# the libraries (PIC code links into a PIE executable unchanged).
 function(csweep_torch_pch target)
   get_target_property(type ${target} TYPE)
-  if(NOT type STREQUAL "INTERFACE_LIBRARY")
-    target_precompile_headers(${target} PRIVATE <torch/torch.h>)
+  if(type STREQUAL "INTERFACE_LIBRARY")
+    return()
   endif()
+  get_property(owner GLOBAL PROPERTY CSWEEP_TORCH_PCH_OWNER)
+  if(NOT owner)
+    target_precompile_headers(${target} PRIVATE <torch/torch.h>)
+    set_property(GLOBAL PROPERTY CSWEEP_TORCH_PCH_OWNER ${target})
+  else()
+    target_precompile_headers(${target} REUSE_FROM ${owner})
+  endif()
+  if(type STREQUAL "EXECUTABLE")
+    target_compile_options(${target} PRIVATE -fPIC)
+  endif()
+  set_property(GLOBAL APPEND PROPERTY CSWEEP_TORCH_TARGETS ${target})
+endfunction()
+
+# csweep_uses_torch(<out> <libs>...): whether any of <libs> is a torch module (csweep_torch_pch).
+function(csweep_uses_torch out)
+  get_property(torch_targets GLOBAL PROPERTY CSWEEP_TORCH_TARGETS)
+  set(uses OFF)
+  foreach(lib IN LISTS ARGN)
+    if(lib IN_LIST torch_targets)
+      set(uses ON)
+    endif()
+  endforeach()
+  set(${out} ${uses} PARENT_SCOPE)
 endfunction()
 
 # csweep_test(<name> <dir> <libs>...): one GoogleTest binary per source module, mirroring
@@ -39,6 +68,10 @@ function(csweep_test name dir)
   target_compile_definitions(${name} PRIVATE
     CSWEEP_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     CSWEEP_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
+  csweep_uses_torch(uses_torch ${ARGN})
+  if(uses_torch)
+    csweep_torch_pch(${name})
+  endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 120 PROPERTIES LABELS unit
                        WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endfunction()

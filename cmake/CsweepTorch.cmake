@@ -72,7 +72,7 @@ endif()
 # that newer fmt removed) fails to compile. circuitsweep's own fmt and spdlog calls must see the
 # fmt it links. The compiler never lets -I /usr/include come before another -I, so the system
 # fmt and spdlog headers are exposed through a directory of links to them, put first on the
-# include path of every target (before LibTorch's, which CMake passes as -isystem). LibTorch's
+# include path of every target that links LibTorch (before LibTorch's, which CMake passes as -isystem). LibTorch's
 # own headers that include fmt are only profiler/CUDA-tunable internals circuitsweep does not
 # include; its libraries keep their fmt symbols internal, so nothing mixes at link time.
 add_library(csweep_fmt_first INTERFACE)
@@ -112,7 +112,9 @@ if(CSWEEP_TORCH_ROOT)
   # The linker resolves the libraries libtorch_cuda.so needs (cudnn, nvshmem, cusparseLt, ...)
   # through the same paths LibTorch's RUNPATH names; -rpath-link tells it where they are.
   file(GLOB _nv_libdirs LIST_DIRECTORIES true "${TORCH_INSTALL_PREFIX}/../nvidia/*/lib")
-  foreach(_d IN LISTS _rpath _nv_libdirs)
+  # The wheel's nvidia/* directories first: its NCCL is newer than the toolkit's, which lacks
+  # symbols libtorch_cuda.so needs (at run time libtorch_cuda.so's own RUNPATH finds the same).
+  foreach(_d IN LISTS _nv_libdirs _rpath)
     add_link_options("LINKER:-rpath-link,${_d}")
   endforeach()
 endif()

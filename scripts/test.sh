@@ -7,6 +7,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 build=${CSWEEP_BUILD_DIR:-$root/build}
+# Paths relative to the checkout in ccache's hashes: the CUDA build's non-torch modules then hit
+# the CPU build's cache entries (scripts/test_cuda.sh).
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 
 step() { printf '\n==== %s (%s)\n' "$1" "$(date +%T)"; }
 

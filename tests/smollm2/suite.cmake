@@ -7,6 +7,7 @@ target_compile_options(test_smollm2 PRIVATE ${CSWEEP_WARNINGS})
 target_compile_definitions(test_smollm2 PRIVATE
   CSWEEP_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
   CSWEEP_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
+csweep_torch_pch(test_smollm2)
 add_test(NAME realmodel.smollm2 COMMAND test_smollm2 WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(realmodel.smollm2 PROPERTIES LABELS realmodel TIMEOUT 900)
 
