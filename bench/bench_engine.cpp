@@ -7,12 +7,17 @@
 //   * batched executor over all of them: two-column unembedding (LD metrics) and, separately,
 //     full-vocabulary unembedding (every metric, KL included)
 //   * one-at-a-time hooked path over a random sample of them (default 100)
-// Prints interventions/s of each, their ratio, and achieved FLOP/s / the fp32 matmul peak
+// Prints interventions/s of each, their ratio, and achieved FLOP/s / the matmul peak (same dtype)
 // measured in the same run.
 //
-//   bench_engine [--sample N] [--threads N] [--device cpu|cuda] [--budget-mb MB] [--all-metrics]
-//                [--quick]
-// --threads defaults to every hardware thread; --all-metrics adds the full-vocabulary pass.
+//   bench_engine [--sample N] [--threads N] [--device cpu|cuda] [--dtype fp32|bf16|fp16]
+//                [--prompts N] [--budget-mb MB] [--all-metrics] [--quick] [--triples N]
+// --threads defaults to every hardware thread; --all-metrics adds the full-vocabulary pass;
+// --prompts sets the batch of prompts (16 by default; the all-triples sweep uses 64).
+// --triples N then times N head triples drawn uniformly from all C(144, 3) = 487,344 of the
+// model and projects the all-triples sweep (487,344 triples x 3 tasks at this prompt count) from
+// their rate: triples with an early layer cost more (less of the forward is shared), so pairs of
+// late heads would flatter the projection.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -72,12 +77,13 @@ model::LoadedModel gpt2_small_random() {
   return m;
 }
 
-// Dense fp32 matmul peak: the best of several repeats of GEMMs shaped like the model's MLP.
-double matmul_peak(torch::Device dev) {
+// Dense matmul peak in the model's dtype: the best of several repeats of GEMMs shaped like the
+// model's MLP.
+double matmul_peak(torch::Device dev, torch::ScalarType dtype) {
   double best = 0;
   for (int64_t m : {8192}) {
-    auto a = torch::randn({m, 768}, torch::TensorOptions().device(dev));
-    auto b = torch::randn({768, 3072}, torch::TensorOptions().device(dev));
+    auto a = torch::randn({m, 768}, torch::TensorOptions().device(dev)).to(dtype);
+    auto b = torch::randn({768, 3072}, torch::TensorOptions().device(dev)).to(dtype);
     auto c = torch::matmul(a, b);
     sync(dev);
     for (int rep = 0; rep < 3; ++rep) {
@@ -105,8 +111,9 @@ double full_forward_flops(const model::ModelConfig& c, int64_t B, int64_t P) {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  int sample = 100, threads = 0;
-  std::string device = "cpu";
+  int sample = 100, threads = 0, triples = 0;
+  int64_t n_prompts = 16;
+  std::string device = "cpu", dtype_name = "fp32";
   double budget_mb = 768;
   bool quick = false, all_metrics = false;
   for (int i = 1; i < argc; ++i) {
@@ -121,14 +128,29 @@ int main(int argc, char** argv) {
     if (a == "--sample") sample = std::stoi(next());
     else if (a == "--threads") threads = std::stoi(next());
     else if (a == "--device") device = next();
+    else if (a == "--dtype") dtype_name = next();
+    else if (a == "--prompts") n_prompts = std::stoll(next());
+    else if (a == "--triples") triples = std::stoi(next());
     else if (a == "--budget-mb") budget_mb = std::stod(next());
     else if (a == "--quick") quick = true;
     else if (a == "--all-metrics") all_metrics = true;
     else {
       std::fprintf(stderr, "usage: bench_engine [--sample N] [--threads N] [--device cpu|cuda] "
-                           "[--budget-mb MB] [--all-metrics] [--quick]\n");
+                           "[--dtype fp32|bf16|fp16] [--prompts N] [--budget-mb MB] [--all-metrics] "
+                           "[--quick] [--triples N]\n");
       return 64;
     }
+  }
+  torch::ScalarType dtype = torch::kFloat32;
+  if (dtype_name == "bf16") dtype = torch::kBFloat16;
+  else if (dtype_name == "fp16") dtype = torch::kHalf;
+  else if (dtype_name != "fp32") {
+    std::fprintf(stderr, "--dtype: '%s' is not one of fp32, bf16, fp16\n", dtype_name.c_str());
+    return 64;
+  }
+  if (n_prompts < 1 || triples < 0) {
+    std::fprintf(stderr, "--prompts must be >= 1 and --triples >= 0\n");
+    return 64;
   }
   // LibTorch's default intra-op pool may be a single thread; the element-wise kernels between
   // the GEMMs (norms, GELU, softmax, where) need every core too.
@@ -137,13 +159,14 @@ int main(int argc, char** argv) {
   c10::InferenceMode guard;
 
   std::printf("# bench_engine\n");
-  std::printf("torch threads: %d, device: %s\n", torch::get_num_threads(), device.c_str());
-  double peak = matmul_peak(dev);
+  std::printf("torch threads: %d, device: %s, dtype: %s, prompts: %lld\n", torch::get_num_threads(),
+              device.c_str(), dtype_name.c_str(), static_cast<long long>(n_prompts));
+  double peak = matmul_peak(dev, dtype);
 
   const auto loaded = gpt2_small_random();
-  const model::HookedTransformer tm(loaded, dev);
+  const model::HookedTransformer tm(loaded, dev, dtype);
   const auto& cfg = tm.cfg();
-  const int64_t B = 16, P = 45;
+  const int64_t B = n_prompts, P = 45;
   interv::PromptSet set;
   torch::manual_seed(1);
   set.clean_tokens = torch::randint(0, cfg.d_vocab, {B, P}, torch::kLong);
@@ -228,7 +251,7 @@ int main(int argc, char** argv) {
     }
     sync(dev);
     t_ref += seconds_since(t0);
-    peak = std::max(peak, matmul_peak(dev));
+    peak = std::max(peak, matmul_peak(dev, dtype));
     std::fprintf(stderr, "round %d/%d: batched %.1f s, one-at-a-time %.1f s so far\n", k + 1, rounds,
                  t_batched, t_ref);
   }
@@ -238,7 +261,8 @@ int main(int argc, char** argv) {
 
   const double n = static_cast<double>(ivs.size());
   const double rate_b = n / t_batched, rate_f = all_metrics ? n / t_full : 0, rate_r = pick.size() / t_ref;
-  std::printf("fp32 matmul peak (best of %d measurements in the run): %.1f GFLOP/s\n", rounds + 1, peak / 1e9);
+  std::printf("%s matmul peak (best of %d measurements in the run): %.1f GFLOP/s\n", dtype_name.c_str(),
+              rounds + 1, peak / 1e9);
   std::printf("\n| path | interventions | seconds | interventions/s | GFLOP/s | of peak |\n");
   std::printf("|---|---:|---:|---:|---:|---:|\n");
   std::printf("| batched, LD metrics (2-column unembed) | %zu | %.2f | %.1f | %.1f | %.0f %% |\n", ivs.size(),
@@ -257,5 +281,31 @@ int main(int argc, char** argv) {
               full_forward_flops(cfg, B, P) / (flops_batched / n));
   std::printf("batches: %lld; LD_clean %.3f; max |LD batched - LD one-at-a-time| over the sample: %.2e\n",
               static_cast<long long>(batches), cache.baseline().clean_logit_diff, max_diff);
+
+  if (triples > 0) {
+    // Uniform triples of distinct heads (rejection of repeats), in the executor's usual batches.
+    std::vector<interv::Component> heads;
+    for (int l = 0; l < 12; ++l)
+      for (int h = 0; h < 12; ++h) heads.push_back({interv::ComponentKind::kHead, l, h});
+    std::uniform_int_distribution<int> any(0, static_cast<int>(heads.size()) - 1);
+    std::vector<interv::Intervention> tri;
+    while (static_cast<int>(tri.size()) < triples) {
+      const int a = any(rng), b = any(rng), c = any(rng);
+      if (a == b || b == c || a == c) continue;
+      tri.push_back({{heads[static_cast<size_t>(a)], heads[static_cast<size_t>(b)], heads[static_cast<size_t>(c)]}, {}, {}});
+    }
+    ex.reset_stats();
+    t0 = Clock::now();
+    ex.evaluate(cache, interv::AblationKind::kMean, tri, ld_only);
+    sync(dev);
+    const double t_tri = seconds_since(t0);
+    const double rate_t = static_cast<double>(tri.size()) / t_tri;
+    const double all = 487344.0 * 3;
+    std::printf("\nhead triples (uniform over all 487,344): %zu in %.2f s = %.1f interventions/s, %.1f GFLOP/s "
+                "(%.0f %% of peak)\n",
+                tri.size(), t_tri, rate_t, ex.stats().flops / t_tri / 1e9, 100 * ex.stats().flops / t_tri / peak);
+    std::printf("projected all-triples sweep (487,344 triples x 3 tasks x %lld prompts, one device): %.0f s = %.2f h\n",
+                static_cast<long long>(B), all / rate_t, all / rate_t / 3600);
+  }
   return 0;
 }
