@@ -46,7 +46,7 @@ else
 fi
 out=${out:-$build/gpu_check_results.md}
 : > "$out"
-log() { printf '%s\n' "$*" | tee -a "$out"; }
+log() { printf '%s\n' "$@" | tee -a "$out"; }
 run() {  # run <title> <cmd...>: the command's output into the results file, in a code block
   local title=$1; shift
   log "" "### $title" "" '```' "\$ ${*#$root/}"
