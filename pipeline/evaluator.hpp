@@ -68,6 +68,11 @@ class UnitEvaluator {
   // reads it without loading weights (pipeline/job_spec.hpp model_config()).
   virtual model::ModelConfig model_config(int model);
 
+  // Provenance: where this rank computes and in what dtype, in words (model::Placement's
+  // description, e.g. "cuda:1 (node-local rank 1 from SLURM_LOCALID; ...), float32"); the run
+  // records every rank's in its "runs" entry. "" = not told.
+  virtual std::string placement() const { return {}; }
+
   // Provenance: sha256 of the weight file(s) and tokenizer file(s) of job.models[model]
   // ("" when unknown). The default hashes the files of a Hugging Face folder / a GGUF file.
   virtual std::string weights_sha256(int model);

@@ -457,6 +457,9 @@ Grid::Grid(const JobSpec& job, std::vector<model::ModelConfig> configs)
   j["unit_size"] = unit_size;
   j["threads_per_rank"] = job.batching.threads_per_rank;  // fp32 results depend on it
   j["per_prompt"] = job.output.per_prompt;
+  // A bf16 table is not the fp32 table of the same grid: the dtype decides what rows mean.
+  // Absent for float32, so files written before [compute] existed keep their fingerprint.
+  if (job.compute.dtype != vocab::ComputeDtype::kFloat32) j["dtype"] = vocab::compute_dtypes().name(job.compute.dtype);
   j["total_units"] = total_units_;
   const std::string canon = j.dump();
   fingerprint_ = sha256_bytes(canon.data(), canon.size());

@@ -754,7 +754,7 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
   job.path = path;
   job.text = text;
   check_keys(s, root, "",
-             {"job", "models", "tasks", "experiments", "families", "output", "batching", "memory"});
+             {"job", "models", "tasks", "experiments", "families", "output", "batching", "memory", "compute"});
 
   // [job]
   if (const toml::node* n = root.get("job")) {
@@ -980,6 +980,19 @@ JobSpec parse_job_spec(const std::string& text, const std::string& path) {
     const auto& t = *n->as_table();
     check_keys(s, t, "memory", {"max_gb_per_rank"});
     job.memory.max_gb_per_rank = get_double(s, t, "memory", "max_gb_per_rank", 0, 1e6).value_or(0);
+  }
+  if (const toml::node* n = root.get("compute")) {
+    if (!n->is_table()) fail(s, *n, "compute", std::string("is ") + type_name(*n), "a table");
+    const auto& t = *n->as_table();
+    check_keys(s, t, "compute", {"device", "dtype"});
+    if (auto d = get_string(s, t, "compute", "device")) {
+      job.compute.device_where = s.at(*t.get("device"), "compute.device");
+      job.compute.device = vocab::parse_device_request(*d, job.compute.device_where);
+    }
+    if (auto d = get_string(s, t, "compute", "dtype")) {
+      job.compute.dtype_where = s.at(*t.get("dtype"), "compute.dtype");
+      job.compute.dtype = vocab::compute_dtypes().parse(*d, job.compute.dtype_where);
+    }
   }
   return job;
 }

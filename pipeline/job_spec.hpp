@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "vocab/compute.hpp"
 #include "vocab/names.hpp"
 #include "workers/interventions/intervention.hpp"
 #include "workers/metrics/metric_row.hpp"
@@ -137,6 +138,16 @@ struct BatchingSpec {
   int threads_per_rank = 1;
 };
 
+// [compute]: where every rank computes and in what precision (workers/model/device_policy.hpp).
+// The dtype is part of the grid (its fingerprint and the file's "dtype" attribute); the device
+// is not (a GPU and a CPU give the same fp32 tables up to rounding), so a run may resume on
+// other hardware. `csweep run --device` overrides the device.
+struct ComputeSpec {
+  vocab::DeviceRequest device;                  // default auto
+  std::string device_where = "compute.device";  // "file:line: compute.device" when given
+  vocab::ComputeDtype dtype = vocab::ComputeDtype::kFloat32;
+  std::string dtype_where = "compute.dtype";
+};
 struct MemorySpec {
   double max_gb_per_rank = 0;  // 0 = no limit (engine sizes its batches to this)
 };
@@ -158,6 +169,7 @@ struct JobSpec {
   OutputSpec output;
   BatchingSpec batching;
   MemorySpec memory;
+  ComputeSpec compute;
 };
 
 JobSpec load_job_spec(const std::string& path);

@@ -61,7 +61,8 @@ ModelHashes hash_models(const JobSpec& job) {
 reducers::FileMeta with_provenance(reducers::FileMeta meta, const reducers::FileMeta& stored,
                                    const JobSpec& job, const ModelHashes& hashes,
                                    const std::string& started, int ranks, double wall,
-                                   const ScheduleStats* st) {
+                                   const ScheduleStats* st,
+                                   const std::vector<std::string>& placements = {}) {
   const auto& paths = hashes.paths;
   const auto& wsha = hashes.weights;
   const auto& tsha = hashes.tokenizers;
@@ -75,6 +76,7 @@ reducers::FileMeta with_provenance(reducers::FileMeta meta, const reducers::File
   t["csweep_version"] = kVersion;
   t["csweep_git_revision"] = kGitRevision;
   t["command_line"] = command_line();
+  t["dtype"] = vocab::compute_dtypes().name(job.compute.dtype);
   if (!t.count("start_time")) t["start_time"] = started;
   t["end_time"] = utc_now();
   nlohmann::json runs = nlohmann::json::array();
@@ -93,6 +95,7 @@ reducers::FileMeta with_provenance(reducers::FileMeta meta, const reducers::File
                     {"units_done", st->units_done_now},
                     {"units_reissued", st->units_reissued},
                     {"units_by_rank", st->units_by_rank},
+                    {"device_by_rank", placements},
                     {"interrupted", st->interrupted},
                     {"command_line", t["command_line"]}});
   }
@@ -102,6 +105,29 @@ reducers::FileMeta with_provenance(reducers::FileMeta meta, const reducers::File
   meta.real_attrs = stored.real_attrs;
   meta.real_attrs["wall_seconds"] = (stored.real_attrs.count("wall_seconds") ? stored.real_attrs.at("wall_seconds") : 0) + wall;
   return meta;
+}
+
+// Every rank's `mine`, on rank 0 (others get an empty list); a collective, called by all ranks.
+std::vector<std::string> gather_strings(const std::string& mine, int rank, int size) {
+  if (size == 1) return {mine};
+  const int len = static_cast<int>(mine.size());
+  std::vector<int> lens(static_cast<size_t>(size)), offs(static_cast<size_t>(size));
+  MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+  std::string all;
+  if (rank == 0) {
+    int total = 0;
+    for (int r = 0; r < size; ++r) {
+      offs[static_cast<size_t>(r)] = total;
+      total += lens[static_cast<size_t>(r)];
+    }
+    all.resize(static_cast<size_t>(total));
+  }
+  MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, 0, MPI_COMM_WORLD);
+  std::vector<std::string> out;
+  if (rank == 0)
+    for (int r = 0; r < size; ++r)
+      out.push_back(all.substr(static_cast<size_t>(offs[static_cast<size_t>(r)]), static_cast<size_t>(lens[static_cast<size_t>(r)])));
+  return out;
 }
 
 std::string describe(const reducers::Row& r, const reducers::FamilyMeta& fam) {
@@ -274,7 +300,11 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
     std::filesystem::remove(reducers::Ledger::journal_path(out), ec);
   };
   try {
-    const JobSpec job = load_job_spec(req.job_path);
+    JobSpec job = load_job_spec(req.job_path);
+    if (!req.device.empty()) {
+      job.compute.device = vocab::parse_device_request(req.device, "--device");
+      job.compute.device_where = "--device";
+    }
     std::vector<model::ModelConfig> configs;
     for (const auto& m : job.models) configs.push_back(model_config(m));
     const Grid grid(job, configs);
@@ -317,12 +347,18 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
     // Every rank evaluates (rank 0 on a thread beside its coordinator).
     pin_blas_threads(job.batching.threads_per_rank);
     const std::unique_ptr<UnitEvaluator> evaluator = make_evaluator(job, rank, size);
+    const std::vector<std::string> placements = gather_strings(evaluator->placement(), rank, size);
+    if (rank == 0) {
+      for (int r = 0; r < size; ++r)
+        if (!placements[static_cast<size_t>(r)].empty())
+          std::fprintf(stderr, "csweep: rank %d computes on %s\n", r, placements[static_cast<size_t>(r)].c_str());
+    }
 
     const ScheduleStats st = run_schedule(grid, ledger.get(), evaluator.get(), opt, MPI_COMM_WORLD);
     if (rank == 0) {
       const double wall = wall_now() - t0;
       auto meta = with_provenance(grid.file_meta(), ledger->stored_meta(), job, hashes, started,
-                                  size, wall, &st);
+                                  size, wall, &st, placements);
       meta.shard_index = shard_index;
       meta.shard_count = shard_count;
       ledger->finish(meta);

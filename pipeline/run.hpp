@@ -21,6 +21,7 @@ struct RunRequest {
   double progress_interval_s = 5;
   double stop_grace_s = 30;
   std::uint64_t max_chunk = 16;
+  std::string device;               // "" = the spec's compute.device; else overrides it (--device)
   bool summary = true;             // print the largest effect per family and experiment at the end
 };
 

@@ -41,6 +41,7 @@
 #include "pipeline/cli/commands.hpp"
 #include "reducers/h5.hpp"
 #include "workers/model/hooks.hpp"
+#include "workers/model/device_policy.hpp"
 #include "workers/model/model_tokenizer.hpp"
 #include "workers/model/transformer.hpp"
 #include "workers/model/weights.hpp"
@@ -53,7 +54,7 @@ struct DumpOptions {
   std::string prompts;
   std::vector<std::string> hooks;  // globs; "a,b" splits into two
   std::string out;
-  std::string device = "cpu";
+  std::string device = "auto";
   std::string dtype = "float32";
   std::string tokenizer;
   int batch_size = 16;
@@ -219,26 +220,12 @@ class RowDataset {
 
 // ---- the command ------------------------------------------------------------------------------
 
-torch::ScalarType parse_dtype(const std::string& s) {
-  if (s == "float32") return torch::kFloat32;
-  if (s == "bfloat16") return torch::kBFloat16;
-  if (s == "float16") return torch::kHalf;
-  throw input_error("--dtype", "unknown dtype", s, "float32, bfloat16 or float16");
-}
-
-torch::Device parse_device(const std::string& s) {
-  if (s == "cpu") return torch::kCPU;
-  if (s.rfind("cuda", 0) == 0) {
-    if (!torch::cuda::is_available()) {
-      throw input_error("--device", "CUDA requested but no CUDA device is available to LibTorch", s,
-                        "cpu");
-    }
-    try {
-      return torch::Device(s);
-    } catch (const c10::Error&) {
-    }
-  }
-  throw input_error("--device", "unknown device", s, "cpu, cuda or cuda:N");
+// One device policy for every command (workers/model/device_policy.hpp).
+model::Placement placement(const DumpOptions& opt) {
+  model::ComputeRequest req;
+  req.device = vocab::parse_device_request(opt.device, "--device");
+  req.dtype = vocab::compute_dtypes().parse(opt.dtype, "--dtype");
+  return model::place_compute(req);
 }
 
 std::vector<std::string> split_globs(const std::vector<std::string>& in) {
@@ -251,8 +238,10 @@ std::vector<std::string> split_globs(const std::vector<std::string>& in) {
 }
 
 void write_dump(const DumpOptions& opt, const std::string& tmp_path) {
-  const torch::ScalarType dtype = parse_dtype(opt.dtype);
-  const torch::Device device = parse_device(opt.device);
+  const model::Placement place = placement(opt);
+  const torch::ScalarType dtype = place.dtype;
+  const torch::Device device = place.device;
+  const std::string dtype_name = vocab::compute_dtypes().name(vocab::compute_dtypes().parse(opt.dtype));
   CSWEEP_CHECK_INPUT(opt.batch_size > 0, "--batch-size must be positive (got {})", opt.batch_size);
   const auto prompts = read_prompts(opt.prompts);
 
@@ -328,7 +317,7 @@ void write_dump(const DumpOptions& opt, const std::string& tmp_path) {
     }
   }
   spdlog::info("dump: {} prompts (max {} tokens), {} hook points, device {}, dtype {}", N, P,
-               selected.size(), device.str(), opt.dtype);
+               selected.size(), place.description, dtype_name);
 
   H5Handle file(h5check(H5Fcreate(tmp_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                         "cannot create file", tmp_path),
@@ -337,7 +326,7 @@ void write_dump(const DumpOptions& opt, const std::string& tmp_path) {
   write_string_attr(file.get(), "weights_sha256", loaded.weights_sha256, tmp_path);
   write_string_attr(file.get(), "tokenizer", tokenizer ? tokenizer->source() : "(pre-tokenized)", tmp_path);
   write_string_attr(file.get(), "device", device.str(), tmp_path);
-  write_string_attr(file.get(), "dtype", opt.dtype, tmp_path);
+  write_string_attr(file.get(), "dtype", dtype_name, tmp_path);
   write_string_attr(file.get(), "hooks", fmt::format("{}", fmt::join(globs, ",")), tmp_path);
   write_string_attr(file.get(), "csweep_version",
                     std::string(kVersion) + " (" + kGitRevision + ")", tmp_path);
@@ -432,7 +421,7 @@ void add_dump_command(CLI::App& app) {
                   "hook-name globs to dump, e.g. 'blocks.*.attn.hook_z' (repeatable, or "
                   "comma-separated); none = logits only");
   cmd->add_option("--out", opt->out, "output HDF5 file")->required();
-  cmd->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--device", opt->device, "auto (a GPU when one is visible), cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", opt->dtype, "compute dtype: float32, bfloat16 or float16 "
                                          "(datasets are float32 either way)")
       ->capture_default_str();

@@ -12,6 +12,7 @@
 // Without --ablate the intervention is empty (performance 100 %, KL 0: the clean run).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <unistd.h>
@@ -31,6 +32,7 @@
 #include "vocab/names.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/interventions/session.hpp"
+#include "workers/model/device_policy.hpp"
 #include "workers/model/model_tokenizer.hpp"
 #include "workers/model/transformer.hpp"
 #include "workers/model/weights.hpp"
@@ -52,7 +54,8 @@ struct EvalOptions {
   bool filter = false;
   std::string mean_over = "corrupted";
   bool json = false;
-  std::string device = "cpu";
+  std::string device = "auto";
+  std::string dtype = "float32";
   double max_gb = 0;  // 0 = 80 % of the machine's physical memory
 };
 
@@ -62,12 +65,12 @@ void run_eval(const EvalOptions& opt) {
   spec.path = opt.model.empty() ? "default" : opt.model;
   spec.origin = "--model";
   const std::string model_path = pipeline::resolve_model_path(spec);
-  torch::Device device = torch::kCPU;
-  if (opt.device != "cpu") {
-    CSWEEP_CHECK_INPUT(torch::cuda::is_available(), "--device: CUDA requested but no CUDA device is "
-                       "available to LibTorch (got {}, expected cpu)", opt.device);
-    device = torch::Device(opt.device);
-  }
+  // One device policy for every command (workers/model/device_policy.hpp).
+  model::ComputeRequest creq;
+  creq.device = vocab::parse_device_request(opt.device, "--device");
+  creq.dtype = vocab::compute_dtypes().parse(opt.dtype, "--dtype");
+  const model::Placement place = model::place_compute(creq);
+  if (!place.warning.empty()) spdlog::warn("{}", place.warning);
 
   nlohmann::json params;
   try {
@@ -84,7 +87,7 @@ void run_eval(const EvalOptions& opt) {
   const auto kind = sel.kind;
 
   const model::LoadedModel loaded = model::load_model(model_path);
-  const model::HookedTransformer tm(loaded, device);
+  const model::HookedTransformer tm(loaded, place.device, place.dtype);
   const tok::Tokenizer tok = model::load_model_tokenizer(loaded);
   interv::TaskRequest req;
   req.task = opt.task;
@@ -97,6 +100,10 @@ void run_eval(const EvalOptions& opt) {
   if (opt.max_gb > 0) {
     req.memory_budget_bytes = opt.max_gb * double(1ull << 30);
     req.memory_budget_source = fmt::format("--max-gb {}", opt.max_gb);
+  } else if (const auto mem = model::device_memory(place.device)) {
+    req.memory_budget_bytes = 0.9 * static_cast<double>(mem->free_bytes);
+    req.memory_budget_source = fmt::format("90 % of the {:.1f} GB free on {} (--max-gb)", mem->free_bytes / 1e9,
+                                           place.device.str());
   } else {
     const double phys = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
     req.memory_budget_bytes = 0.8 * phys;
@@ -111,6 +118,8 @@ void run_eval(const EvalOptions& opt) {
   if (opt.json) {
     nlohmann::json j;
     j["model"] = model_path;
+    j["device"] = place.device.str();
+    j["dtype"] = vocab::compute_dtypes().name(creq.dtype);
     j["task"] = opt.task;
     j["corruption"] = opt.corruption;
     j["seed"] = opt.seed;
@@ -135,6 +144,7 @@ void run_eval(const EvalOptions& opt) {
     return;
   }
   std::printf("model       %s\n", model_path.c_str());
+  std::printf("device      %s\n", place.description.c_str());
   std::printf("task        %s / %s, %d prompts (seed %llu%s)\n", opt.task.c_str(), opt.corruption.c_str(),
               base.n_prompts, static_cast<unsigned long long>(opt.seed),
               opt.filter ? fmt::format(", {} dropped by the clean-model filter", data.dropped_by_filter).c_str() : "");
@@ -177,7 +187,9 @@ void add_eval_command(CLI::App& app) {
                   "dataset whose per-position means replace ablated activations (--kind mean)")
       ->check(CLI::IsMember({"corrupted", "clean"}))
       ->capture_default_str();
-  cmd->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--device", opt->device, "auto (a GPU when one is visible), cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", opt->dtype, "compute dtype: float32 (default), bfloat16 or float16 (GPU)")
+      ->capture_default_str();
   cmd->add_option("--max-gb", opt->max_gb, "memory the reference caches may take, in GiB "
                                            "(default: 80 % of physical memory); more prompts are refused up front")
       ->check(CLI::NonNegativeNumber);

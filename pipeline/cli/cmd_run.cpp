@@ -34,6 +34,9 @@ void add_run_command(CLI::App& app) {
             return pipeline::worker_timeout_problem(s);
           },
           "SECONDS in (0, 604800]"));
+  cmd->add_option("--device", req->device,
+                  "auto, cpu, cuda (each rank the GPU of its node-local rank) or cuda:N; overrides the "
+                  "spec's compute.device (default auto: a GPU when one is visible)");
   cmd->add_option("--progress", req->progress_interval_s, "seconds between progress lines")->capture_default_str();
   cmd->add_option("--max-chunk", req->max_chunk, "most units handed to a worker at once")->capture_default_str();
   cmd->add_flag("!--no-summary", req->summary, "do not print the largest effects at the end");

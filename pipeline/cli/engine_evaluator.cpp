@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -14,6 +13,7 @@
 #include "workers/circuits/faithfulness.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/interventions/session.hpp"
+#include "workers/model/device_policy.hpp"
 #include "workers/model/model_tokenizer.hpp"
 #include "workers/model/transformer.hpp"
 #include "workers/model/weights.hpp"
@@ -26,7 +26,10 @@ namespace {
 
 class EngineEvaluator : public UnitEvaluator {
  public:
-  EngineEvaluator(const JobSpec& job, torch::Device device) : UnitEvaluator(job), device_(device) {}
+  EngineEvaluator(const JobSpec& job, model::Placement placement)
+      : UnitEvaluator(job), placement_(std::move(placement)) {}
+
+  std::string placement() const override { return placement_.description; }
 
   metrics::Baseline baseline(const ExperimentKey& key) override { return dataset(key).baseline(); }
 
@@ -80,6 +83,7 @@ class EngineEvaluator : public UnitEvaluator {
     std::unique_ptr<model::HookedTransformer> tm;
     std::optional<tok::Tokenizer> tok;
     std::unique_ptr<interv::Executor> executor;
+    model::MemoryBudget budget;
   };
 
   Model& model(int index) {
@@ -89,14 +93,15 @@ class EngineEvaluator : public UnitEvaluator {
     Model m;
     m.loaded = model::load_model(resolve_model_path(spec));
     spdlog::info("model '{}' loaded from {}", spec.name, m.loaded.source);
-    m.tm = std::make_unique<model::HookedTransformer>(m.loaded, device_);
+    m.tm = std::make_unique<model::HookedTransformer>(m.loaded, placement_.device, placement_.dtype);
     m.tok.emplace(model::load_model_tokenizer(m.loaded));
     interv::ExecutorOptions opt;
-    if (job_.memory.max_gb_per_rank > 0) {
-      // A quarter of the rank's memory for one batch's activations; the rest holds the weights
-      // and the reference caches.
-      opt.memory_budget_bytes = static_cast<std::size_t>(job_.memory.max_gb_per_rank * 0.25 * (1ull << 30));
-    }
+    // Measured once the weights are on the device (device_policy.hpp: batches get a quarter,
+    // the reference caches three quarters).
+    m.budget = model::memory_budget(job_.memory.max_gb_per_rank, model::device_memory(placement_.device),
+                                    opt.memory_budget_bytes);
+    opt.memory_budget_bytes = m.budget.batch_bytes;
+    spdlog::info("model '{}' on {}: memory budget {}", spec.name, placement_.description, m.budget.source);
     opt.max_interventions_per_batch = static_cast<int>(job_.batching.max_interventions_per_forward);
     m.executor = std::make_unique<interv::Executor>(*m.tm, opt);
     return models_.emplace(index, std::move(m)).first->second;
@@ -116,10 +121,9 @@ class EngineEvaluator : public UnitEvaluator {
     req.filter = task.filter;
     req.seed = static_cast<std::uint64_t>(job_.seeds.at(static_cast<size_t>(key.seed)));
     req.mean_source = job_.mean_over == "clean" ? interv::MeanSource::kClean : interv::MeanSource::kCorrupted;
-    if (job_.memory.max_gb_per_rank > 0) {
-      // The three quarters of the rank's memory that the engine's batches leave (see model()).
-      req.memory_budget_bytes = 0.75 * job_.memory.max_gb_per_rank * double(1ull << 30);
-      req.memory_budget_source = fmt::format("3/4 of memory.max_gb_per_rank = {}", job_.memory.max_gb_per_rank);
+    if (m.budget.dataset_bytes > 0) {
+      req.memory_budget_bytes = m.budget.dataset_bytes;
+      req.memory_budget_source = m.budget.source;
     }
     current_ = std::make_unique<interv::TaskData>(interv::build_task_data(*m.tm, *m.tok, req));
     current_id_ = id;
@@ -129,7 +133,7 @@ class EngineEvaluator : public UnitEvaluator {
     return *current_->cache;
   }
 
-  torch::Device device_;
+  model::Placement placement_;
   std::map<int, Model> models_;
   std::unique_ptr<interv::TaskData> current_;
   std::tuple<int, int, int, int> current_id_{-1, -1, -1, -1};
@@ -140,21 +144,15 @@ class EngineEvaluator : public UnitEvaluator {
 std::unique_ptr<UnitEvaluator> make_engine_evaluator(const JobSpec& job, int rank, int /*n_ranks*/) {
   // Same thread count on every rank and run: results must not depend on MPI core binding.
   torch::set_num_threads(job.batching.threads_per_rank);
-  // One GPU per rank when CUDA is available: the node-local rank (set by mpirun or srun) picks
-  // the device, so ranks spread over a node's GPUs on every node of a multi-node job.
-  torch::Device device = torch::kCPU;
-  if (torch::cuda::is_available()) {
-    int local_rank = rank;
-    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"}) {
-      if (const char* v = std::getenv(var)) {
-        local_rank = std::atoi(v);
-        break;
-      }
-    }
-    const int n = static_cast<int>(torch::cuda::device_count());
-    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % n));
-  }
-  return std::make_unique<EngineEvaluator>(job, device);
+  model::ComputeRequest req;
+  req.device = job.compute.device;
+  req.device_where = job.compute.device_where;
+  req.dtype = job.compute.dtype;
+  req.dtype_where = job.compute.dtype_where;
+  req.mpi_rank = rank;
+  model::Placement p = model::place_compute(req);
+  if (!p.warning.empty()) spdlog::warn("rank {}: {}", rank, p.warning);
+  return std::make_unique<EngineEvaluator>(job, std::move(p));
 }
 
 }  // namespace csweep::pipeline

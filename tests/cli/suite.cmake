@@ -25,3 +25,12 @@ if(TARGET csweep)
                    $<TARGET_FILE:csweep> ${CMAKE_CURRENT_BINARY_DIR}/custom_sweep_work)
   set_tests_properties(cli.custom_sweep PROPERTIES LABELS cli TIMEOUT 300)
 endif()
+
+# The one device policy from the command line: absent GPUs refused (flag / file:line, no output
+# left), unknown names, bf16 runs recorded (dtype, device_by_rank) and kept apart from fp32 files.
+if(TARGET csweep)
+  add_test(NAME cli.compute
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/check_compute.py
+                   $<TARGET_FILE:csweep> ${CMAKE_CURRENT_BINARY_DIR}/compute_work)
+  set_tests_properties(cli.compute PROPERTIES LABELS cli TIMEOUT 300)
+endif()

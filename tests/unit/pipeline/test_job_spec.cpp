@@ -143,6 +143,38 @@ TEST(JobSpec, FilterIsPerTaskAndPartOfTheGrid) {
   EXPECT_NE(Grid(a, cfg).fingerprint(), Grid(b, cfg).fingerprint());
 }
 
+// [compute]: device and dtype. The dtype decides what rows mean (part of the grid); the device
+// does not (a resume may move to other hardware).
+TEST(JobSpec, ComputeDeviceAndDtype) {
+  const JobSpec d = parse_job_spec(kValid, "spec.toml");
+  EXPECT_EQ(d.compute.device, vocab::DeviceRequest{});  // auto
+  EXPECT_EQ(d.compute.dtype, vocab::ComputeDtype::kFloat32);
+  const std::string spec = kValid + std::string("\n[compute]\ndevice = \"cuda:1\"\ndtype = \"bf16\"\n");
+  const JobSpec c = parse_job_spec(spec, "spec.toml");
+  EXPECT_EQ(c.compute.device.kind, vocab::DeviceRequest::Kind::kCuda);
+  EXPECT_EQ(c.compute.device.index, 1);
+  EXPECT_EQ(c.compute.dtype, vocab::ComputeDtype::kBFloat16);
+  EXPECT_EQ(c.compute.device_where, "spec.toml:42: compute.device");
+
+  auto e = error_of(kValid + std::string("\n[compute]\ndtype = \"float8\"\n"));
+  EXPECT_NE(e.find("spec.toml:42: compute.dtype: unknown compute dtype (got 'float8', expected one of float32, "
+                   "bfloat16, float16"), std::string::npos) << e;
+  e = error_of(kValid + std::string("\n[compute]\ndevice = \"cuda:x\"\n"));
+  EXPECT_NE(e.find("spec.toml:42: compute.device: unknown device (got 'cuda:x', expected auto, cpu, cuda"),
+            std::string::npos) << e;
+  e = error_of(kValid + std::string("\n[compute]\ndevices = \"cpu\"\n"));
+  EXPECT_NE(e.find("unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("devices"), std::string::npos) << e;
+
+  std::vector<model::ModelConfig> cfg = {*d.models[0].config};
+  const std::string fp32 = kValid + std::string("\n[compute]\ndtype = \"float32\"\ndevice = \"cpu\"\n");
+  const std::string bf16 = kValid + std::string("\n[compute]\ndtype = \"bfloat16\"\n");
+  // float32 written out = the default (files before [compute] keep their fingerprint); the
+  // device is not part of the grid; bfloat16 is another grid.
+  EXPECT_EQ(Grid(d, cfg).fingerprint(), Grid(parse_job_spec(fp32, "spec.toml"), cfg).fingerprint());
+  EXPECT_NE(Grid(d, cfg).fingerprint(), Grid(parse_job_spec(bf16, "spec.toml"), cfg).fingerprint());
+}
+
 TEST(JobSpec, MeanOverDefaultsToCorruptedAndIsValidated) {
   EXPECT_EQ(parse_job_spec(kValid, "spec.toml").mean_over, "corrupted");
   EXPECT_EQ(parse_job_spec(with("thresholds = [20]", "thresholds = [20]\nmean_over = \"clean\""),
