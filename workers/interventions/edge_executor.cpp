@@ -22,6 +22,7 @@
 #include "workers/interventions/edges.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/interventions/executor_internal.hpp"
+#include "workers/interventions/mask_builder.hpp"
 #include "workers/interventions/tensor_util.hpp"
 #include "workers/model/kernels.hpp"
 #include "workers/model/transformer.hpp"
@@ -121,20 +122,33 @@ torch::Tensor Executor::edge_answer_logits(const DatasetCache& cache,
     const std::vector<size_t> rows(order.begin() + static_cast<std::ptrdiff_t>(s0),
                                    order.begin() + static_cast<std::ptrdiff_t>(s1));
 
-    // ---- Plan (CPU): sender slots, receiver coefficient matrices, ablation masks.
+    // ---- Plan (CPU): sender slots, receiver coefficient matrices, ablation masks. Their entries
+    // are recorded here and the tensors made on the device afterwards (mask_builder.hpp): a few
+    // small index vectors travel host->device per tensor, not a dense CPU tensor filled cell by cell.
     std::map<Component, int64_t> slot;
     for (size_t r : rows) {
       for (const auto& e : ivs[r].edges) slot.emplace(e.sender, static_cast<int64_t>(slot.size()));
     }
     const int64_t S = std::max<int64_t>(1, static_cast<int64_t>(slot.size()));
+    using Points = std::vector<std::vector<int64_t>>;  // ones_at's coordinates (row, receiver, slot)
     struct QkvReceivers {
       std::vector<Receiver> recv;
-      torch::Tensor coef;  // [n, R, S] float
+      Points points = Points(3);
+      torch::Tensor coef;  // [n, R, S] in the model's dtype
     };
     std::vector<QkvReceivers> qkv(static_cast<size_t>(L));
+    std::vector<Points> mlp_points(static_cast<size_t>(L), Points(3));
+    Points fin_points(3);
     std::vector<torch::Tensor> mlp_coef(static_cast<size_t>(L));  // [n, 1, S]
     torch::Tensor fin_coef;                                        // [n, 1, S]
+    MaskBuilder ab(n, 1, 1, dev);
+    std::vector<MaskRecord> z_ab_rec(static_cast<size_t>(L)), mlp_ab_rec(static_cast<size_t>(L));
     std::vector<torch::Tensor> z_ab(static_cast<size_t>(L)), mlp_ab(static_cast<size_t>(L));
+    auto add = [](Points& p, int64_t i, int64_t r, int64_t sl) {
+      p[0].push_back(i);
+      p[1].push_back(r);
+      p[2].push_back(sl);
+    };
     for (size_t r : rows) {
       for (const auto& e : ivs[r].edges) {
         if (e.receiver.kind > ReceiverKind::kHeadV) continue;
@@ -145,7 +159,6 @@ torch::Tensor Executor::edge_answer_logits(const DatasetCache& cache,
         if (!known) q.recv.push_back(e.receiver);
       }
     }
-    auto zeros_f = [&](int64_t R) { return torch::zeros({n, R, S}, torch::kFloat32); };
     for (int64_t i = 0; i < n; ++i) {
       const auto& iv = ivs[rows[static_cast<size_t>(i)]];
       for (const auto& e : iv.edges) {
@@ -153,57 +166,51 @@ torch::Tensor Executor::edge_answer_logits(const DatasetCache& cache,
         const auto li = static_cast<size_t>(e.receiver.layer);
         switch (e.receiver.kind) {
           case ReceiverKind::kResidFinal:
-            if (!fin_coef.defined()) fin_coef = zeros_f(1);
-            fin_coef[i][0][sl] = 1.0;
+            add(fin_points, i, 0, sl);
             break;
           case ReceiverKind::kMlpIn:
-            if (!mlp_coef[li].defined()) mlp_coef[li] = zeros_f(1);
-            mlp_coef[li][i][0][sl] = 1.0;
+            add(mlp_points[li], i, 0, sl);
             break;
           default: {
             auto& q = qkv[li];
-            if (!q.coef.defined()) q.coef = zeros_f(static_cast<int64_t>(q.recv.size()));
             const auto it = std::find_if(q.recv.begin(), q.recv.end(), [&](const Receiver& x) {
               return x.kind == e.receiver.kind && x.head == e.receiver.head;
             });
-            q.coef[i][it - q.recv.begin()][sl] = 1.0;
+            add(q.points, i, it - q.recv.begin(), sl);
           }
         }
       }
       for (const auto& a : iv.ablated) {
         const auto li = static_cast<size_t>(a.layer);
         if (a.kind == ComponentKind::kHead) {
-          if (!z_ab[li].defined()) z_ab[li] = torch::zeros({n, 1, 1, H, 1}, torch::kBool);
-          z_ab[li][i][0][0][a.index][0] = true;
+          ab.set(z_ab_rec[li], H, i, a.index, {});
         } else {
-          if (!mlp_ab[li].defined()) mlp_ab[li] = torch::zeros({n, 1, 1, 1}, torch::kBool);
-          mlp_ab[li][i][0][0][0] = true;
+          ab.set(mlp_ab_rec[li], 1, i, 0, {});
         }
       }
     }
-    // Sender positions: [n, B, P, 1], true where the sender's output is patched.
+    // Sender positions: [n, B, P, 1], true where the sender's output is patched (every position
+    // of a row without a position mask).
     bool any_pos = false;
     for (size_t r : rows) any_pos = any_pos || posmask[r].defined();
     torch::Tensor pm;
     if (any_pos) {
-      pm = torch::ones({n, B, P, 1}, torch::kBool);
-      for (int64_t i = 0; i < n; ++i) {
-        const auto& p = posmask[rows[static_cast<size_t>(i)]];
-        if (p.defined()) pm[i].copy_(p.unsqueeze(-1));
-      }
-      pm = pm.to(dev);
+      MaskBuilder pb(n, B, P, dev);
+      MaskRecord rec;
+      for (int64_t i = 0; i < n; ++i) pb.set(rec, 1, i, 0, posmask[rows[static_cast<size_t>(i)]]);
+      pm = pb.build(rec);
     }
-    auto to_dev = [&](torch::Tensor& t, bool as_dtype) {
-      if (t.defined()) t = as_dtype ? t.to(dev, dt) : t.to(dev);
-    };
+    // Coefficients are 0/1, exact in every dtype, so they are made in the model's dtype directly.
+    const auto dev_dt = fopts.device(dev);
     for (int l = 0; l < L; ++l) {
       const auto li = static_cast<size_t>(l);
-      to_dev(qkv[li].coef, true);
-      to_dev(mlp_coef[li], true);
-      to_dev(z_ab[li], false);
-      to_dev(mlp_ab[li], false);
+      auto& q = qkv[li];
+      q.coef = ones_at({n, static_cast<int64_t>(q.recv.size()), S}, q.points, dev_dt);
+      mlp_coef[li] = ones_at({n, 1, S}, mlp_points[li], dev_dt);
+      if (!z_ab_rec[li].empty()) z_ab[li] = ab.build(z_ab_rec[li]).unsqueeze(-1);  // [n, 1, 1, H, 1]
+      mlp_ab[li] = ab.build(mlp_ab_rec[li]);                                        // [n, 1, 1, 1]
     }
-    to_dev(fin_coef, true);
+    fin_coef = ones_at({n, 1, S}, fin_points, dev_dt);
 
     // ---- The pass. Rows are sorted by start layer; before the chunk's first touched layer
     // every row equals the clean run.

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "vocab/names.hpp"
 #include "workers/interventions/executor_internal.hpp"
+#include "workers/interventions/mask_builder.hpp"
 #include "workers/interventions/tensor_util.hpp"
 #include "workers/model/kernels.hpp"
 #include "workers/model/transformer.hpp"
@@ -80,26 +81,6 @@ struct ChunkPlan {
   torch::Tensor final_mask;      // bool [n] or undefined: rows whose final residual is replaced
   torch::Tensor final_value;     // [n, batch, d_model]
   bool join_from_cached_z = true;
-};
-
-// CPU-side mask builder: allocates [n, Bm, Pm, X] the first time a layer needs it.
-class MaskBuilder {
- public:
-  MaskBuilder(int64_t n, int64_t Bm, int64_t Pm) : n_(n), Bm_(Bm), Pm_(Pm) {}
-  void set(torch::Tensor& mask, int& first_row, int64_t X, int64_t row, int64_t idx,
-           const torch::Tensor& posmask) {
-    if (!mask.defined()) mask = torch::zeros({n_, Bm_, Pm_, X}, torch::kBool);
-    auto cell = mask.select(0, row).select(-1, idx);  // [Bm, Pm]
-    if (posmask.defined()) {
-      cell.copy_(posmask);
-    } else {
-      cell.fill_(true);
-    }
-    first_row = std::min<int>(first_row, static_cast<int>(row));
-  }
-
- private:
-  int64_t n_, Bm_, Pm_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -350,8 +331,6 @@ int first_receiver_layer(const Intervention& iv, int L) {
   return f;
 }
 
-torch::Tensor to_dev(const torch::Tensor& t, torch::Device d) { return t.defined() ? t.to(d) : t; }
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -450,22 +429,27 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
     bool any_pos = false;
     for (size_t r : rows) any_pos = any_pos || posmask[r].defined();
     const int64_t Bm = any_pos ? B : 1, Pm = any_pos ? P : 1;
-    MaskBuilder mb(n, Bm, Pm);
+    // Masks are recorded on the CPU and made directly on the device (mask_builder.hpp): one
+    // host->device transfer of small index vectors per mask instead of cell-by-cell writes into
+    // a CPU mask and a dense copy of it per layer.
+    MaskBuilder mb(n, Bm, Pm, dev);
 
     torch::Tensor fin;  // [n, B, D] final residual at the answer, rows in `rows` order
     if (!path) {
       ChunkPlan plan;
       plan.layers.resize(static_cast<size_t>(L));
+      std::vector<MaskRecord> z_rec(static_cast<size_t>(L)), post_rec(static_cast<size_t>(L)),
+          out_rec(static_cast<size_t>(L));
       for (int64_t r = 0; r < n; ++r) {
         const auto& iv = ivs[rows[static_cast<size_t>(r)]];
         plan.first.push_back(first[rows[static_cast<size_t>(r)]]);
         const auto& pm = posmask[rows[static_cast<size_t>(r)]];
         for (const auto& comp : iv.components) {
-          auto& lp = plan.layers[static_cast<size_t>(comp.layer)];
+          const auto li = static_cast<size_t>(comp.layer);
           switch (comp.kind) {
-            case ComponentKind::kHead: mb.set(lp.z.mask, lp.z.first_row, H, r, comp.index, pm); break;
-            case ComponentKind::kMlp: mb.set(lp.mlp_out.mask, lp.mlp_out.first_row, 1, r, 0, pm); break;
-            case ComponentKind::kNeuron: mb.set(lp.post.mask, lp.post.first_row, M, r, comp.index, pm); break;
+            case ComponentKind::kHead: mb.set(z_rec[li], H, r, comp.index, pm); break;
+            case ComponentKind::kMlp: mb.set(out_rec[li], 1, r, 0, pm); break;
+            case ComponentKind::kNeuron: mb.set(post_rec[li], M, r, comp.index, pm); break;
           }
         }
       }
@@ -478,10 +462,14 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
         default: break;
       }
       for (int l = 0; l < L; ++l) {
-        auto& lp = plan.layers[static_cast<size_t>(l)];
-        lp.z.mask = to_dev(lp.z.mask, dev);
-        lp.post.mask = to_dev(lp.post.mask, dev);
-        lp.mlp_out.mask = to_dev(lp.mlp_out.mask, dev);
+        const auto li = static_cast<size_t>(l);
+        auto& lp = plan.layers[li];
+        lp.z.mask = mb.build(z_rec[li]);
+        lp.z.first_row = z_rec[li].first_row;
+        lp.post.mask = mb.build(post_rec[li]);
+        lp.post.first_row = post_rec[li].first_row;
+        lp.mlp_out.mask = mb.build(out_rec[li]);
+        lp.mlp_out.first_row = out_rec[li].first_row;
         if (kind == AblationKind::kMean) {
           if (lp.z.mask.defined()) lp.z.value = cache.mean_z(l);
           if (lp.mlp_out.mask.defined()) lp.mlp_out.value = cache.mean_mlp_out(l);
@@ -499,9 +487,7 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
       // ---- Path patching, pass 2 (frozen): rows join at their first sender layer.
       // Every head's z is its clean value except the senders' (corrupted), so attention output =
       // clean attn_out + sum over senders of (z_corrupt - z_clean) W_O[head]; MLPs recomputed.
-      std::vector<torch::Tensor> head_mask(static_cast<size_t>(L)), mlp_mask(static_cast<size_t>(L));
-      std::vector<int> head_first(static_cast<size_t>(L), std::numeric_limits<int>::max()),
-          mlp_first(static_cast<size_t>(L), std::numeric_limits<int>::max());
+      std::vector<MaskRecord> head_rec(static_cast<size_t>(L)), mlp_rec(static_cast<size_t>(L));
       std::vector<bool> head_recv(static_cast<size_t>(L), false), mlp_recv(static_cast<size_t>(L), false);
       bool final_recv = false;
       int last_needed = 0;  // frozen pass runs layers [first, last_needed)
@@ -511,9 +497,9 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
         for (const auto& comp : iv.components) {
           const auto li = static_cast<size_t>(comp.layer);
           if (comp.kind == ComponentKind::kHead) {
-            mb.set(head_mask[li], head_first[li], H, r, comp.index, pm);
+            mb.set(head_rec[li], H, r, comp.index, pm);
           } else {
-            mb.set(mlp_mask[li], mlp_first[li], 1, r, 0, pm);
+            mb.set(mlp_rec[li], 1, r, 0, pm);
           }
         }
         for (const auto& rc : iv.receivers) {
@@ -528,6 +514,12 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
             last_needed = std::max(last_needed, rc.layer + 1);
           }
         }
+      }
+      // The senders' masks of the layers the frozen pass runs, made on the device before it.
+      std::vector<torch::Tensor> head_mask(static_cast<size_t>(L)), mlp_mask(static_cast<size_t>(L));
+      for (int l = 0; l < last_needed; ++l) {
+        head_mask[static_cast<size_t>(l)] = mb.build(head_rec[static_cast<size_t>(l)]);
+        mlp_mask[static_cast<size_t>(l)] = mb.build(mlp_rec[static_cast<size_t>(l)]);
       }
       std::vector<torch::Tensor> rec_resid(static_cast<size_t>(L)), rec_mlp(static_cast<size_t>(L));
       torch::Tensor rec_final;
@@ -558,8 +550,8 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
             continue;
           }
           auto mid = resid + clean.attn_out[li];
-          if (head_mask[li].defined() && head_first[li] < a) {
-            const auto m = head_mask[li].narrow(0, 0, a).to(dev).unsqueeze(-1);  // [a, Bm, Pm, H, 1]
+          if (head_mask[li].defined() && head_rec[li].first_row < a) {
+            const auto m = head_mask[li].narrow(0, 0, a).unsqueeze(-1);  // [a, Bm, Pm, H, 1]
             const auto dz = corrupt.z[li] - clean.z[li];                           // [B, P, H, E]
             const auto delta = torch::where(m, dz, torch::zeros({}, dz.options()));
             const auto& w = model_.blocks()[li];
@@ -568,8 +560,8 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
           }
           auto post = run.mlp_post(l, mid.view({a * B, P, D}));
           auto out = run.mlp_out(l, post).view({a, B, P, D});
-          if (mlp_mask[li].defined() && mlp_first[li] < a) {
-            const auto m = mlp_mask[li].narrow(0, 0, a).to(dev);  // [a, Bm, Pm, 1]
+          if (mlp_mask[li].defined() && mlp_rec[li].first_row < a) {
+            const auto m = mlp_mask[li].narrow(0, 0, a);  // [a, Bm, Pm, 1]
             out = torch::where(m, corrupt.mlp_out[li], out);
           }
           if (mlp_recv[li]) rec_mlp[li] = full_rows(out, clean.mlp_out[li]);
@@ -596,40 +588,41 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
       ChunkPlan plan;
       plan.join_from_cached_z = false;
       plan.layers.resize(static_cast<size_t>(L));
-      auto final_mask = torch::zeros({n}, torch::kBool);
-      bool any_final = false;
+      // Receivers patch whole rows (no position masks): masks [n, 1, 1, X].
+      MaskBuilder rb(n, 1, 1, dev);
+      std::vector<MaskRecord> recv_mlp(static_cast<size_t>(L)), recv_qkv(static_cast<size_t>(L));
+      MaskRecord recv_final;
       for (int64_t q = 0; q < n; ++q) {
         const int64_t r = perm[static_cast<size_t>(q)];
         plan.first.push_back(rfirst[static_cast<size_t>(r)]);
         for (const auto& rc : ivs[rows[static_cast<size_t>(r)]].receivers) {
           if (rc.kind == ReceiverKind::kResidFinal) {
-            final_mask[q] = true;
-            any_final = true;
+            rb.set(recv_final, 1, q, 0, {});
             continue;
           }
-          auto& lp = plan.layers[static_cast<size_t>(rc.layer)];
+          const auto li = static_cast<size_t>(rc.layer);
           if (rc.kind == ReceiverKind::kMlpIn) {
-            MaskBuilder one(n, 1, 1);
-            one.set(lp.mlp_out.mask, lp.mlp_out.first_row, 1, q, 0, {});
+            rb.set(recv_mlp[li], 1, q, 0, {});
           } else {
             const int64_t col = rc.kind == ReceiverKind::kHeadQ ? rc.head
                               : rc.kind == ReceiverKind::kHeadK ? H + rc.head
                                                                 : H + K + rc.head;
-            MaskBuilder one(n, 1, 1);
-            one.set(lp.qkv.mask, lp.qkv.first_row, H + 2 * K, q, col, {});
+            rb.set(recv_qkv[li], H + 2 * K, q, col, {});
           }
         }
       }
       for (int l = 0; l < L; ++l) {
         const auto li = static_cast<size_t>(l);
         auto& lp = plan.layers[li];
+        lp.mlp_out.mask = rb.build(recv_mlp[li]);
+        lp.mlp_out.first_row = recv_mlp[li].first_row;
+        lp.qkv.mask = rb.build(recv_qkv[li]);
+        lp.qkv.first_row = recv_qkv[li].first_row;
         if (lp.mlp_out.mask.defined()) {
-          lp.mlp_out.mask = lp.mlp_out.mask.to(dev);
           lp.mlp_out.value = rec_mlp[li].index_select(0, perm_t);
           lp.mlp_out.per_row = true;
         }
         if (lp.qkv.mask.defined()) {
-          lp.qkv.mask = lp.qkv.mask.to(dev);
           // The receivers' q/k/v as the frozen residual stream produces them.
           const auto& w = model_.blocks()[li];
           const auto x = run.norm(rec_resid[li].index_select(0, perm_t), w.ln1_w, w.ln1_b);
@@ -637,8 +630,8 @@ torch::Tensor Executor::answer_logits(const DatasetCache& cache, AblationKind ki
           lp.qkv.per_row = true;
         }
       }
-      if (any_final) {
-        plan.final_mask = final_mask.to(dev);
+      if (!recv_final.empty()) {
+        plan.final_mask = rb.build(recv_final).view({n});
         plan.final_value = rec_final.index_select(0, perm_t);
       }
       auto fin_sorted = run.run(clean, plan);
