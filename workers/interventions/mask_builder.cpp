@@ -15,15 +15,20 @@ int MaskBuilder::position_id(const torch::Tensor& posmask) {
   CSWEEP_ASSERT(posmask.dim() == 2 && posmask.size(0) == Bm_ && posmask.size(1) == Pm_,
                 "position mask with {} dimensions and {} elements for masks [n, {}, {}, X]", posmask.dim(),
                 posmask.numel(), Bm_, Pm_);
-  auto cpu = posmask.to(torch::kCPU, torch::kBool).contiguous();
+  const void* impl = posmask.unsafeGetTensorImpl();
+  const auto seen = pos_by_tensor_.find(impl);
+  if (seen != pos_by_tensor_.end()) return seen->second.second;
+  // A copy: for a CPU bool tensor to() and contiguous() return the caller's tensor itself.
+  auto cpu = posmask.to(torch::kCPU, torch::kBool).contiguous().clone();
   std::string key(reinterpret_cast<const char*>(cpu.data_ptr<bool>()), static_cast<size_t>(cpu.numel()));
-  const auto it = pos_ids_.find(key);
-  if (it != pos_ids_.end()) return it->second;
-  const int id = static_cast<int>(pos_cpu_.size());
-  pos_ids_.emplace(std::move(key), id);
-  pos_cpu_.push_back(std::move(cpu));
-  pos_dev_.emplace_back();
-  return id;
+  auto it = pos_ids_.find(key);
+  if (it == pos_ids_.end()) {
+    it = pos_ids_.emplace(std::move(key), static_cast<int>(pos_cpu_.size())).first;
+    pos_cpu_.push_back(std::move(cpu));
+    pos_dev_.emplace_back();
+  }
+  pos_by_tensor_.emplace(impl, std::make_pair(posmask, it->second));
+  return it->second;
 }
 
 void MaskBuilder::set(MaskRecord& m, int64_t X, int64_t row, int64_t idx, const torch::Tensor& posmask) {

@@ -37,7 +37,8 @@ class MaskBuilder {
   MaskBuilder(int64_t n, int64_t Bm, int64_t Pm, torch::Device device);
 
   // Records mask[row, :, :, idx] := posmask (a CPU bool [Bm, Pm]; undefined = all true). As with
-  // writing the cell, a later entry for the same (row, idx) replaces an earlier one.
+  // writing the cell, a later entry for the same (row, idx) replaces an earlier one. The position
+  // mask is read when first recorded and must not change afterwards (it is then found by identity).
   void set(MaskRecord& m, int64_t X, int64_t row, int64_t idx, const torch::Tensor& posmask);
 
   // The mask on the device (bool [n, Bm, Pm, X]); undefined for an empty record.
@@ -51,6 +52,10 @@ class MaskBuilder {
 
   int64_t n_, Bm_, Pm_;
   torch::Device device_;
+  // The executors pass one position-mask tensor for all of an intervention's entries, so a
+  // tensor seen before is looked up by identity (held here, so its address stays its own) before
+  // its bytes are compared with the others'.
+  std::map<const void*, std::pair<torch::Tensor, int>> pos_by_tensor_;
   std::map<std::string, int> pos_ids_;  // position mask bytes -> id
   std::vector<torch::Tensor> pos_cpu_;  // id -> [Bm, Pm] bool (CPU, contiguous)
   std::vector<torch::Tensor> pos_dev_;  // id -> the same on the device, uploaded on first use
