@@ -38,4 +38,7 @@ $python "$root/tests/cli/check_tokenize.py" "$build/csweep" "$root/data/tokenize
   "$root/tests/fixtures/gpt2_bpe_vectors.jsonl"
 $python "$root/tests/cli/check_custom_sweep.py" "$build/csweep" "$work/custom_sweep"
 $python "$root/tests/smollm2/check_cli.py" "$build/csweep" "$work/smollm2" eval
+# The device policy with a CUDA LibTorch: without a GPU, `--device cuda` must say that LibTorch
+# has CUDA but sees no device; bf16 on the CPU through the 2.x kernels.
+$python "$root/tests/cli/check_compute.py" "$build/csweep" "$work/compute"
 echo "test_cuda: $(( $(date +%s) - start )) s"
