@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_common.hpp"
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/interventions/reference_path.hpp"
@@ -37,65 +38,13 @@
 #include "workers/model/weights.hpp"
 
 using namespace csweep;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::gpt2_small_random;
+using bench::matmul_peak;
+using bench::seconds_since;
+using bench::sync;
 
 namespace {
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-void sync(torch::Device d) {
-  if (d.is_cuda()) torch::cuda::synchronize();
-}
-
-model::LoadedModel gpt2_small_random() {
-  model::ModelConfig c;
-  c.name = "gpt2-small-shaped-random";
-  c.n_layers = 12;
-  c.n_heads = 12;
-  c.n_kv_heads = 12;
-  c.d_model = 768;
-  c.d_head = 64;
-  c.d_mlp = 3072;
-  c.n_ctx = 1024;
-  c.d_vocab = 50257;
-  c.tied_embeddings = true;
-  torch::manual_seed(0);
-  model::LoadedModel m;
-  m.cfg = c;
-  m.source = c.name;
-  for (const auto& spec : model::canonical_params(c)) {
-    if (spec.optional || spec.name == "unembed.W_U") continue;
-    const auto leaf = spec.name.substr(spec.name.rfind('.') + 1);
-    torch::Tensor t;
-    if (leaf == "w") t = torch::ones(spec.shape);
-    else if (leaf.rfind("b", 0) == 0) t = 0.02 * torch::randn(spec.shape);
-    else t = 0.02 * torch::randn(spec.shape);  // GPT-2's initialiser scale
-    m.params[spec.name] = t;
-  }
-  return m;
-}
-
-// Dense matmul peak in the model's dtype: the best of several repeats of GEMMs shaped like the
-// model's MLP.
-double matmul_peak(torch::Device dev, torch::ScalarType dtype) {
-  double best = 0;
-  for (int64_t m : {8192}) {
-    auto a = torch::randn({m, 768}, torch::TensorOptions().device(dev)).to(dtype);
-    auto b = torch::randn({768, 3072}, torch::TensorOptions().device(dev)).to(dtype);
-    auto c = torch::matmul(a, b);
-    sync(dev);
-    for (int rep = 0; rep < 3; ++rep) {
-      const auto t0 = Clock::now();
-      const int iters = dev.is_cuda() ? 50 : 1;
-      for (int i = 0; i < iters; ++i) c = torch::matmul(a, b);
-      sync(dev);
-      best = std::max(best, 2.0 * m * 768 * 3072 * iters / seconds_since(t0));
-    }
-  }
-  return best;
-}
 
 // FLOPs of one full hooked forward pass (what the one-at-a-time path runs per intervention):
 // every block at every position, the unembedding at every position.

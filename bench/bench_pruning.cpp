@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_common.hpp"
 #include "workers/interventions/caches.hpp"
 #include "workers/interventions/executor.hpp"
 #include "workers/model/transformer.hpp"
@@ -43,38 +44,12 @@
 #include "workers/pruning/pruner.hpp"
 
 using namespace csweep;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::gpt2_small_random;
+using bench::matmul_peak;
+using bench::seconds_since;
 
 namespace {
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-model::LoadedModel gpt2_small_random(int layers) {
-  model::ModelConfig c;
-  c.name = "gpt2-small-shaped-random";
-  c.n_layers = layers;
-  c.n_heads = 12;
-  c.n_kv_heads = 12;
-  c.d_model = 768;
-  c.d_head = 64;
-  c.d_mlp = 3072;
-  c.n_ctx = 1024;
-  c.d_vocab = 50257;
-  c.tied_embeddings = true;
-  torch::manual_seed(0);
-  model::LoadedModel m;
-  m.cfg = c;
-  m.source = c.name;
-  for (const auto& spec : model::canonical_params(c)) {
-    if (spec.optional || spec.name == "unembed.W_U") continue;
-    const auto leaf = spec.name.substr(spec.name.rfind('.') + 1);
-    torch::Tensor t;
-    if (leaf == "w") t = torch::ones(spec.shape);
-    else t = 0.02 * torch::randn(spec.shape);  // GPT-2's initialiser scale
-    m.params[spec.name] = t;
-  }
-  return m;
-}
 
 interv::PromptSet digit_prompts(const model::HookedTransformer& tm, int64_t B, int64_t P) {
   // Token ids 100..109 play the digits, 200 the separator: "d sep d+1 sep d+2 ..." of P tokens.
@@ -97,19 +72,6 @@ interv::PromptSet digit_prompts(const model::HookedTransformer& tm, int64_t B, i
   const auto second = std::get<1>(bad.topk(2, -1)).select(1, 1);
   s.incorrect = torch::where(alt.eq(s.correct), second, alt);
   return s;
-}
-
-double matmul_peak() {
-  double best = 0;
-  auto a = torch::randn({8192, 768});
-  auto b = torch::randn({768, 3072});
-  auto c = torch::matmul(a, b);
-  for (int rep = 0; rep < 3; ++rep) {
-    const auto t0 = Clock::now();
-    c = torch::matmul(a, b);
-    best = std::max(best, 2.0 * 8192 * 768 * 3072 / seconds_since(t0));
-  }
-  return best;
 }
 
 struct Measured {

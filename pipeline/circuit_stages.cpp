@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "core/files.hpp"
 #include "vocab/edges.hpp"
 #include "vocab/names.hpp"
 
@@ -24,11 +23,6 @@ int family_index(const JobSpec& job, const std::string& name) {
   throw InternalError("circuit stage: no family '" + name + "' (the job spec checks this)");
 }
 
-const metrics::Baseline* baseline_of(const reducers::Results& r, const ExperimentIndex& e) {
-  for (const auto& b : r.baselines)
-    if (b.exp == e) return &b.baseline;
-  return nullptr;
-}
 
 // The node circuits one edge_pruning stage prunes: (experiment, circuit id, source, threshold,
 // order, nodes).
@@ -199,10 +193,13 @@ void run_faithfulness_stage(const Grid& grid, const CircuitStageSpec& st, reduce
   }
   // A single-ablation table: per experiment, each component's effect = LD_clean - LD ablated.
   const int f = family_index(grid.job(), st.ranking);
+  std::map<ExperimentIndex, const metrics::Baseline*> baselines;
+  for (const auto& b : r.baselines) baselines.emplace(b.exp, &b.baseline);
   std::map<ExperimentIndex, std::pair<std::vector<interv::Component>, std::vector<double>>> by_exp;
   for (const auto& row : r.tables.at(static_cast<std::size_t>(f))) {
     if (row.components.size() != 1 || row.position != -1) continue;
-    const auto* b = baseline_of(r, row.exp);
+    const auto found = baselines.find(row.exp);
+    const metrics::Baseline* b = found == baselines.end() ? nullptr : found->second;
     if (!b) throw input_error(st.origin, "no baseline for a row of family '" + st.ranking + "'",
                               reducers::describe(row.exp), "a complete results file");
     auto& e = by_exp[row.exp];
@@ -222,6 +219,10 @@ void run_faithfulness_stage(const Grid& grid, const CircuitStageSpec& st, reduce
     store_curve(st, exp, st.ranking, rk, c, r);
   }
 }
+
+}  // namespace
+
+bool has_circuit_stages(const JobSpec& job) { return !job.stages.empty(); }
 
 std::string mib_json(const Grid& grid, const reducers::Results& r) {
   const auto& m = r.meta;
@@ -261,10 +262,6 @@ std::string mib_json(const Grid& grid, const reducers::Results& r) {
   return doc.dump(1) + "\n";
 }
 
-}  // namespace
-
-bool has_circuit_stages(const JobSpec& job) { return !job.stages.empty(); }
-
 void compute_circuit_stages(const Grid& grid, reducers::Results& r, UnitEvaluator& ev) {
   r.edge_circuits.clear();
   r.edges.clear();
@@ -291,23 +288,6 @@ std::string mib_json_path(const std::string& results_path) {
     }
   }
   return base + ".faithfulness.json";
-}
-
-std::size_t add_circuit_stages(const std::string& path, const Grid& grid, UnitEvaluator& ev) {
-  reducers::Results r = reducers::read_results(path);
-  if (r.meta.grid_fingerprint != grid.fingerprint())
-    throw input_error(path, "was written for another grid than its job spec describes",
-                      "fingerprint " + r.meta.grid_fingerprint, "fingerprint " + grid.fingerprint());
-  const auto complete = r.meta.int_attrs.find("complete");
-  if (complete == r.meta.int_attrs.end() || complete->second != 1 || r.meta.shard_count != 1)
-    throw input_error(path, "circuit stages need the whole grid's results",
-                      r.meta.shard_count != 1 ? fmt::format("shard {}/{}", r.meta.shard_index, r.meta.shard_count)
-                                              : "an incomplete file",
-                      "a complete file (finish the run, or `csweep merge` the shards first)");
-  compute_circuit_stages(grid, r, ev);
-  reducers::write_results(path, r);
-  if (!r.curves.empty()) write_file_atomic(mib_json_path(path), mib_json(grid, r));
-  return r.edge_circuits.size() + r.curves.size();
 }
 
 }  // namespace csweep::pipeline

@@ -3,9 +3,9 @@
 // edge_pruning and faithfulness, computed from a complete grid's results.
 //
 // They read other families' results (a pruning family's circuits, a single-ablation table), so
-// they are not work units: `csweep run` computes them when its (unsharded) grid completes,
-// `csweep merge` when the merged file does, and `csweep circuits FILE` (re)computes them for any
-// complete file. Each stage costs a few batched evaluations per experiment (edge pruning: one
+// they are not work units: they are derived from a complete file (derived_tables.hpp) when
+// `csweep run`'s unsharded grid completes, when `csweep merge` merges one, or by
+// `csweep circuits FILE`. Each stage costs a few batched evaluations per experiment (edge pruning: one
 // batch scoring every candidate edge plus one re-check; a curve: one batch of every size).
 //
 //  * edge_pruning -> /edge_circuits (one row per node circuit) and /edges (every candidate edge,
@@ -31,9 +31,8 @@ void compute_circuit_stages(const Grid& grid, reducers::Results& results, UnitEv
 // "<results without .h5>.faithfulness.json"
 std::string mib_json_path(const std::string& results_path);
 
-// Reads `path` (complete, of `grid`), computes its circuit stages, rewrites it atomically and
-// writes the MIB JSON of its curves (when there are any). InputError for an incomplete file, a
-// shard or another grid's file. Returns the number of edge circuits + curves written.
-std::size_t add_circuit_stages(const std::string& path, const Grid& grid, UnitEvaluator& evaluator);
+// The curves of `results` in MIB's result layout (one entry per curve, with the experiment's
+// names), written beside the results file by add_derived_tables (derived_tables.hpp).
+std::string mib_json(const Grid& grid, const reducers::Results& results);
 
 }  // namespace csweep::pipeline

@@ -1,7 +1,6 @@
 #include "pipeline/cross_task.hpp"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <map>
@@ -122,25 +121,6 @@ std::vector<reducers::CrossTaskRow> cross_task_rows(const Grid& grid,
   }
   reducers::sort_cross_task(out);
   return out;
-}
-
-std::size_t add_cross_task(const std::string& path, const Grid& grid, UnitEvaluator& evaluator) {
-  reducers::Results r = reducers::read_results(path);
-  if (r.meta.grid_fingerprint != grid.fingerprint())
-    throw input_error(path, "was written for another grid than its job spec describes",
-                      "fingerprint " + r.meta.grid_fingerprint, "fingerprint " + grid.fingerprint());
-  const auto complete = r.meta.int_attrs.find("complete");
-  if (complete == r.meta.int_attrs.end() || complete->second != 1 || r.meta.shard_count != 1)
-    throw input_error(path, "cross-task scores need the whole grid's circuits",
-                      r.meta.shard_count != 1 ? fmt::format("shard {}/{}", r.meta.shard_index, r.meta.shard_count)
-                                              : "an incomplete file",
-                      "a complete file (finish the run, or `csweep merge` the shards first)");
-  if (r.circuits.empty()) return 0;
-  spdlog::info("{}: cross-task scores of {} circuits", path, r.circuits.size());
-  r.cross_task = cross_task_rows(grid, r.circuits, evaluator);
-  const std::size_t n = r.cross_task.size();
-  reducers::write_results(path, r);
-  return n;
 }
 
 }  // namespace csweep::pipeline

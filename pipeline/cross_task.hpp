@@ -7,9 +7,9 @@
 // are the intersection and the union of all tasks' circuits (with two or more tasks). The study's
 // own table: the numerals circuit scores 48 % on number words and 114 % on months.
 //
-// Derived from a complete file only: the circuits of every task must be there. `csweep run`
-// adds the table when its (unsharded) grid completes; `csweep merge` when the merged file does;
-// `csweep cross-task FILE` (re)computes it for any complete file.
+// Derived from a complete file only (derived_tables.hpp): the circuits of every task must be
+// there. `csweep run` adds the table when its unsharded grid completes, `csweep merge` when the
+// merged file does, `csweep cross-task FILE` (re)computes it for any complete file.
 #include <string>
 #include <vector>
 
@@ -26,10 +26,5 @@ std::vector<reducers::CrossTaskRow> cross_task_rows(const Grid& grid,
 
 // True when the grid has a pruning family (so a cross-task table applies).
 bool has_pruning_family(const JobSpec& job);
-
-// Reads `path` (complete, written for `grid`), computes its cross-task rows and rewrites the file
-// atomically with them (replacing any earlier /cross_task). Throws InputError when the file is
-// incomplete or of another grid. Returns the number of rows written.
-std::size_t add_cross_task(const std::string& path, const Grid& grid, UnitEvaluator& evaluator);
 
 }  // namespace csweep::pipeline

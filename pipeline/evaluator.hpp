@@ -8,10 +8,10 @@
 //    what ran before, or of timing — so that any rank count, any resume point and any shard split
 //    give identical tables. Batching inside evaluate() is the engine's business, but the batch
 //    composition must depend only on the interventions passed (a unit's list is always the same).
-//  * Use exactly JobSpec::batching.threads_per_rank CPU threads (torch::set_num_threads; run_main
-//    pins OpenBLAS's pool before the factory is called): fp32 sums differ in the last bits between
-//    thread counts, and mpirun's core binding would otherwise change the count between `-np 1`
-//    and `-np 2` runs of the same grid.
+//  * Use exactly JobSpec::batching.threads_per_rank CPU threads, torch's and the BLAS's (the
+//    engine's factory calls model::pin_cpu_threads, workers/model/device_policy.hpp): fp32 sums
+//    differ in the last bits between thread counts, and mpirun's core binding would otherwise
+//    change the count between `-np 1` and `-np 2` runs, or between a rank and `csweep merge`.
 //  * Consecutive calls usually share the key's dataset (model, seed, task, corruption): cache
 //    per dataset what every intervention needs (clean/corrupted runs, means), and drop caches of
 //    other datasets when memory (JobSpec::memory) demands.

@@ -170,6 +170,33 @@ std::uint64_t add_checked(std::uint64_t a, std::uint64_t b, const std::string& w
   return a + b;
 }
 
+// Every experiment of the grid in its canonical order (model, seed, task, corruption, ablation,
+// metric set): the order of the segments, hence of the units and of the file's rows. The one
+// walk shared by the grid's segments and the circuit stages' experiments.
+template <class F>
+void for_each_experiment(const JobSpec& job, const std::vector<interv::AblationKind>& ablations, F&& f) {
+  ExperimentKey key;
+  for (key.model = 0; key.model < static_cast<int>(job.models.size()); ++key.model)
+    for (key.seed = 0; key.seed < static_cast<int>(job.seeds.size()); ++key.seed)
+      for (key.task = 0; key.task < static_cast<int>(job.tasks.size()); ++key.task)
+        for (key.corruption = 0; key.corruption < static_cast<int>(job.corruptions.size()); ++key.corruption)
+          for (key.ablation = 0; key.ablation < static_cast<int>(ablations.size()); ++key.ablation)
+            for (key.metric_set = 0; key.metric_set < static_cast<int>(job.metric_sets.size()); ++key.metric_set) {
+              key.ablation_kind = ablations[static_cast<std::size_t>(key.ablation)];
+              f(key);
+            }
+}
+
+// Whether a family's or a stage's subsets (its ablation kinds; its corruptions, empty = all)
+// include the key's experiment.
+bool selects(const JobSpec& job, const std::vector<interv::AblationKind>& ablations,
+             const std::vector<std::string>& corruptions, const ExperimentKey& key) {
+  if (std::find(ablations.begin(), ablations.end(), key.ablation_kind) == ablations.end()) return false;
+  return corruptions.empty() ||
+         std::find(corruptions.begin(), corruptions.end(),
+                   job.corruptions[static_cast<std::size_t>(key.corruption)]) != corruptions.end();
+}
+
 }  // namespace
 
 Family::Family(const FamilySpec& spec, const model::ModelConfig& cfg, const std::string& model_name)
@@ -395,35 +422,23 @@ Grid::Grid(const JobSpec& job, std::vector<model::ModelConfig> configs)
     for (const auto& f : job.families) families_.back().emplace_back(f, configs_[m], job.models[m].name);
   }
   const std::uint64_t unit_size = job.batching.unit_size;
-  ExperimentKey key;
-  for (key.model = 0; key.model < static_cast<int>(job.models.size()); ++key.model)
-    for (key.seed = 0; key.seed < static_cast<int>(job.seeds.size()); ++key.seed)
-      for (key.task = 0; key.task < static_cast<int>(job.tasks.size()); ++key.task)
-        for (key.corruption = 0; key.corruption < static_cast<int>(job.corruptions.size()); ++key.corruption)
-          for (key.ablation = 0; key.ablation < static_cast<int>(ablations_.size()); ++key.ablation)
-            for (key.metric_set = 0; key.metric_set < static_cast<int>(job.metric_sets.size()); ++key.metric_set) {
-              key.ablation_kind = ablations_[static_cast<std::size_t>(key.ablation)];
-              bool any = false;
-              for (int f = 0; f < static_cast<int>(job.families.size()); ++f) {
-                const auto& fa = job.families[static_cast<std::size_t>(f)].ablations;
-                if (std::find(fa.begin(), fa.end(), key.ablation_kind) == fa.end()) continue;
-                const auto& fc = job.families[static_cast<std::size_t>(f)].corruptions;
-                if (!fc.empty() && std::find(fc.begin(), fc.end(),
-                                             job.corruptions[static_cast<std::size_t>(key.corruption)]) == fc.end())
-                  continue;
-                const Family& fam = families_[static_cast<std::size_t>(key.model)][static_cast<std::size_t>(f)];
-                const auto size = fam.size();
-                // A pruning run is sequential inside and one unit whatever its length.
-                const std::uint64_t us =
-                    fam.spec().kind == FamilyKind::kPruning ? fam.members_per_run() : unit_size;
-                const auto n_units = size / us + (size % us ? 1 : 0);
-                segments_.push_back({key, f, total_units_, n_units, size, us});
-                total_units_ = add_checked(total_units_, n_units, job.path);
-                total_interventions_ = add_checked(total_interventions_, size, job.path);
-                any = true;
-              }
-              n_experiments_ += any;
-            }
+  for_each_experiment(job, ablations_, [&](const ExperimentKey& key) {
+    bool any = false;
+    for (int f = 0; f < static_cast<int>(job.families.size()); ++f) {
+      const FamilySpec& spec = job.families[static_cast<std::size_t>(f)];
+      if (!selects(job, spec.ablations, spec.corruptions, key)) continue;
+      const Family& fam = families_[static_cast<std::size_t>(key.model)][static_cast<std::size_t>(f)];
+      const auto size = fam.size();
+      // A pruning run is sequential inside and one unit whatever its length.
+      const std::uint64_t us = fam.spec().kind == FamilyKind::kPruning ? fam.members_per_run() : unit_size;
+      const auto n_units = size / us + (size % us ? 1 : 0);
+      segments_.push_back({key, f, total_units_, n_units, size, us});
+      total_units_ = add_checked(total_units_, n_units, job.path);
+      total_interventions_ = add_checked(total_interventions_, size, job.path);
+      any = true;
+    }
+    n_experiments_ += any;
+  });
 
   // Fingerprint: everything that decides which unit holds which rows, and what those rows mean.
   nlohmann::json j;
@@ -514,24 +529,9 @@ nlohmann::json stage_json(const CircuitStageSpec& st) {
 
 std::vector<ExperimentKey> Grid::stage_experiments(const CircuitStageSpec& st) const {
   std::vector<ExperimentKey> out;
-  ExperimentKey key;
-  const JobSpec& job = *job_;
-  for (key.model = 0; key.model < static_cast<int>(job.models.size()); ++key.model)
-    for (key.seed = 0; key.seed < static_cast<int>(job.seeds.size()); ++key.seed)
-      for (key.task = 0; key.task < static_cast<int>(job.tasks.size()); ++key.task)
-        for (key.corruption = 0; key.corruption < static_cast<int>(job.corruptions.size()); ++key.corruption) {
-          if (!st.corruptions.empty() &&
-              std::find(st.corruptions.begin(), st.corruptions.end(),
-                        job.corruptions[static_cast<std::size_t>(key.corruption)]) == st.corruptions.end())
-            continue;
-          for (key.ablation = 0; key.ablation < static_cast<int>(ablations_.size()); ++key.ablation) {
-            key.ablation_kind = ablations_[static_cast<std::size_t>(key.ablation)];
-            if (std::find(st.ablations.begin(), st.ablations.end(), key.ablation_kind) == st.ablations.end())
-              continue;
-            for (key.metric_set = 0; key.metric_set < static_cast<int>(job.metric_sets.size()); ++key.metric_set)
-              out.push_back(key);
-          }
-        }
+  for_each_experiment(*job_, ablations_, [&](const ExperimentKey& key) {
+    if (selects(*job_, st.ablations, st.corruptions, key)) out.push_back(key);
+  });
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "pipeline/plan.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "reducers/schema.hpp"
+#include "vocab/names.hpp"
 
 namespace csweep::pipeline {
 namespace {
@@ -93,6 +95,24 @@ PlanReport make_plan(const Grid& grid, int workers, int units_to_measure,
   for (std::size_t f = 0; f < job.families.size(); ++f)
     r.families.push_back({job.families[f].name, vocab::family_kinds().name(job.families[f].kind),
                           grid.family(0, static_cast<int>(f)).size()});
+  for (const auto& st : job.stages) {
+    PlanReport::StageLine line{st.name, vocab::family_kinds().name(st.kind), "", 0};
+    if (!st.from.empty()) {
+      std::vector<std::string> orders;
+      for (const auto& o : st.orders) orders.push_back(vocab::pruning_order_name(o));
+      line.source = fmt::format("circuits of '{}' (thresholds {}, orders {})", st.from,
+                                st.thresholds.empty() ? "all" : fmt::format("{}", fmt::join(st.thresholds, " ")),
+                                fmt::join(orders, " "));
+    } else if (!st.ranking.empty()) {
+      line.source = fmt::format("single-component effects of '{}'", st.ranking);
+    } else {
+      line.source = !st.circuit_file.empty() ? "circuit_file " + st.circuit_file
+                    : !st.scores_file.empty() ? "scores_file " + st.scores_file
+                                              : "circuit " + vocab::components_name(st.circuit);
+      line.experiments = grid.stage_experiments(st).size();
+    }
+    r.stages.push_back(std::move(line));
+  }
   for (std::size_t m = 0; m < job.models.size(); ++m)
     r.n_params_nonembed.push_back(grid.config(static_cast<int>(m)).n_params_nonembed());
 
@@ -161,6 +181,11 @@ std::string format_plan(const PlanReport& r) {
                    r.interventions, r.rows);
   for (const auto& f : r.families)
     s += fmt::format("  family {:<20} {:<13} {} per experiment\n", f.name, f.kind, f.per_experiment);
+  for (const auto& st : r.stages)
+    s += fmt::format("  stage  {:<20} {:<13} {}{}\n", st.name, st.kind, st.source,
+                     st.experiments ? fmt::format(", on {} experiments", st.experiments) : "");
+  if (!r.stages.empty())
+    s += fmt::format("               (stages run once the grid completes, from its tables; not in the estimate)\n");
   s += fmt::format("work units:    {}\n", r.units);
   if (r.pruning_runs > 0)
     s += fmt::format("pruning:       {} runs; candidate evaluations ~{} (3 passes over the pool per "

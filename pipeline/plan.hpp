@@ -31,6 +31,13 @@ struct PlanReport {
     std::uint64_t per_experiment = 0;  // for the first model
   };
   std::vector<FamilyLine> families;
+  // Circuit stages (edge_pruning, faithfulness): derived from the finished tables when the grid
+  // completes (pipeline/derived_tables.hpp), so not work units and not in the estimate.
+  struct StageLine {
+    std::string name, kind, source;
+    std::uint64_t experiments = 0;  // explicit sources: experiments it runs on; 0 = per source row
+  };
+  std::vector<StageLine> stages;
   // Pruning runs (one unit each) and their candidate evaluations. A pass evaluates every
   // component still in the circuit and every pass but the last removes one or more, so a
   // threshold of a pool of P costs at most P * (P + 1) / 2 + P evaluations (one removal per pass,

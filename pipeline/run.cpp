@@ -1,6 +1,5 @@
 #include "pipeline/run.hpp"
 
-#include <dlfcn.h>
 #include <mpi.h>
 #include <spdlog/spdlog.h>
 
@@ -17,8 +16,7 @@
 
 #include "core/error.hpp"
 #include "csweep/version.hpp"
-#include "pipeline/circuit_stages.hpp"
-#include "pipeline/cross_task.hpp"
+#include "pipeline/derived_tables.hpp"
 #include "pipeline/scheduler.hpp"
 #include "reducers/merge.hpp"
 #include "reducers/writer.hpp"
@@ -191,15 +189,6 @@ void print_summary(const std::string& path) {
   }
 }
 
-// OpenBLAS sizes its own thread pool from the CPU affinity at load time, so mpirun's core binding
-// changes it between `-np 1` and `-np 2` runs, and with it the last bits of fp32 products. Pin it
-// to the job's thread count (looked up dynamically: the BLAS is whatever LibTorch loaded).
-void pin_blas_threads(int n) {
-  using SetThreads = void (*)(int);
-  for (const char* name : {"openblas_set_num_threads", "goto_set_num_threads", "MKL_Set_Num_Threads"})
-    if (void* f = ::dlsym(RTLD_DEFAULT, name)) reinterpret_cast<SetThreads>(f)(n);
-}
-
 [[noreturn]] void abort_all(int rank, const char* kind, const std::string& what, int code) {
   std::fprintf(stderr, "csweep: %s (rank %d): %s\n", kind, rank, what.c_str());
   std::fflush(stderr);
@@ -345,7 +334,6 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
                    size);
     }
     // Every rank evaluates (rank 0 on a thread beside its coordinator).
-    pin_blas_threads(job.batching.threads_per_rank);
     const std::unique_ptr<UnitEvaluator> evaluator = make_evaluator(job, rank, size);
     const std::vector<std::string> placements = gather_strings(evaluator->placement(), rank, size);
     if (rank == 0) {
@@ -370,21 +358,18 @@ int run_main(const RunRequest& req, const EvaluatorFactory& make_evaluator) {
                    static_cast<unsigned long long>(st.units_done_now),
                    static_cast<unsigned long long>(st.units_reissued), wall,
                    complete ? "" : "; interrupted: rerun the same command to resume");
-      if (complete && shard_count == 1 && has_pruning_family(job)) {
-        // Rank 0's evaluator is idle now (the schedule is over): score every circuit on the
-        // other tasks. A sharded grid gets its table when the shards are merged.
-        const double tc = wall_now();
-        const auto n = add_cross_task(out, grid, *evaluator);
-        std::fprintf(stderr, "csweep: %s: %zu cross-task scores in %.1f s (/cross_task)\n", out.c_str(),
-                     n, wall_now() - tc);
-      }
-      if (complete && shard_count == 1 && has_circuit_stages(job)) {
-        // Edge pruning and faithfulness curves read the finished tables (circuit_stages.hpp).
-        const double tc = wall_now();
-        const auto n = add_circuit_stages(out, grid, *evaluator);
-        std::fprintf(stderr, "csweep: %s: %zu edge circuits and faithfulness curves in %.1f s "
-                     "(/edge_circuits, /edges, /faithfulness_curves, /faithfulness)\n",
-                     out.c_str(), n, wall_now() - tc);
+      if (complete && shard_count == 1) {
+        // Rank 0's evaluator is idle now (the schedule is over): score every pruning circuit on
+        // the other tasks and run the circuit stages (derived_tables.hpp). A sharded grid gets
+        // them when the shards are merged.
+        const auto d = add_derived_tables(out, grid, *evaluator, {});
+        if (d.cross_task)
+          std::fprintf(stderr, "csweep: %s: %zu cross-task scores in %.1f s (/cross_task)\n", out.c_str(),
+                       d.cross_task_rows, d.cross_task_s);
+        if (d.stages)
+          std::fprintf(stderr, "csweep: %s: %zu edge circuits and faithfulness curves in %.1f s "
+                       "(/edge_circuits, /edges, /faithfulness_curves, /faithfulness)\n",
+                       out.c_str(), d.stage_rows, d.stages_s);
       }
       if (complete && req.summary) print_summary(out);
       if (st.workers_lost > 0) {

@@ -565,152 +565,21 @@ bool has_pruning(const Results& r) {
   return std::any_of(r.meta.families.begin(), r.meta.families.end(), is_pruning);
 }
 
-template <class R>
-void write_metric_columns(hid_t g, const Column* begin, const Column* end, const std::vector<R>& rows,
-                          const std::string& path) {
-  const hsize_t n = rows.size();
-  std::vector<double> v(n);
-  for (const auto& [name, field] : kMetricFields) {
-    for (hsize_t i = 0; i < n; ++i) v[i] = rows[i].metrics.*field;
-    write_column(g, column(begin, end, name), v, n, 1, path);
-  }
-}
+// Group attributes a table carries besides its columns (TableIn checks them).
+enum class GroupAttrs { kNone, kFingerprint, kFingerprintAndStages };
 
+// A table group: its attributes, then the experiment columns of `rows`.
 template <class R>
-void read_metric_columns(hid_t g, const std::string& where, std::vector<R>* rows) {
-  for (const auto& [col, field] : kMetricFields) {
-    auto v = read_column<double>(g, col, where);
-    CSWEEP_CHECK_INPUT(v.size() == rows->size(), "{}/{}: {} values, expected {}", where, col,
-                       v.size(), rows->size());
-    for (std::size_t i = 0; i < v.size(); ++i) (*rows)[i].metrics.*field = v[i];
-  }
-}
-
-void write_pruning_tables(hid_t root, const Results& r, const std::string& path) {
-  if (!has_pruning(r)) return;
-  {
-    Hid g = make_group(root, "circuits", path);
-    const auto& rows = r.circuits;
-    const hsize_t n = rows.size();
-    std::vector<ExperimentIndex> exps;
-    hsize_t width = 1;
-    for (const auto& c : rows) {
-      exps.push_back(c.exp);
-      width = std::max<hsize_t>(width, c.kept.size());
-    }
-    write_experiment_columns(g, exps, path);
-    std::vector<std::int32_t> family(n), tix(n), nh(n), nm(n), passes(n);
-    std::vector<std::uint64_t> circuit(n), seed(n);
-    std::vector<double> thr(n);
-    std::vector<std::int8_t> okind(n), nested(n), kept(n * width, -1);
-    std::vector<std::int64_t> evals(n);
-    std::vector<std::string> order(n), names(n);
-    for (hsize_t i = 0; i < n; ++i) {
-      const auto& c = rows[i];
-      family[i] = c.family;
-      circuit[i] = c.circuit;
-      thr[i] = c.threshold;
-      tix[i] = c.threshold_index;
-      okind[i] = c.order_kind;
-      seed[i] = c.order_seed;
-      order[i] = vocab::pruning_order_name(
-          {static_cast<pruning::OrderKind>(c.order_kind), c.order_seed});
-      nested[i] = c.nested ? 1 : 0;
-      std::copy(c.kept.begin(), c.kept.end(), kept.begin() + static_cast<std::ptrdiff_t>(i * width));
-      names[i] = vocab::components_name(c.components);
-      for (const auto& x : c.components) {
-        nh[i] += x.kind == interv::ComponentKind::kHead;
-        nm[i] += x.kind == interv::ComponentKind::kMlp;
-      }
-      passes[i] = c.passes;
-      evals[i] = c.evaluations;
-    }
-#define CCOL(name) COL(kCircuitColumns, name)
-    write_column(g, CCOL("family"), family, n, 1, path);
-    write_column(g, CCOL("circuit"), circuit, n, 1, path);
-    write_column(g, CCOL("threshold"), thr, n, 1, path);
-    write_column(g, CCOL("threshold_index"), tix, n, 1, path);
-    write_column(g, CCOL("order_kind"), okind, n, 1, path);
-    write_column(g, CCOL("order_seed"), seed, n, 1, path);
-    write_string_column(g, CCOL("order"), order, path);
-    write_column(g, CCOL("nested"), nested, n, 1, path);
-    write_column(g, CCOL("kept"), kept, n, width, path);
-    write_string_column(g, CCOL("components"), names, path);
-    write_column(g, CCOL("n_heads"), nh, n, 1, path);
-    write_column(g, CCOL("n_mlps"), nm, n, 1, path);
-    write_column(g, CCOL("passes"), passes, n, 1, path);
-    write_column(g, CCOL("evaluations"), evals, n, 1, path);
-#undef CCOL
-    write_metric_columns(g, std::begin(kCircuitColumns), std::end(kCircuitColumns), rows, path);
-  }
-  {
-    Hid g = make_group(root, "pruning_steps", path);
-    const auto& rows = r.steps;
-    const hsize_t n = rows.size();
-    std::vector<ExperimentIndex> exps;
-    for (const auto& x : rows) exps.push_back(x.exp);
-    write_experiment_columns(g, exps, path);
-    std::vector<std::int32_t> family(n), pass(n), pos(n), layer(n), index(n);
-    std::vector<std::uint64_t> circuit(n);
-    std::vector<std::int64_t> step(n);
-    std::vector<std::int8_t> kind(n), removed(n);
-    std::vector<double> perf(n);
-    std::vector<std::string> names(n);
-    for (hsize_t i = 0; i < n; ++i) {
-      const auto& x = rows[i];
-      family[i] = x.family;
-      circuit[i] = x.circuit;
-      step[i] = x.step;
-      pass[i] = x.pass;
-      pos[i] = x.position;
-      kind[i] = static_cast<std::int8_t>(x.component.kind);
-      layer[i] = x.component.layer;
-      index[i] = x.component.index;
-      names[i] = vocab::component_name(x.component);
-      perf[i] = x.performance;
-      removed[i] = x.removed ? 1 : 0;
-    }
-#define SCOL(name) COL(kPruningStepColumns, name)
-    write_column(g, SCOL("family"), family, n, 1, path);
-    write_column(g, SCOL("circuit"), circuit, n, 1, path);
-    write_column(g, SCOL("step"), step, n, 1, path);
-    write_column(g, SCOL("pass"), pass, n, 1, path);
-    write_column(g, SCOL("position"), pos, n, 1, path);
-    write_column(g, SCOL("component_kind"), kind, n, 1, path);
-    write_column(g, SCOL("component_layer"), layer, n, 1, path);
-    write_column(g, SCOL("component_index"), index, n, 1, path);
-    write_string_column(g, SCOL("component"), names, path);
-    write_column(g, SCOL("performance"), perf, n, 1, path);
-    write_column(g, SCOL("removed"), removed, n, 1, path);
-#undef SCOL
-  }
-  if (!r.cross_task.empty()) {
-    Hid g = make_group(root, "cross_task", path);
-    write_text_attr(g, "grid_fingerprint", r.meta.grid_fingerprint, path);
-    const auto& rows = r.cross_task;
-    const hsize_t n = rows.size();
-    std::vector<ExperimentIndex> exps;
-    for (const auto& x : rows) exps.push_back(x.exp);
-    write_experiment_columns(g, exps, path);
-    std::vector<std::int32_t> family(n), ctask(n), ncomp(n);
-    std::vector<std::uint64_t> circuit(n);
-    std::vector<std::string> names(n);
-    for (hsize_t i = 0; i < n; ++i) {
-      family[i] = rows[i].family;
-      circuit[i] = rows[i].circuit;
-      ctask[i] = rows[i].circuit_task;
-      ncomp[i] = static_cast<std::int32_t>(rows[i].components.size());
-      names[i] = vocab::components_name(rows[i].components);
-    }
-#define XCOL(name) COL(kCrossTaskColumns, name)
-    write_column(g, XCOL("family"), family, n, 1, path);
-    write_column(g, XCOL("circuit"), circuit, n, 1, path);
-    write_column(g, XCOL("circuit_task"), ctask, n, 1, path);
-    write_string_column(g, XCOL("components"), names, path);
-    write_column(g, XCOL("n_components"), ncomp, n, 1, path);
-#undef XCOL
-    write_metric_columns(g, std::begin(kCrossTaskColumns), std::end(kCrossTaskColumns), rows, path);
-  }
+Hid table_group(hid_t root, const char* name, const Results& r, const std::vector<R>& rows, GroupAttrs attrs,
+                const std::string& path) {
+  Hid g = make_group(root, name, path);
+  if (attrs != GroupAttrs::kNone) write_text_attr(g, "grid_fingerprint", r.meta.grid_fingerprint, path);
+  if (attrs == GroupAttrs::kFingerprintAndStages) write_text_attr(g, "stages", r.stages_json, path);
+  std::vector<ExperimentIndex> exps;
+  exps.reserve(rows.size());
+  for (const auto& x : rows) exps.push_back(x.exp);
+  write_experiment_columns(g, exps, path);
+  return g;
 }
 
 template <class T>
@@ -724,101 +593,220 @@ std::vector<T> read_n(hid_t g, const char* col, const std::string& where, std::s
   return v;
 }
 
-void read_pruning_tables(hid_t root, Results* r, const std::string& path) {
-  if (H5Lexists(root, "circuits", H5P_DEFAULT) > 0) {
-    const std::string where = path + ": /circuits";
-    Hid g(check_id(H5Gopen2(root, "circuits", H5P_DEFAULT), path, "open /circuits"), H5Gclose);
-    const auto exps = read_experiment_columns(g, where);
-    const std::size_t n = exps.size();
-    auto family = read_n<std::int32_t>(g, "family", where, n);
-    auto circuit = read_n<std::uint64_t>(g, "circuit", where, n);
-    auto thr = read_n<double>(g, "threshold", where, n);
-    auto tix = read_n<std::int32_t>(g, "threshold_index", where, n);
-    auto okind = read_n<std::int8_t>(g, "order_kind", where, n);
-    auto seed = read_n<std::uint64_t>(g, "order_seed", where, n);
-    auto nested = read_n<std::int8_t>(g, "nested", where, n);
+// Writes one column per call from a row accessor; every column of `table` must be written.
+template <class R>
+class TableOut {
+ public:
+  TableOut(hid_t g, const Column* begin, const Column* end, const std::vector<R>& rows, const std::string& path)
+      : g_(g), begin_(begin), end_(end), rows_(rows), path_(path) {}
+  template <class T, class F>
+  void num(const char* name, F get) {
+    std::vector<T> v;
+    v.reserve(rows_.size());
+    for (const auto& r : rows_) v.push_back(static_cast<T>(get(r)));
+    write_column(g_, column(begin_, end_, name), v, rows_.size(), 1, path_);
+    ++written_;
+  }
+  template <class F>
+  void str(const char* name, F get) {
+    std::vector<std::string> v;
+    v.reserve(rows_.size());
+    for (const auto& r : rows_) v.push_back(get(r));
+    write_string_column(g_, column(begin_, end_, name), v, path_);
+    ++written_;
+  }
+  // Every metric column (kMetricFields), from each row's `metrics`.
+  void metrics() {
+    for (const auto& [name, field] : kMetricFields) {
+      const auto f = field;
+      num<double>(name, [f](const R& x) { return x.metrics.*f; });
+    }
+  }
+  // A [rows x width] column; get(row) gives at most `width` values, the rest is `pad`.
+  template <class T, class F>
+  void matrix(const char* name, hsize_t width, T pad, F get) {
+    std::vector<T> v(rows_.size() * width, pad);
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      const auto& row = get(rows_[i]);
+      std::copy(row.begin(), row.end(), v.begin() + static_cast<std::ptrdiff_t>(i * width));
+    }
+    write_column(g_, column(begin_, end_, name), v, rows_.size(), width, path_);
+    ++written_;
+  }
+  ~TableOut() noexcept(false) {
+    if (std::uncaught_exceptions() == 0)
+      CSWEEP_ASSERT(written_ == static_cast<std::size_t>(end_ - begin_), "table wrote {} of {} columns",
+                    written_, static_cast<std::size_t>(end_ - begin_));
+  }
+
+ private:
+  hid_t g_;
+  const Column *begin_, *end_;
+  const std::vector<R>& rows_;
+  const std::string& path_;
+  std::size_t written_ = 0;
+};
+
+// Reads one column per call into the rows (sized from the experiment columns).
+template <class R>
+class TableIn {
+ public:
+  // `attrs`: what the group carries besides its columns. A derived table (/cross_task, the stage
+  // tables) records the grid it was computed for, refused when it is not the file's.
+  TableIn(hid_t root, const char* name, const Results& r, std::vector<R>* rows, const std::string& path,
+          GroupAttrs attrs = GroupAttrs::kFingerprintAndStages)
+      : where_(path + ": /" + name), rows_(rows) {
+    g_ = Hid(check_id(H5Gopen2(root, name, H5P_DEFAULT), path, std::string("open /") + name), H5Gclose);
+    if (attrs != GroupAttrs::kNone) {
+      const auto fp = read_text_attr(g_, "grid_fingerprint", path);
+      CSWEEP_CHECK_INPUT(fp == r.meta.grid_fingerprint,
+                         "{}: computed for another grid (fingerprint {}, the file's is {})", where_, fp,
+                         r.meta.grid_fingerprint);
+    }
+    if (attrs == GroupAttrs::kFingerprintAndStages) stages_ = read_text_attr(g_, "stages", path);
+    const auto exps = read_experiment_columns(g_, where_);
+    rows_->resize(exps.size());
+    for (std::size_t i = 0; i < exps.size(); ++i) (*rows_)[i].exp = exps[i];
+  }
+  template <class T, class F>
+  void num(const char* col, F set) {
+    const auto v = read_n<T>(g_, col, where_, rows_->size());
+    for (std::size_t i = 0; i < v.size(); ++i) set((*rows_)[i], v[i]);
+  }
+  template <class F>
+  void str(const char* col, F set) {
+    const auto v = read_string_column(g_, col, where_);
+    CSWEEP_CHECK_INPUT(v.size() == rows_->size(), "{}/{}: {} values, expected {}", where_, col, v.size(),
+                       rows_->size());
+    for (std::size_t i = 0; i < v.size(); ++i) set((*rows_)[i], v[i]);
+  }
+  void metrics() {
+    for (const auto& [col, field] : kMetricFields) {
+      const auto f = field;
+      num<double>(col, [f](R& x, double v) { x.metrics.*f = v; });
+    }
+  }
+  // A [rows x width] column, row-major.
+  template <class T>
+  std::vector<T> matrix(const char* col, hsize_t* width) {
+    return read_n<T>(g_, col, where_, rows_->size(), width);
+  }
+  const std::string& where() const { return where_; }
+  const std::string& stages() const { return stages_; }
+
+ private:
+  std::string where_;
+  std::vector<R>* rows_;
+  Hid g_;
+  std::string stages_;
+};
+
+void write_pruning_tables(hid_t root, const Results& r, const std::string& path) {
+  if (!has_pruning(r)) return;
+  using interv::ComponentKind;
+  {
+    Hid g = table_group(root, "circuits", r, r.circuits, GroupAttrs::kNone, path);
     hsize_t width = 1;
-    auto kept = read_n<std::int8_t>(g, "kept", where, n, &width);
-    auto names = read_string_column(g, "components", where);
-    auto passes = read_n<std::int32_t>(g, "passes", where, n);
-    auto evals = read_n<std::int64_t>(g, "evaluations", where, n);
-    CSWEEP_CHECK_INPUT(names.size() == n, "{}/components: {} values, expected {}", where,
-                       names.size(), n);
-    r->circuits.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      auto& c = r->circuits[i];
-      c.exp = exps[i];
-      c.family = family[i];
-      c.circuit = circuit[i];
-      c.threshold = thr[i];
-      c.threshold_index = tix[i];
-      c.order_kind = okind[i];
-      c.order_seed = seed[i];
-      c.nested = nested[i] != 0;
-      c.kept.assign(kept.begin() + static_cast<std::ptrdiff_t>(i * width),
-                    kept.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));
-      while (!c.kept.empty() && c.kept.back() == -1) c.kept.pop_back();
-      c.components = vocab::parse_components(names[i], where + "/components");
-      c.passes = passes[i];
-      c.evaluations = evals[i];
-    }
-    read_metric_columns(g, where, &r->circuits);
+    for (const auto& c : r.circuits) width = std::max<hsize_t>(width, c.kept.size());
+    TableOut<CircuitRow> t(g, std::begin(kCircuitColumns), std::end(kCircuitColumns), r.circuits, path);
+    t.num<std::int32_t>("family", [](auto& c) { return c.family; });
+    t.num<std::uint64_t>("circuit", [](auto& c) { return c.circuit; });
+    t.num<double>("threshold", [](auto& c) { return c.threshold; });
+    t.num<std::int32_t>("threshold_index", [](auto& c) { return c.threshold_index; });
+    t.num<std::int8_t>("order_kind", [](auto& c) { return c.order_kind; });
+    t.num<std::uint64_t>("order_seed", [](auto& c) { return c.order_seed; });
+    t.str("order", [](auto& c) {
+      return vocab::pruning_order_name({static_cast<pruning::OrderKind>(c.order_kind), c.order_seed});
+    });
+    t.num<std::int8_t>("nested", [](auto& c) { return c.nested ? 1 : 0; });
+    t.matrix<std::int8_t>("kept", width, -1, [](auto& c) -> const auto& { return c.kept; });
+    t.str("components", [](auto& c) { return vocab::components_name(c.components); });
+    auto count = [](const CircuitRow& c, ComponentKind k) {
+      return std::count_if(c.components.begin(), c.components.end(), [k](auto& x) { return x.kind == k; });
+    };
+    t.num<std::int32_t>("n_heads", [&](auto& c) { return count(c, ComponentKind::kHead); });
+    t.num<std::int32_t>("n_mlps", [&](auto& c) { return count(c, ComponentKind::kMlp); });
+    t.num<std::int32_t>("passes", [](auto& c) { return c.passes; });
+    t.num<std::int64_t>("evaluations", [](auto& c) { return c.evaluations; });
+    t.metrics();
   }
-  if (H5Lexists(root, "pruning_steps", H5P_DEFAULT) > 0) {
-    const std::string where = path + ": /pruning_steps";
-    Hid g(check_id(H5Gopen2(root, "pruning_steps", H5P_DEFAULT), path, "open /pruning_steps"),
-          H5Gclose);
-    const auto exps = read_experiment_columns(g, where);
-    const std::size_t n = exps.size();
-    auto family = read_n<std::int32_t>(g, "family", where, n);
-    auto circuit = read_n<std::uint64_t>(g, "circuit", where, n);
-    auto step = read_n<std::int64_t>(g, "step", where, n);
-    auto pass = read_n<std::int32_t>(g, "pass", where, n);
-    auto pos = read_n<std::int32_t>(g, "position", where, n);
-    auto kind = read_n<std::int8_t>(g, "component_kind", where, n);
-    auto layer = read_n<std::int32_t>(g, "component_layer", where, n);
-    auto index = read_n<std::int32_t>(g, "component_index", where, n);
-    auto perf = read_n<double>(g, "performance", where, n);
-    auto removed = read_n<std::int8_t>(g, "removed", where, n);
-    r->steps.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      auto& x = r->steps[i];
-      x.exp = exps[i];
-      x.family = family[i];
-      x.circuit = circuit[i];
-      x.step = step[i];
-      x.pass = pass[i];
-      x.position = pos[i];
-      x.component = {static_cast<interv::ComponentKind>(kind[i]), layer[i], index[i]};
-      x.performance = perf[i];
-      x.removed = removed[i] != 0;
-    }
+  {
+    Hid g = table_group(root, "pruning_steps", r, r.steps, GroupAttrs::kNone, path);
+    TableOut<StepRow> t(g, std::begin(kPruningStepColumns), std::end(kPruningStepColumns), r.steps, path);
+    t.num<std::int32_t>("family", [](auto& x) { return x.family; });
+    t.num<std::uint64_t>("circuit", [](auto& x) { return x.circuit; });
+    t.num<std::int64_t>("step", [](auto& x) { return x.step; });
+    t.num<std::int32_t>("pass", [](auto& x) { return x.pass; });
+    t.num<std::int32_t>("position", [](auto& x) { return x.position; });
+    t.num<std::int8_t>("component_kind", [](auto& x) { return static_cast<int>(x.component.kind); });
+    t.num<std::int32_t>("component_layer", [](auto& x) { return x.component.layer; });
+    t.num<std::int32_t>("component_index", [](auto& x) { return x.component.index; });
+    t.str("component", [](auto& x) { return vocab::component_name(x.component); });
+    t.num<double>("performance", [](auto& x) { return x.performance; });
+    t.num<std::int8_t>("removed", [](auto& x) { return x.removed ? 1 : 0; });
   }
-  if (H5Lexists(root, "cross_task", H5P_DEFAULT) > 0) {
-    const std::string where = path + ": /cross_task";
-    Hid g(check_id(H5Gopen2(root, "cross_task", H5P_DEFAULT), path, "open /cross_task"), H5Gclose);
-    const auto fp = read_text_attr(g, "grid_fingerprint", path);
-    CSWEEP_CHECK_INPUT(fp == r->meta.grid_fingerprint,
-                       "{}: computed for another grid (fingerprint {}, the file's is {})", where, fp,
-                       r->meta.grid_fingerprint);
-    const auto exps = read_experiment_columns(g, where);
-    const std::size_t n = exps.size();
-    auto family = read_n<std::int32_t>(g, "family", where, n);
-    auto circuit = read_n<std::uint64_t>(g, "circuit", where, n);
-    auto ctask = read_n<std::int32_t>(g, "circuit_task", where, n);
-    auto names = read_string_column(g, "components", where);
-    CSWEEP_CHECK_INPUT(names.size() == n, "{}/components: {} values, expected {}", where,
-                       names.size(), n);
-    r->cross_task.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      auto& x = r->cross_task[i];
-      x.exp = exps[i];
-      x.family = family[i];
-      x.circuit = circuit[i];
-      x.circuit_task = ctask[i];
-      x.components = vocab::parse_components(names[i], where + "/components");
+  if (!r.cross_task.empty()) {
+    Hid g = table_group(root, "cross_task", r, r.cross_task, GroupAttrs::kFingerprint, path);
+    TableOut<CrossTaskRow> t(g, std::begin(kCrossTaskColumns), std::end(kCrossTaskColumns), r.cross_task, path);
+    t.num<std::int32_t>("family", [](auto& x) { return x.family; });
+    t.num<std::uint64_t>("circuit", [](auto& x) { return x.circuit; });
+    t.num<std::int32_t>("circuit_task", [](auto& x) { return x.circuit_task; });
+    t.str("components", [](auto& x) { return vocab::components_name(x.components); });
+    t.num<std::int32_t>("n_components", [](auto& x) { return x.components.size(); });
+    t.metrics();
+  }
+}
+
+void read_pruning_tables(hid_t root, Results* r, const std::string& path) {
+  auto has = [&](const char* n) { return H5Lexists(root, n, H5P_DEFAULT) > 0; };
+  if (has("circuits")) {
+    TableIn<CircuitRow> t(root, "circuits", *r, &r->circuits, path, GroupAttrs::kNone);
+    const std::string where = t.where();
+    t.num<std::int32_t>("family", [](auto& c, auto v) { c.family = v; });
+    t.num<std::uint64_t>("circuit", [](auto& c, auto v) { c.circuit = v; });
+    t.num<double>("threshold", [](auto& c, auto v) { c.threshold = v; });
+    t.num<std::int32_t>("threshold_index", [](auto& c, auto v) { c.threshold_index = v; });
+    t.num<std::int8_t>("order_kind", [](auto& c, auto v) { c.order_kind = v; });
+    t.num<std::uint64_t>("order_seed", [](auto& c, auto v) { c.order_seed = v; });
+    t.num<std::int8_t>("nested", [](auto& c, auto v) { c.nested = v != 0; });
+    hsize_t width = 1;
+    const auto kept = t.matrix<std::int8_t>("kept", &width);
+    for (std::size_t i = 0; i < r->circuits.size(); ++i) {
+      auto& k = r->circuits[i].kept;
+      k.assign(kept.begin() + static_cast<std::ptrdiff_t>(i * width),
+               kept.begin() + static_cast<std::ptrdiff_t>((i + 1) * width));
+      while (!k.empty() && k.back() == -1) k.pop_back();  // padding to the widest pool
     }
-    read_metric_columns(g, where, &r->cross_task);
+    t.str("components", [&](auto& c, const std::string& v) {
+      c.components = vocab::parse_components(v, where + "/components");
+    });
+    t.num<std::int32_t>("passes", [](auto& c, auto v) { c.passes = v; });
+    t.num<std::int64_t>("evaluations", [](auto& c, auto v) { c.evaluations = v; });
+    t.metrics();
+  }
+  if (has("pruning_steps")) {
+    TableIn<StepRow> t(root, "pruning_steps", *r, &r->steps, path, GroupAttrs::kNone);
+    t.num<std::int32_t>("family", [](auto& x, auto v) { x.family = v; });
+    t.num<std::uint64_t>("circuit", [](auto& x, auto v) { x.circuit = v; });
+    t.num<std::int64_t>("step", [](auto& x, auto v) { x.step = v; });
+    t.num<std::int32_t>("pass", [](auto& x, auto v) { x.pass = v; });
+    t.num<std::int32_t>("position", [](auto& x, auto v) { x.position = v; });
+    t.num<std::int8_t>("component_kind", [](auto& x, auto v) { x.component.kind = static_cast<interv::ComponentKind>(v); });
+    t.num<std::int32_t>("component_layer", [](auto& x, auto v) { x.component.layer = v; });
+    t.num<std::int32_t>("component_index", [](auto& x, auto v) { x.component.index = v; });
+    t.num<double>("performance", [](auto& x, auto v) { x.performance = v; });
+    t.num<std::int8_t>("removed", [](auto& x, auto v) { x.removed = v != 0; });
+  }
+  if (has("cross_task")) {
+    TableIn<CrossTaskRow> t(root, "cross_task", *r, &r->cross_task, path, GroupAttrs::kFingerprint);
+    const std::string where = t.where();
+    t.num<std::int32_t>("family", [](auto& x, auto v) { x.family = v; });
+    t.num<std::uint64_t>("circuit", [](auto& x, auto v) { x.circuit = v; });
+    t.num<std::int32_t>("circuit_task", [](auto& x, auto v) { x.circuit_task = v; });
+    t.str("components", [&](auto& x, const std::string& v) {
+      x.components = vocab::parse_components(v, where + "/components");
+    });
+    t.metrics();
   }
 }
 
@@ -879,59 +867,11 @@ void verify_pruning(const std::string& path, const Results& r) {
 
 // ---- circuit-stage tables (/edge_circuits, /edges, /faithfulness_curves, /faithfulness) ---------
 
-// Writes one column per call from a row accessor; every column of `table` must be written.
-template <class R>
-class TableOut {
- public:
-  TableOut(hid_t g, const Column* begin, const Column* end, const std::vector<R>& rows, const std::string& path)
-      : g_(g), begin_(begin), end_(end), rows_(rows), path_(path) {}
-  template <class T, class F>
-  void num(const char* name, F get) {
-    std::vector<T> v;
-    v.reserve(rows_.size());
-    for (const auto& r : rows_) v.push_back(static_cast<T>(get(r)));
-    write_column(g_, column(begin_, end_, name), v, rows_.size(), 1, path_);
-    ++written_;
-  }
-  template <class F>
-  void str(const char* name, F get) {
-    std::vector<std::string> v;
-    v.reserve(rows_.size());
-    for (const auto& r : rows_) v.push_back(get(r));
-    write_string_column(g_, column(begin_, end_, name), v, path_);
-    ++written_;
-  }
-  ~TableOut() noexcept(false) {
-    if (std::uncaught_exceptions() == 0)
-      CSWEEP_ASSERT(written_ == static_cast<std::size_t>(end_ - begin_), "table wrote {} of {} columns",
-                    written_, static_cast<std::size_t>(end_ - begin_));
-  }
-
- private:
-  hid_t g_;
-  const Column *begin_, *end_;
-  const std::vector<R>& rows_;
-  const std::string& path_;
-  std::size_t written_ = 0;
-};
-
-template <class R>
-Hid stage_group(hid_t root, const char* name, const Results& r, const std::vector<R>& rows,
-                const std::string& path) {
-  Hid g = make_group(root, name, path);
-  write_text_attr(g, "grid_fingerprint", r.meta.grid_fingerprint, path);
-  write_text_attr(g, "stages", r.stages_json, path);
-  std::vector<ExperimentIndex> exps;
-  for (const auto& x : rows) exps.push_back(x.exp);
-  write_experiment_columns(g, exps, path);
-  return g;
-}
-
 void write_stage_tables(hid_t root, const Results& r, const std::string& path) {
   if (r.edge_circuits.empty() && r.curves.empty()) return;
   using interv::ComponentKind;
   if (!r.edge_circuits.empty()) {
-    Hid g = stage_group(root, "edge_circuits", r, r.edge_circuits, path);
+    Hid g = table_group(root, "edge_circuits", r, r.edge_circuits, GroupAttrs::kFingerprintAndStages, path);
     TableOut<EdgeCircuitRow> t(g, std::begin(kEdgeCircuitColumns), std::end(kEdgeCircuitColumns), r.edge_circuits, path);
     t.str("stage", [](auto& x) { return x.stage; });
     t.num<std::uint64_t>("circuit", [](auto& x) { return x.circuit; });
@@ -954,7 +894,7 @@ void write_stage_tables(hid_t root, const Results& r, const std::string& path) {
     t.num<double>("recheck_normalized", [](auto& x) { return x.recheck_normalized; });
   }
   if (!r.edge_circuits.empty()) {
-    Hid g = stage_group(root, "edges", r, r.edges, path);
+    Hid g = table_group(root, "edges", r, r.edges, GroupAttrs::kFingerprintAndStages, path);
     TableOut<EdgeRow> t(g, std::begin(kEdgeColumns), std::end(kEdgeColumns), r.edges, path);
     t.str("stage", [](auto& x) { return x.stage; });
     t.num<std::uint64_t>("circuit", [](auto& x) { return x.circuit; });
@@ -981,7 +921,7 @@ void write_stage_tables(hid_t root, const Results& r, const std::string& path) {
     t.num<std::int8_t>("kept", [](auto& x) { return x.kept ? 1 : 0; });
   }
   if (!r.curves.empty()) {
-    Hid g = stage_group(root, "faithfulness_curves", r, r.curves, path);
+    Hid g = table_group(root, "faithfulness_curves", r, r.curves, GroupAttrs::kFingerprintAndStages, path);
     TableOut<CurveRow> t(g, std::begin(kFaithfulnessCurveColumns), std::end(kFaithfulnessCurveColumns), r.curves, path);
     t.str("stage", [](auto& x) { return x.stage; });
     t.num<std::uint64_t>("curve", [](auto& x) { return x.curve; });
@@ -997,7 +937,7 @@ void write_stage_tables(hid_t root, const Results& r, const std::string& path) {
     t.str("ranking", [](auto& x) { return x.ranking; });
   }
   if (!r.curves.empty()) {
-    Hid g = stage_group(root, "faithfulness", r, r.curve_points, path);
+    Hid g = table_group(root, "faithfulness", r, r.curve_points, GroupAttrs::kFingerprintAndStages, path);
     TableOut<CurvePointRow> t(g, std::begin(kFaithfulnessColumns), std::end(kFaithfulnessColumns), r.curve_points, path);
     t.str("stage", [](auto& x) { return x.stage; });
     t.num<std::uint64_t>("curve", [](auto& x) { return x.curve; });
@@ -1009,44 +949,6 @@ void write_stage_tables(hid_t root, const Results& r, const std::string& path) {
   }
   (void)ComponentKind::kHead;
 }
-
-// Reads one column per call into the rows (sized from the experiment columns).
-template <class R>
-class TableIn {
- public:
-  TableIn(hid_t root, const char* name, const Results& r, std::vector<R>* rows, const std::string& path)
-      : where_(path + ": /" + name), rows_(rows) {
-    g_ = Hid(check_id(H5Gopen2(root, name, H5P_DEFAULT), path, std::string("open /") + name), H5Gclose);
-    const auto fp = read_text_attr(g_, "grid_fingerprint", path);
-    CSWEEP_CHECK_INPUT(fp == r.meta.grid_fingerprint,
-                       "{}: computed for another grid (fingerprint {}, the file's is {})", where_, fp,
-                       r.meta.grid_fingerprint);
-    stages_ = read_text_attr(g_, "stages", path);
-    const auto exps = read_experiment_columns(g_, where_);
-    rows_->resize(exps.size());
-    for (std::size_t i = 0; i < exps.size(); ++i) (*rows_)[i].exp = exps[i];
-  }
-  template <class T, class F>
-  void num(const char* col, F set) {
-    const auto v = read_n<T>(g_, col, where_, rows_->size());
-    for (std::size_t i = 0; i < v.size(); ++i) set((*rows_)[i], v[i]);
-  }
-  template <class F>
-  void str(const char* col, F set) {
-    const auto v = read_string_column(g_, col, where_);
-    CSWEEP_CHECK_INPUT(v.size() == rows_->size(), "{}/{}: {} values, expected {}", where_, col, v.size(),
-                       rows_->size());
-    for (std::size_t i = 0; i < v.size(); ++i) set((*rows_)[i], v[i]);
-  }
-  const std::string& where() const { return where_; }
-  const std::string& stages() const { return stages_; }
-
- private:
-  std::string where_;
-  std::vector<R>* rows_;
-  Hid g_;
-  std::string stages_;
-};
 
 void read_stage_tables(hid_t root, Results* r, const std::string& path) {
   auto has = [&](const char* n) { return H5Lexists(root, n, H5P_DEFAULT) > 0; };

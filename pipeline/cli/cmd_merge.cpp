@@ -6,10 +6,9 @@
 #include <memory>
 
 #include "core/error.hpp"
-#include "pipeline/circuit_stages.hpp"
 #include "pipeline/cli/commands.hpp"
 #include "pipeline/cli/engine_evaluator.hpp"
-#include "pipeline/cross_task.hpp"
+#include "pipeline/derived_tables.hpp"
 #include "pipeline/grid.hpp"
 #include "pipeline/job_spec.hpp"
 #include "pipeline/run.hpp"
@@ -48,27 +47,26 @@ FileGrid grid_of(std::unique_ptr<pipeline::JobSpec> job) {
   return g;
 }
 
-// Cross-task scores and/or circuit stages of a complete file; `required`: the file's grid must
-// have what was asked for.
+// Cross-task scores and/or circuit stages of a complete file (pipeline/derived_tables.hpp);
+// `required`: the file's grid must have what was asked for.
 void derive_main(const std::string& path, bool cross_task, bool stages, bool required) {
   auto job = job_of(path);
-  cross_task = cross_task && pipeline::has_pruning_family(*job);
-  stages = stages && pipeline::has_circuit_stages(*job);
-  if (required && !cross_task && !stages)
+  const pipeline::DerivedRequest want{cross_task, stages};
+  const auto applies = pipeline::applicable(*job, want);
+  if (!applies.cross_task && !applies.stages) {
+    if (!required) return;
     throw input_error(path, stages ? "has no circuit stage" : "has no pruning family", "",
                       "a results file of a grid with a family of kind " +
                           std::string(stages ? "edge_pruning or faithfulness" : "pruning"));
-  if (!cross_task && !stages) return;
+  }
   FileGrid g = grid_of(std::move(job));
-  if (cross_task) {
-    const auto n = pipeline::add_cross_task(path, *g.grid, *g.evaluator);
-    std::fprintf(stderr, "csweep: %s: %zu cross-task scores (/cross_task)\n", path.c_str(), n);
-  }
-  if (stages) {
-    const auto n = pipeline::add_circuit_stages(path, *g.grid, *g.evaluator);
-    std::fprintf(stderr, "csweep: %s: %zu edge circuits and curves (/edge_circuits, /faithfulness_curves)\n",
-                 path.c_str(), n);
-  }
+  const auto d = pipeline::add_derived_tables(path, *g.grid, *g.evaluator, want);
+  if (d.cross_task)
+    std::fprintf(stderr, "csweep: %s: %zu cross-task scores in %.1f s (/cross_task)\n", path.c_str(),
+                 d.cross_task_rows, d.cross_task_s);
+  if (d.stages)
+    std::fprintf(stderr, "csweep: %s: %zu edge circuits and curves in %.1f s (/edge_circuits, "
+                 "/faithfulness_curves)\n", path.c_str(), d.stage_rows, d.stages_s);
 }
 
 }  // namespace

@@ -65,7 +65,7 @@ class EngineEvaluator : public UnitEvaluator {
   // fp32 sums differ in the last bits between thread counts.
   void enter_thread() override {
     at::init_num_threads();
-    torch::set_num_threads(job_.batching.threads_per_rank);
+    model::pin_cpu_threads(job_.batching.threads_per_rank);
   }
 
   model::ModelConfig model_config(int index) override { return model(index).loaded.cfg; }
@@ -142,8 +142,9 @@ class EngineEvaluator : public UnitEvaluator {
 }  // namespace
 
 std::unique_ptr<UnitEvaluator> make_engine_evaluator(const JobSpec& job, int rank, int /*n_ranks*/) {
-  // Same thread count on every rank and run: results must not depend on MPI core binding.
-  torch::set_num_threads(job.batching.threads_per_rank);
+  // Same thread count on every rank and run, torch's and the BLAS's: results must depend neither
+  // on MPI core binding nor on which command (run, merge, cross-task, circuits) evaluates.
+  model::pin_cpu_threads(job.batching.threads_per_rank);
   model::ComputeRequest req;
   req.device = job.compute.device;
   req.device_where = job.compute.device_where;

@@ -110,6 +110,19 @@ def main():
         fail(f"{n_rows} rows in single_heads, expected {heads} (one per head)")
     print(f"ok: sweep over {len(rows)} prompts: {kept} kept, {dropped} dropped, {n_rows} rows")
 
+    # Derived tables asked of a grid that has none: refused by name, the file left as it was.
+    out = os.path.join(work, "custom.h5")
+    before = open(out, "rb").read()
+    for cmd, what, kind in (("circuits", "has no circuit stage", "edge_pruning or faithfulness"),
+                            ("cross-task", "has no pruning family", "kind pruning")):
+        p = subprocess.run([csweep, cmd, "custom.h5"], cwd=work, env=ENV, capture_output=True, text=True,
+                           timeout=120)
+        if p.returncode == 0 or what not in p.stderr or kind not in p.stderr or "custom.h5" not in p.stderr:
+            fail(f"csweep {cmd} on a grid without one: exit {p.returncode}\n{p.stderr}")
+        if open(out, "rb").read() != before:
+            fail(f"csweep {cmd} changed a file it refused")
+    print("ok: csweep circuits / cross-task on a grid without stages or pruning refused, file unchanged")
+
     p = subprocess.run([csweep, "eval", "--task", "custom", "--corruption", "custom", "--filter", "--json",
                         "--params", json.dumps({"path": "prompts.jsonl"})], cwd=work, env=ENV,
                        capture_output=True, text=True, timeout=120)

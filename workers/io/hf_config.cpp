@@ -43,6 +43,24 @@ struct FamilyKeys {
   double partial_rotary = 1.0;
 };
 
+// The integer keys of LlamaConfig, which Qwen2Config, Gemma2Config and Gemma3TextConfig share.
+std::vector<IntKey> llama_ints() {
+  return {{"num_hidden_layers", &ModelConfig::n_layers, true},
+          {"num_attention_heads", &ModelConfig::n_heads, true},
+          {"num_key_value_heads", &ModelConfig::n_kv_heads, false},
+          {"hidden_size", &ModelConfig::d_model, true},
+          {"intermediate_size", &ModelConfig::d_mlp, true},
+          {"max_position_embeddings", &ModelConfig::n_ctx, false},
+          {"vocab_size", &ModelConfig::d_vocab, true},
+          {"head_dim", &ModelConfig::d_head, false}};
+}
+
+template <class K>
+std::vector<K> with_keys(std::vector<K> base, std::initializer_list<K> more) {
+  base.insert(base.end(), more);
+  return base;
+}
+
 const std::vector<FamilyKeys>& family_table() {
   static const std::vector<FamilyKeys> t = {
       {"gpt2",
@@ -59,14 +77,7 @@ const std::vector<FamilyKeys>& family_table() {
        "activation_function"},
       {"llama",
        vocab::model_preset(model::Family::kLlama),
-       {{"num_hidden_layers", &ModelConfig::n_layers, true},
-        {"num_attention_heads", &ModelConfig::n_heads, true},
-        {"num_key_value_heads", &ModelConfig::n_kv_heads, false},
-        {"hidden_size", &ModelConfig::d_model, true},
-        {"intermediate_size", &ModelConfig::d_mlp, true},
-        {"max_position_embeddings", &ModelConfig::n_ctx, false},
-        {"vocab_size", &ModelConfig::d_vocab, true},
-        {"head_dim", &ModelConfig::d_head, false}},
+       llama_ints(),
        {{"rms_norm_eps", &ModelConfig::norm_eps}, {"rope_theta", &ModelConfig::rotary_base}},
        {{"tie_word_embeddings", &ModelConfig::tied_embeddings},
         {"attention_bias", &ModelConfig::attn_bias},
@@ -75,14 +86,7 @@ const std::vector<FamilyKeys>& family_table() {
       // Qwen2Config has no attention_bias / mlp_bias keys: q/k/v biases are part of the family.
       {"qwen2",
        vocab::model_preset(model::Family::kQwen2),
-       {{"num_hidden_layers", &ModelConfig::n_layers, true},
-        {"num_attention_heads", &ModelConfig::n_heads, true},
-        {"num_key_value_heads", &ModelConfig::n_kv_heads, false},
-        {"hidden_size", &ModelConfig::d_model, true},
-        {"intermediate_size", &ModelConfig::d_mlp, true},
-        {"max_position_embeddings", &ModelConfig::n_ctx, false},
-        {"vocab_size", &ModelConfig::d_vocab, true},
-        {"head_dim", &ModelConfig::d_head, false}},
+       llama_ints(),
        {{"rms_norm_eps", &ModelConfig::norm_eps}, {"rope_theta", &ModelConfig::rotary_base}},
        {{"tie_word_embeddings", &ModelConfig::tied_embeddings}},
        "hidden_act"},
@@ -107,30 +111,14 @@ const std::vector<FamilyKeys>& family_table() {
       // read_gemma_keys: a null soft-cap means off, not the preset's value.
       {"gemma2",
        vocab::model_preset(model::Family::kGemma2),
-       {{"num_hidden_layers", &ModelConfig::n_layers, true},
-        {"num_attention_heads", &ModelConfig::n_heads, true},
-        {"num_key_value_heads", &ModelConfig::n_kv_heads, false},
-        {"hidden_size", &ModelConfig::d_model, true},
-        {"intermediate_size", &ModelConfig::d_mlp, true},
-        {"max_position_embeddings", &ModelConfig::n_ctx, false},
-        {"vocab_size", &ModelConfig::d_vocab, true},
-        {"head_dim", &ModelConfig::d_head, false},
-        {"sliding_window", &ModelConfig::sliding_window, false}},
+       with_keys(llama_ints(), {{"sliding_window", &ModelConfig::sliding_window, false}}),
        {{"rms_norm_eps", &ModelConfig::norm_eps}, {"rope_theta", &ModelConfig::rotary_base}},
        {{"tie_word_embeddings", &ModelConfig::tied_embeddings},
         {"attention_bias", &ModelConfig::attn_bias}},
        "hidden_activation"},
       {"gemma3_text",
        vocab::model_preset(model::Family::kGemma3),
-       {{"num_hidden_layers", &ModelConfig::n_layers, true},
-        {"num_attention_heads", &ModelConfig::n_heads, true},
-        {"num_key_value_heads", &ModelConfig::n_kv_heads, false},
-        {"hidden_size", &ModelConfig::d_model, true},
-        {"intermediate_size", &ModelConfig::d_mlp, true},
-        {"max_position_embeddings", &ModelConfig::n_ctx, false},
-        {"vocab_size", &ModelConfig::d_vocab, true},
-        {"head_dim", &ModelConfig::d_head, false},
-        {"sliding_window", &ModelConfig::sliding_window, false}},
+       with_keys(llama_ints(), {{"sliding_window", &ModelConfig::sliding_window, false}}),
        {{"rms_norm_eps", &ModelConfig::norm_eps},
         {"rope_theta", &ModelConfig::rotary_base},  // older configs; rope_parameters wins
         {"rope_local_base_freq", &ModelConfig::rotary_base_local}},

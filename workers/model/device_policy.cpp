@@ -153,4 +153,18 @@ MemoryBudget memory_budget(double max_gb_per_rank, const std::optional<DeviceMem
   return b;
 }
 
+void pin_cpu_threads(int n) {
+  torch::set_num_threads(n);
+  using SetThreads = void (*)(int);
+  for (const char* name : {"openblas_set_num_threads", "goto_set_num_threads", "MKL_Set_Num_Threads"})
+    if (void* f = ::dlsym(RTLD_DEFAULT, name)) reinterpret_cast<SetThreads>(f)(n);
+}
+
+int blas_threads() {
+  using GetThreads = int (*)();
+  for (const char* name : {"openblas_get_num_threads", "MKL_Get_Max_Threads"})
+    if (void* f = ::dlsym(RTLD_DEFAULT, name)) return reinterpret_cast<GetThreads>(f)();
+  return -1;
+}
+
 }  // namespace csweep::model

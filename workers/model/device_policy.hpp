@@ -94,4 +94,15 @@ struct MemoryBudget {
 MemoryBudget memory_budget(double max_gb_per_rank, const std::optional<DeviceMemory>& device,
                            std::size_t fallback_batch_bytes);
 
+// CPU threads of this process's compute: torch's intra-op pool (per OS thread: call it again on
+// each thread that evaluates) and the BLAS's own pool, which OpenBLAS sizes from the CPU affinity
+// at load time (so mpirun's core binding changes it) and torch::set_num_threads does not reach.
+// Threaded GEMM kernels round differently from single-threaded ones on some CPUs (measured on an
+// AVX-512 EPYC: cross-task LDs of `csweep merge` with 2 BLAS threads differed by 1.2e-6 from those
+// of a rank with 1), so every process that evaluates a job pins both to its threads_per_rank.
+// The BLAS is whatever LibTorch loaded (OpenBLAS, GotoBLAS or MKL), looked up dynamically.
+void pin_cpu_threads(int n);
+// Threads of the loaded BLAS's pool, or -1 when the BLAS cannot be asked.
+int blas_threads();
+
 }  // namespace csweep::model

@@ -75,5 +75,48 @@ TEST(Plan, EngineMeasurementDrivesTheEstimate) {
   EXPECT_DOUBLE_EQ(r.estimated_seconds, 0.5);
 }
 
+// Circuit stages are no work units: the plan names each with its source and, for an explicit
+// circuit, the experiments it runs on (tasks x its corruptions x mean ablation), and says they
+// are outside the estimate.
+TEST(Plan, NamesTheCircuitStagesAndTheirSources) {
+  std::string text = spec("\"logit_diff\"");
+  text.replace(text.find("corruptions = [\"randAll\"]"), 25, "corruptions = [\"randAll\", \"switchLastTwo\"]");
+  text.replace(text.find("[[tasks]]"), 0, "[[tasks]]\nname = \"months\"\n");
+  text.replace(text.find("[output]"), 0, R"([[families]]
+name = "prune"
+kind = "pruning"
+thresholds = [20, 10]
+[[families]]
+name = "edges"
+kind = "edge_pruning"
+from = "prune"
+thresholds = [20]
+[[families]]
+name = "explicit"
+kind = "edge_pruning"
+circuit = ["0.1", "mlp0"]
+corruptions = ["switchLastTwo"]
+[[families]]
+name = "curve"
+kind = "faithfulness"
+ranking = "heads"
+)");
+  const JobSpec job = parse_job_spec(text, "plan.toml");
+  const Grid grid(job, {*job.models[0].config});
+  const auto r = make_plan(grid, 1, 0, nullptr);
+  ASSERT_EQ(r.stages.size(), 3u);
+  EXPECT_EQ(r.stages[0].source, "circuits of 'prune' (thresholds 20, orders reference)");
+  EXPECT_EQ(r.stages[0].kind, "edge_pruning");
+  EXPECT_EQ(r.stages[1].source, "circuit 0.1+mlp0");
+  EXPECT_EQ(r.stages[1].experiments, 2u);  // digits, months x switchLastTwo x mean
+  EXPECT_EQ(r.stages[2].source, "single-component effects of 'heads'");
+  EXPECT_EQ(r.stages[2].kind, "faithfulness");
+  const auto text_out = format_plan(r);
+  EXPECT_NE(text_out.find("stage  explicit"), std::string::npos) << text_out;
+  EXPECT_NE(text_out.find("on 2 experiments"), std::string::npos) << text_out;
+  EXPECT_NE(text_out.find("not in the estimate"), std::string::npos) << text_out;
+  EXPECT_EQ(r.families.size(), 2u);  // heads, prune: stages are not grid families
+}
+
 }  // namespace
 }  // namespace csweep::pipeline

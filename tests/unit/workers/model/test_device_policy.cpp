@@ -141,5 +141,19 @@ TEST(DevicePolicy, PlaceComputeWithThisLibTorch) {
   }
 }
 
+// The BLAS pool follows the job's thread count, not the CPU affinity it was sized from at load
+// (the pin that keeps `csweep merge`'s cross-task rows equal to a rank's).
+TEST(DevicePolicy, PinCpuThreadsReachesTheBlas) {
+  // A product big enough that OpenBLAS is loaded and initialised.
+  (void)torch::matmul(torch::ones({64, 64}), torch::ones({64, 64}));
+  for (int n : {1, 2, 1}) {
+    pin_cpu_threads(n);
+    EXPECT_EQ(torch::get_num_threads(), n);
+    const int b = blas_threads();
+    if (b == -1) GTEST_SKIP() << "this LibTorch's BLAS has no thread-count query";
+    EXPECT_EQ(b, n);
+  }
+}
+
 }  // namespace
 }  // namespace csweep::model
