@@ -4,6 +4,9 @@
 // unequal lengths in two template groups.
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "workers/interventions/prompt_set.hpp"
 #include "workers/model/config.hpp"
 #include "workers/model/weights.hpp"
@@ -111,6 +114,36 @@ inline PromptSet random_prompts(const model::ModelConfig& cfg, int64_t B, int64_
   s.named_positions["S1"] = torch::full({B}, 1L, torch::kLong);
   s.named_positions["S2"] = torch::full({B}, 3L, torch::kLong);
   return s;
+}
+
+// Tolerances of engine comparisons (batched vs one-at-a-time, GPU vs CPU, edge executor vs
+// hooked path patching), from a stated bound rather than from what one machine printed: the
+// compared sides run the same operations in other groupings and kernels (batched GEMMs are
+// taller, BLAS/cuBLAS pick kernels by shape and CPU: AVX2 and AVX-512 builds round differently),
+// so they differ only by rounding.
+//
+// fp32. A K-term dot product summed in another order moves by at most 2 K u sum|terms|
+// (u = 2^-24, the fp32 unit roundoff; Higham, Accuracy and Stability, §3.1); the terms here are
+// O(max |logit|) (fan-in-scaled random weights), and each of the n_layers blocks and the
+// unembedding adds such a rounding to the residual stream, so
+//     max |a - b| <= 2 (n_layers + 1) K_max u max(1, max |logit|),
+// K_max = the longest dot product (d_model, d_mlp, n_heads d_head or the positions).
+// bf16. Storage in bf16 (u = 2^-8) rounds every weight and activation once; K-term sums of
+// independent roundings grow as sqrt(K) (the same argument as test_transformer's half checks),
+// again once per block, so
+//     max |bf16 - fp32| <= 2 (n_layers + 1) sqrt(K_max) u_bf16 max(1, max |logit|).
+inline int64_t k_max(const model::ModelConfig& c, int64_t positions) {
+  return std::max<int64_t>({c.d_model, c.d_mlp, c.n_heads * c.d_head, positions});
+}
+
+inline double fp32_bound(const model::ModelConfig& c, int64_t positions, const torch::Tensor& logits) {
+  const double scale = std::max(1.0, logits.abs().max().item<double>());
+  return 2.0 * (c.n_layers + 1) * static_cast<double>(k_max(c, positions)) * std::ldexp(1.0, -24) * scale;
+}
+
+inline double bf16_bound(const model::ModelConfig& c, int64_t positions, const torch::Tensor& logits) {
+  const double scale = std::max(1.0, logits.abs().max().item<double>());
+  return 2.0 * (c.n_layers + 1) * std::sqrt(static_cast<double>(k_max(c, positions))) * std::ldexp(1.0, -8) * scale;
 }
 
 }  // namespace csweep::interv::testing

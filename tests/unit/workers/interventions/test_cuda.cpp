@@ -2,19 +2,8 @@
 // every case skips): on the GPU it equals the one-at-a-time hooked path and the batched executor
 // on the CPU in fp32, and in bf16 it stays within a stated bound of fp32.
 //
-// fp32 bound. The two sides run the same operations in different groupings and kernels (cuBLAS
-// picks its algorithm by shape; batched GEMMs are taller), so they differ only by rounding. A
-// K-term dot product summed in another order moves by at most 2 K u sum|terms| (u = 2^-24, the
-// fp32 unit roundoff; Higham, Accuracy and Stability, §3.1); the terms here are O(max |logit|)
-// (fan-in-scaled random weights), and each of the n_layers blocks and the unembedding adds
-// such a rounding to the residual stream, so
-//     max |a - b| <= 2 (n_layers + 1) K_max u max(1, max |logit|),
-// K_max = the longest dot product (d_model, d_mlp, n_heads d_head or the positions).
-// bf16 bound. Storage in bf16 (u = 2^-8) rounds every weight and activation once; K-term sums of
-// independent roundings grow as sqrt(K) (the same argument as test_transformer's half checks),
-// again once per block, so
-//     max |bf16 - fp32| <= 2 (n_layers + 1) sqrt(K_max) u_bf16 max(1, max |logit|),
-// and it must be > 0 (the model really ran in bf16).
+// Tolerances: fp32_bound and bf16_bound (engine_fixture.hpp, derived there); bf16 must also
+// differ from fp32 by more than 0 (the model really ran in bf16).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -29,24 +18,12 @@
 namespace csweep::interv {
 namespace {
 
+using testing::bf16_bound;
+using testing::fp32_bound;
 using testing::gpt2_config;
 using testing::llama_config;
 using testing::random_model;
 using testing::random_prompts;
-
-int64_t k_max(const model::ModelConfig& c, int64_t positions) {
-  return std::max<int64_t>({c.d_model, c.d_mlp, c.n_heads * c.d_head, positions});
-}
-
-double fp32_bound(const model::ModelConfig& c, int64_t positions, const torch::Tensor& logits) {
-  const double scale = std::max(1.0, logits.abs().max().item<double>());
-  return 2.0 * (c.n_layers + 1) * static_cast<double>(k_max(c, positions)) * std::ldexp(1.0, -24) * scale;
-}
-
-double bf16_bound(const model::ModelConfig& c, int64_t positions, const torch::Tensor& logits) {
-  const double scale = std::max(1.0, logits.abs().max().item<double>());
-  return 2.0 * (c.n_layers + 1) * std::sqrt(static_cast<double>(k_max(c, positions))) * std::ldexp(1.0, -8) * scale;
-}
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.cpu().to(torch::kFloat64) - b.cpu().to(torch::kFloat64)).abs().max().item<double>();
