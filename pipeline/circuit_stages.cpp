@@ -23,7 +23,6 @@ int family_index(const JobSpec& job, const std::string& name) {
   throw InternalError("circuit stage: no family '" + name + "' (the job spec checks this)");
 }
 
-
 // The node circuits one edge_pruning stage prunes: (experiment, circuit id, source, threshold,
 // order, nodes).
 struct NodeCircuit {
@@ -198,13 +197,13 @@ void run_faithfulness_stage(const Grid& grid, const CircuitStageSpec& st, reduce
   std::map<ExperimentIndex, std::pair<std::vector<interv::Component>, std::vector<double>>> by_exp;
   for (const auto& row : r.tables.at(static_cast<std::size_t>(f))) {
     if (row.components.size() != 1 || row.position != -1) continue;
-    const auto found = baselines.find(row.exp);
-    const metrics::Baseline* b = found == baselines.end() ? nullptr : found->second;
-    if (!b) throw input_error(st.origin, "no baseline for a row of family '" + st.ranking + "'",
-                              reducers::describe(row.exp), "a complete results file");
+    const auto b = baselines.find(row.exp);
+    if (b == baselines.end())
+      throw input_error(st.origin, "no baseline for a row of family '" + st.ranking + "'",
+                        reducers::describe(row.exp), "a complete results file");
     auto& e = by_exp[row.exp];
     e.first.push_back(row.components[0]);
-    e.second.push_back(b->clean_logit_diff - row.metrics.logit_diff);
+    e.second.push_back(b->second->clean_logit_diff - row.metrics.logit_diff);
   }
   if (by_exp.empty())
     throw input_error(st.origin + ".ranking", "family '" + st.ranking + "' has no single-component rows", "",
